@@ -1,0 +1,52 @@
+import { Flags, parseArgs, UsageError } from "./args";
+
+/** A CLI command group: `cover <group> ...`. Each lives in src/cli/commands/<group>.ts. */
+export interface Command {
+  summary: string;
+  usage: string;
+  run(flags: Flags): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  model: async () => (await import("./commands/model")).command,
+  predict: async () => (await import("./commands/predict")).command,
+  data: async () => (await import("./commands/data")).command,
+  train: async () => (await import("./commands/train")).command,
+  eval: async () => (await import("./commands/eval")).command,
+  experiment: async () => (await import("./commands/experiment")).command,
+  backend: async () => (await import("./commands/backend")).command,
+};
+
+async function helpText(): Promise<string> {
+  const lines = ["usage: cover <command> [options]", "", "commands:"];
+  for (const [name, load] of Object.entries(COMMANDS)) {
+    try { lines.push(`  ${name.padEnd(12)} ${(await load()).summary}`); } catch { /* not built yet */ }
+  }
+  lines.push("", "Run `cover <command> --help` for a command's options.");
+  return lines.join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(await helpText());
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`cover: unknown command '${name}'\n\n${await helpText()}`);
+    return 2;
+  }
+  const command = await load();
+  const args = parseArgs(rest);
+  if (args.flags.has("help")) { console.log(command.usage); return 0; }
+  try {
+    return await command.run(new Flags(args));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`cover ${name}: ${err.message}\n\n${command.usage}`);
+      return 2;
+    }
+    throw err;
+  }
+}
