@@ -40,6 +40,11 @@ export interface DatasetManifest {
   flip: FlipPolicy;
   /** Filename pattern for Kinetics-style clips; tokens {label} {youtube_id} {start} {end} {id}. */
   pathTemplate?: string;
+  /**
+   * Built-in datasets only: the media are generated on first use, deterministically, by the named generator
+   * (src/data/builtin/) into mediaRoot, together with the split annotation files.
+   */
+  builtin?: { generator: string; seed: number; options?: Record<string, number> };
   /** Free-form notes for humans (source, licence). */
   description?: string;
 }
