@@ -1,0 +1,75 @@
+/**
+ * TimeSformer configurations and named presets (timm-style registry: `base`, `large`, and small ones for CPUs).
+ * Dimensions follow the official code (facebookresearch/TimeSformer, vit.py); see DESIGN.md.
+ */
+
+/** Official attention schemes: divided space-time (the default), per-frame ViT, and joint attention over all tokens. */
+export type AttentionType = "divided_space_time" | "space_only" | "joint_space_time";
+
+export interface TimeSformerConfig {
+  attention: AttentionType;
+  /** Input frames the time embedding was built for; other frame counts resize it (nearest), 1 = an image. */
+  frames: number;
+  imageSize: number;
+  patchSize: number;
+  /** Embedding width D. */
+  dim: number;
+  depth: number;
+  /** Attention heads per layer. */
+  numHeads: number;
+  mlpRatio: number;
+  /** One classification head per dataset: name -> number of classes (COVER: a head per dataset). */
+  classifiers: Record<string, number>;
+  /** Stochastic depth: the rate grows linearly from 0 at the first block to this at the last, as the official code. */
+  dropPath: number;
+}
+
+export type ArchitecturePreset = Pick<TimeSformerConfig, "dim" | "depth" | "numHeads" | "mlpRatio" | "patchSize" | "imageSize" | "frames">;
+
+export const PRESETS: Record<string, ArchitecturePreset> = {
+  /** TimeSformer-Base (ViT-B/16): 121.6 M parameters at 8x224 with 400 classes. */
+  base: { dim: 768, depth: 12, numHeads: 12, mlpRatio: 4, patchSize: 16, imageSize: 224, frames: 8 },
+  /** TimeSformer-Large (ViT-L/16), as in COVER's Fig. 4. */
+  large: { dim: 1024, depth: 24, numHeads: 16, mlpRatio: 4, patchSize: 16, imageSize: 224, frames: 8 },
+  /** CPU presets for the built-in 32x32 data; `small` vs `tiny` plays the base-vs-large comparison at laptop scale. */
+  small: { dim: 192, depth: 6, numHeads: 6, mlpRatio: 4, patchSize: 8, imageSize: 32, frames: 8 },
+  tiny: { dim: 128, depth: 4, numHeads: 4, mlpRatio: 4, patchSize: 8, imageSize: 32, frames: 8 },
+  /** For unit tests: trains in well under a second per step on wasm. */
+  micro: { dim: 32, depth: 2, numHeads: 2, mlpRatio: 2, patchSize: 8, imageSize: 16, frames: 4 },
+};
+
+export function presetNames(): string[] { return Object.keys(PRESETS); }
+
+/** A full config from a preset name plus overrides; unknown presets and impossible shapes fail with a clear message. */
+export function modelConfig(preset: string, overrides: Partial<TimeSformerConfig> = {}): TimeSformerConfig {
+  const base = PRESETS[preset];
+  if (!base) throw new Error(`unknown model preset '${preset}' (known: ${presetNames().join(", ")})`);
+  const config: TimeSformerConfig = {
+    attention: "divided_space_time",
+    classifiers: { default: 400 },
+    dropPath: 0,
+    ...base,
+    ...overrides,
+  };
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(c: TimeSformerConfig): void {
+  const problems: string[] = [];
+  if (c.imageSize % c.patchSize !== 0) problems.push(`imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (c.dim % c.numHeads !== 0) problems.push(`dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
+  if (c.frames < 1) problems.push(`frames must be >= 1, got ${c.frames}`);
+  if (c.depth < 1) problems.push(`depth must be >= 1, got ${c.depth}`);
+  if (Object.keys(c.classifiers).length === 0) problems.push("at least one classifier head is needed");
+  for (const [name, n] of Object.entries(c.classifiers)) {
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) problems.push(`head name '${name}' must be letters, digits, '-' or '_'`);
+    if (!(Number.isInteger(n) && n > 0)) problems.push(`head '${name}' needs a positive class count, got ${n}`);
+  }
+  if (!(c.dropPath >= 0 && c.dropPath < 1)) problems.push(`dropPath must be in [0, 1), got ${c.dropPath}`);
+  if (problems.length) throw new Error(`invalid TimeSformer config: ${problems.join("; ")}`);
+}
+
+export function patchesPerFrame(c: Pick<TimeSformerConfig, "imageSize" | "patchSize">): number {
+  return (c.imageSize / c.patchSize) ** 2;
+}

@@ -1,0 +1,94 @@
+/**
+ * The building blocks of the TimeSformer, written for speed on every tfjs backend.
+ * Activations are kept as 2-D [rows, features] matrices so that each linear layer is one plain 2-D matmul:
+ * on wasm, XNNPACK serves only 2-D matmuls without transpose flags (DESIGN.md), so the backward pass below
+ * transposes explicitly instead of asking matMul to.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** a [m, k] x b [k, n], with a gradient made of plain 2-D matmuls (no transpose flags). */
+const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/** y = x W + b with W stored as [in, out] (the transpose of PyTorch's Linear.weight). */
+export function linear(x: tf.Tensor2D, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor2D {
+  const y = matMul2d(x, weight as tf.Tensor2D);
+  return bias ? tf.add(y, bias) : y;
+}
+
+/** LayerNorm over the last axis, eps 1e-6 as the official TimeSformer. */
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-6): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's nn.GELU(). */
+export function gelu(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/**
+ * Multi-head self-attention within `groups` independent sequences of `length` tokens.
+ * x: [groups * length, D] -> [groups * length, D]; weights named as the official Attention module.
+ */
+export function multiHeadAttention(
+  x: tf.Tensor2D, groups: number, length: number, numHeads: number,
+  qkvWeight: tf.Tensor, qkvBias: tf.Tensor, projWeight: tf.Tensor, projBias: tf.Tensor,
+): tf.Tensor2D {
+  const dim = x.shape[1];
+  const headDim = dim / numHeads;
+  const qkv = linear(x, qkvWeight, qkvBias); // [G*L, 3D], laid out (3, heads, headDim) as PyTorch's reshape
+  const [q, k, v] = tf.split(qkv, 3, 1).map((t) => splitHeads(t as tf.Tensor2D, groups, length, numHeads, headDim));
+  const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5); // [G*H, L, L]
+  const attended = tf.matMul(tf.softmax(scores), v) as tf.Tensor3D; // [G*H, L, hd]
+  return linear(mergeHeads(attended, groups, length, numHeads, headDim), projWeight, projBias);
+}
+
+/** [G*L, H*hd] -> [G*H, L, hd] */
+function splitHeads(t: tf.Tensor2D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D {
+  return tf.reshape(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3]), [groups * numHeads, length, headDim]);
+}
+
+/** [G*H, L, hd] -> [G*L, H*hd] */
+function mergeHeads(t: tf.Tensor3D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor2D {
+  return tf.reshape(tf.transpose(tf.reshape(t, [groups, numHeads, length, headDim]), [0, 2, 1, 3]), [groups * length, numHeads * headDim]);
+}
+
+/** fc1 -> GELU -> fc2 (dropout is 0 in TimeSformer's fine-tuning configs). */
+export function mlp(x: tf.Tensor2D, fc1W: tf.Tensor, fc1B: tf.Tensor, fc2W: tf.Tensor, fc2B: tf.Tensor): tf.Tensor2D {
+  return linear(gelu(linear(x, fc1W, fc1B)), fc2W, fc2B);
+}
+
+/**
+ * Stochastic depth mask: per sample, 0 with probability `rate`, else 1 / (1 - rate); null when nothing is dropped.
+ * The official code drops per leading entry of the tensor it is given: (batch x patch) for temporal attention,
+ * (batch x frame) for spatial attention, batch for the MLP.
+ */
+export function dropPathMask(groups: number, rate: number, seed: number): tf.Tensor2D | null {
+  if (rate <= 0) return null;
+  return tf.div(tf.floor(tf.add(tf.randomUniform([groups, 1], 0, 1, "float32", seed), 1 - rate)), 1 - rate) as tf.Tensor2D;
+}
+
+/** Scales each of the mask's groups of rows of x: [groups * rowsPerGroup, d] * [groups, 1]. */
+export function applyDropPath(x: tf.Tensor2D, mask: tf.Tensor2D | null): tf.Tensor2D {
+  if (!mask) return x;
+  const groups = mask.shape[0];
+  return tf.reshape(tf.mul(tf.reshape(x, [groups, -1, x.shape[1]]), tf.reshape(mask, [groups, 1, 1])), x.shape) as tf.Tensor2D;
+}
+
+/** Rows of `table` picked by index, as a one-hot matmul: its gradient needs no UnsortedSegmentSum (missing on wasm). */
+export function selectRows(table: tf.Tensor2D, index: number[]): tf.Tensor2D {
+  const oneHot = new Float32Array(index.length * table.shape[0]);
+  index.forEach((row, i) => { oneHot[i * table.shape[0] + row] = 1; });
+  return linear(tf.tensor2d(oneHot, [index.length, table.shape[0]]), table);
+}

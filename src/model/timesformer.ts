@@ -1,0 +1,248 @@
+/**
+ * TimeSformer (Bertasius et al. 2021) with the official semantics, for COVER: one backbone, a classification head
+ * per dataset. Input video: float32 [batch, frames, height, width, 3], normalised; an image is a 1-frame video.
+ *
+ * Axis names: b batch, t frames, n patches per frame, d embedding width.
+ * Patch tokens are kept as a 2-D matrix with rows ordered (b t n); the cls token separately as [b, d].
+ */
+import * as tf from "@tensorflow/tfjs";
+import { AttentionType, patchesPerFrame, TimeSformerConfig, validateConfig } from "./config";
+import { applyDropPath, dropPathMask, layerNorm, linear, mlp, multiHeadAttention, selectRows } from "./layers";
+import { allSpecs, headParamName, headSpecs, initialValue, PREFIX } from "./params";
+
+export interface ForwardOptions {
+  /** Enables drop path. */
+  training?: boolean;
+  /** Seed for drop path's random draws; vary it per step for stochastic depth. */
+  seed?: number;
+}
+
+export class TimeSformer {
+  readonly config: TimeSformerConfig;
+  /** Official checkpoint name -> variable (internal layout, see params.ts). */
+  readonly params: Map<string, tf.Variable>;
+
+  constructor(config: TimeSformerConfig, params: Map<string, tf.Variable>) {
+    validateConfig(config);
+    this.config = config;
+    this.params = params;
+  }
+
+  /** A new model with the official initialisation, deterministic for a seed. */
+  static create(config: TimeSformerConfig, seed = 0): TimeSformer {
+    validateConfig(config);
+    const params = new Map<string, tf.Variable>();
+    allSpecs(config).forEach((spec, i) => {
+      const init = initialValue(spec, seed * 100003 + i);
+      params.set(spec.name, tf.variable(init, true, `${spec.name}#${Math.random().toString(36).slice(2)}`));
+      init.dispose();
+    });
+    return new TimeSformer(config, params);
+  }
+
+  get headNames(): string[] { return Object.keys(this.config.classifiers); }
+
+  /** Adds a freshly initialised head (transfer to a new dataset). */
+  addHead(name: string, classes: number, seed = 0): void {
+    if (this.config.classifiers[name] !== undefined) throw new Error(`head '${name}' exists already`);
+    (this.config.classifiers as Record<string, number>)[name] = classes;
+    headSpecs(this.config, name).forEach((spec, i) => {
+      const init = initialValue(spec, seed * 100003 + 7919 + i);
+      this.params.set(spec.name, tf.variable(init, true));
+      init.dispose();
+    });
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(PREFIX + name);
+    if (!v) throw new Error(`model has no parameter '${PREFIX}${name}'`);
+    return v;
+  }
+
+  /** The backbone's pooled feature: final-norm cls token, [b, d]. */
+  features(video: tf.Tensor, options: ForwardOptions = {}): tf.Tensor2D {
+    const [B, T, H, W, C] = checkVideo(video, this.config);
+    const { dim: D, patchSize: P } = this.config;
+    const N = (H / P) * (W / P);
+    const dropRate = options.training ? this.config.dropPath : 0;
+    let seed = options.seed ?? 0;
+    const nextSeed = () => ++seed * 2654435761 % 2147483647;
+
+    let patches = linear(patchify(video as tf.Tensor5D, P), this.p("patch_embed.proj.weight"), this.p("patch_embed.proj.bias"));
+    const pos = resizePosEmbed(this.p("pos_embed"), patchesPerFrame(this.config), N, D);
+    patches = tf.reshape(tf.add(tf.reshape(patches, [B * T, N, D]), tf.slice(pos, [1, 0], [N, D])), [B * T * N, D]);
+    const cls = tf.add(tf.reshape(this.p("cls_token"), [1, D]), tf.slice(pos, [0, 0], [1, D])); // [1, d]
+
+    const attention = this.config.attention;
+    if (attention === "space_only") {
+      // A per-frame ViT: every frame carries its own cls token; frames are averaged after the last block.
+      let x = concatCls(tf.tile(cls, [B * T, 1]), patches, B * T, N, D); // [(b t)(1+n), d]
+      for (let i = 0; i < this.config.depth; i++) x = this.jointBlock(i, x, B * T, N + 1, dropRate, nextSeed);
+      const clsPerFrame = tf.reshape(tf.slice(tf.reshape(x, [B * T, N + 1, D]), [0, 0, 0], [B * T, 1, D]), [B, T, D]);
+      return layerNorm(tf.mean(clsPerFrame, 1) as tf.Tensor2D, this.p("norm.weight"), this.p("norm.bias"));
+    }
+
+    const time = resizeTimeEmbed(this.p("time_embed"), T, D); // [t, d]
+    patches = tf.reshape(tf.add(tf.reshape(patches, [B, T, N, D]), tf.reshape(time, [1, T, 1, D])), [B * T * N, D]);
+    let clsB = tf.tile(cls, [B, 1]) as tf.Tensor2D; // [b, d]
+
+    if (attention === "joint_space_time") {
+      let x = concatCls(clsB, patches, B, T * N, D);
+      for (let i = 0; i < this.config.depth; i++) x = this.jointBlock(i, x, B, 1 + T * N, dropRate, nextSeed);
+      clsB = tf.reshape(tf.slice(tf.reshape(x, [B, 1 + T * N, D]), [0, 0, 0], [B, 1, D]), [B, D]);
+    } else {
+      for (let i = 0; i < this.config.depth; i++) [clsB, patches] = this.dividedBlock(i, clsB, patches, B, T, N, dropRate, nextSeed);
+    }
+    return layerNorm(clsB, this.p("norm.weight"), this.p("norm.bias"));
+  }
+
+  /** Classification logits of one named head, [b, classes]. */
+  logits(video: tf.Tensor, head: string, options: ForwardOptions = {}): tf.Tensor2D {
+    return this.classify(this.features(video, options), head);
+  }
+
+  classify(features: tf.Tensor2D, head: string): tf.Tensor2D {
+    const weight = this.params.get(headParamName(head, "weight"));
+    const bias = this.params.get(headParamName(head, "bias"));
+    if (!weight || !bias) throw new Error(`unknown head '${head}' (heads: ${this.headNames.join(", ")})`);
+    return linear(features, weight, bias);
+  }
+
+  /** Pre-norm block over `groups` sequences of `length` tokens (joint space-time and space-only). */
+  private jointBlock(i: number, x: tf.Tensor2D, groups: number, length: number, dropRate: number, nextSeed: () => number): tf.Tensor2D {
+    const b = `blocks.${i}.`;
+    const rate = blockDropRate(dropRate, i, this.config.depth);
+    const attn = this.attention(`${b}attn`, layerNorm(x, this.p(`${b}norm1.weight`), this.p(`${b}norm1.bias`)), groups, length);
+    x = tf.add(x, applyDropPath(attn, dropPathMask(groups, rate, nextSeed())));
+    return tf.add(x, applyDropPath(this.mlp(b, x), dropPathMask(groups, rate, nextSeed())));
+  }
+
+  /**
+   * Divided space-time block (the official Block with attention_type 'divided_space_time'):
+   * temporal attention across the t frames of each patch (cls excluded) -> temporal_fc -> residual;
+   * spatial attention across the n patches of each frame with the cls token repeated per frame, its t outputs averaged;
+   * then the MLP.
+   */
+  private dividedBlock(i: number, cls: tf.Tensor2D, patches: tf.Tensor2D, B: number, T: number, N: number,
+    dropRate: number, nextSeed: () => number): [tf.Tensor2D, tf.Tensor2D] {
+    const b = `blocks.${i}.`;
+    const D = this.config.dim;
+    const rate = blockDropRate(dropRate, i, this.config.depth);
+
+    // temporal: rows (b t n) -> (b n t), attention within each (b n) group of t tokens
+    const byPatch = reorder(patches, B, T, N, D);
+    const tNormed = layerNorm(byPatch, this.p(`${b}temporal_norm1.weight`), this.p(`${b}temporal_norm1.bias`));
+    const tAttn = applyDropPath(this.attention(`${b}temporal_attn`, tNormed, B * N, T), dropPathMask(B * N, rate, nextSeed()));
+    const tResidual = linear(reorder(tAttn, B, N, T, D), this.p(`${b}temporal_fc.weight`), this.p(`${b}temporal_fc.bias`));
+    const xt = tf.add(patches, tResidual) as tf.Tensor2D;
+
+    // spatial: each (b t) frame attends over [cls, its n patches]
+    const framesWithCls = concatCls(tf.reshape(tf.tile(tf.reshape(cls, [B, 1, D]), [1, T, 1]), [B * T, D]), xt, B * T, N, D);
+    const sNormed = layerNorm(framesWithCls, this.p(`${b}norm1.weight`), this.p(`${b}norm1.bias`));
+    const sAttn = tf.reshape(applyDropPath(this.attention(`${b}attn`, sNormed, B * T, N + 1), dropPathMask(B * T, rate, nextSeed())), [B * T, N + 1, D]);
+    const clsResidual = tf.mean(tf.reshape(tf.slice(sAttn, [0, 0, 0], [B * T, 1, D]), [B, T, D]), 1) as tf.Tensor2D;
+    const patchResidual = tf.reshape(tf.slice(sAttn, [0, 1, 0], [B * T, N, D]), [B * T * N, D]);
+
+    // MLP over cls and patch tokens together, drop path per sample b
+    const x = tf.concat([tf.add(cls, clsResidual), tf.add(xt, patchResidual)], 0) as tf.Tensor2D; // [b + (b t n), d]
+    const m = this.mlp(b, x);
+    const mask = dropPathMask(B, rate, nextSeed());
+    return [
+      tf.add(tf.slice(x, [0, 0], [B, D]), applyDropPath(tf.slice(m, [0, 0], [B, D]), mask)) as tf.Tensor2D,
+      tf.add(tf.slice(x, [B, 0], [B * T * N, D]), applyDropPath(tf.slice(m, [B, 0], [B * T * N, D]), mask)) as tf.Tensor2D,
+    ];
+  }
+
+  private attention(name: string, x: tf.Tensor2D, groups: number, length: number): tf.Tensor2D {
+    return multiHeadAttention(x, groups, length, this.config.numHeads,
+      this.p(`${name}.qkv.weight`), this.p(`${name}.qkv.bias`), this.p(`${name}.proj.weight`), this.p(`${name}.proj.bias`));
+  }
+
+  private mlp(b: string, x: tf.Tensor2D): tf.Tensor2D {
+    const normed = layerNorm(x, this.p(`${b}norm2.weight`), this.p(`${b}norm2.bias`));
+    return mlp(normed, this.p(`${b}mlp.fc1.weight`), this.p(`${b}mlp.fc1.bias`), this.p(`${b}mlp.fc2.weight`), this.p(`${b}mlp.fc2.bias`));
+  }
+
+  /** Variables that train; `backboneFrozen` keeps only the heads (linear probe, Sec. 3.2). */
+  trainableVariables(options: { backboneFrozen?: boolean; heads?: string[] } = {}): tf.Variable[] {
+    const heads = options.heads ?? this.headNames;
+    return [...this.params.entries()]
+      .filter(([name]) => {
+        const isHead = name.startsWith(`${PREFIX}heads.`);
+        if (isHead) return heads.some((h) => name.startsWith(`${PREFIX}heads.${h}.`));
+        return !options.backboneFrozen;
+      })
+      .map(([, v]) => v);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+function checkVideo(video: tf.Tensor, c: TimeSformerConfig): [number, number, number, number, number] {
+  const s = video.shape;
+  if (s.length !== 5 || s[4] !== 3) {
+    throw new Error(`TimeSformer input must be float32 [batch, frames, height, width, 3]; got shape [${s.join(", ")}]`);
+  }
+  const [, , H, W] = s;
+  if (H % c.patchSize !== 0 || W % c.patchSize !== 0) {
+    throw new Error(`frame size ${H}x${W} is not a multiple of the patch size ${c.patchSize}`);
+  }
+  return s as [number, number, number, number, number];
+}
+
+/** Linearly increasing stochastic depth rate, as torch.linspace(0, rate, depth) in the official code. */
+function blockDropRate(rate: number, i: number, depth: number): number {
+  return depth > 1 ? (rate * i) / (depth - 1) : rate;
+}
+
+/**
+ * [b, t, h, w, c] -> [(b t n), p*p*c] with each patch's values ordered (kh, kw, c): the conv of kernel = stride = p
+ * becomes one matmul (wasm has no Conv2DBackpropFilter). Only rank-4 transposes (rank 5+ is slow on wasm).
+ */
+export function patchify(video: tf.Tensor5D, p: number): tf.Tensor2D {
+  const [B, T, H, W, C] = video.shape;
+  const rows = tf.reshape(video, [B * T * (H / p), p, W / p, p * C]); // (b t hp) kh wp (kw c)
+  const patches = tf.transpose(rows, [0, 2, 1, 3]); // (b t hp) wp kh (kw c)
+  return tf.reshape(patches, [B * T * (H / p) * (W / p), p * p * C]);
+}
+
+/** Rows (b, x, y) -> (b, y, x) of a [b*x*y, d] matrix. */
+function reorder(t: tf.Tensor2D, B: number, X: number, Y: number, D: number): tf.Tensor2D {
+  return tf.reshape(tf.transpose(tf.reshape(t, [B, X, Y, D]), [0, 2, 1, 3]), [B * X * Y, D]);
+}
+
+/** [g, d] cls tokens + [(g n), d] patch tokens -> [(g (1+n)), d], cls first in each group. */
+function concatCls(cls: tf.Tensor, patches: tf.Tensor2D, groups: number, n: number, D: number): tf.Tensor2D {
+  return tf.reshape(tf.concat([tf.reshape(cls, [groups, 1, D]), tf.reshape(patches, [groups, n, D])], 1), [groups * (1 + n), D]);
+}
+
+/** Nearest-neighbour resizing of the official pos_embed [1, 1+n0, d] to n patches; returns [1+n, d]. */
+export function resizePosEmbed(pos: tf.Tensor, n0: number, n: number, D: number): tf.Tensor2D {
+  const flat = tf.reshape(pos, [n0 + 1, D]) as tf.Tensor2D;
+  if (n === n0) return flat;
+  const side0 = Math.round(Math.sqrt(n0));
+  const side = Math.round(Math.sqrt(n));
+  const index: number[] = [0];
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) index.push(1 + nearest(y, side0, side) * side0 + nearest(x, side0, side));
+  }
+  return selectRows(flat, index);
+}
+
+/** Nearest-neighbour resizing of time_embed [1, t0, d] to t frames (t = 1 for images); returns [t, d]. */
+export function resizeTimeEmbed(time: tf.Tensor, t: number, D: number): tf.Tensor2D {
+  const t0 = time.shape[1] as number;
+  const flat = tf.reshape(time, [t0, D]) as tf.Tensor2D;
+  if (t === t0) return flat;
+  return selectRows(flat, Array.from({ length: t }, (_, i) => nearest(i, t0, t)));
+}
+
+/** PyTorch's F.interpolate(mode='nearest') source index: floor(i * in / out). */
+function nearest(i: number, inSize: number, outSize: number): number {
+  return Math.min(inSize - 1, Math.floor((i * inSize) / outSize));
+}
+
+export type { AttentionType };
