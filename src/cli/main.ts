@@ -7,14 +7,15 @@ export interface Command {
   run(flags: Flags): Promise<number>;
 }
 
+// Loaded on demand (require, not import(): tsx runs this file as CommonJS) so that `cover model` does not load ffmpeg.
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  model: async () => (await import("./commands/model")).command,
-  predict: async () => (await import("./commands/predict")).command,
-  data: async () => (await import("./commands/data")).command,
-  train: async () => (await import("./commands/train")).command,
-  eval: async () => (await import("./commands/eval")).command,
-  experiment: async () => (await import("./commands/experiment")).command,
-  backend: async () => (await import("./commands/backend")).command,
+  model: async () => (require("./commands/model") as typeof import("./commands/model")).command,
+  predict: async () => (require("./commands/predict") as typeof import("./commands/predict")).command,
+  data: async () => (require("./commands/data") as typeof import("./commands/data")).command,
+  train: async () => (require("./commands/train") as typeof import("./commands/train")).command,
+  eval: async () => (require("./commands/eval") as typeof import("./commands/eval")).command,
+  experiment: async () => (require("./commands/experiment") as typeof import("./commands/experiment")).command,
+  backend: async () => (require("./commands/backend") as typeof import("./commands/backend")).command,
 };
 
 async function helpText(): Promise<string> {

@@ -1,0 +1,43 @@
+import { AttentionType, modelConfig, presetNames, TimeSformerConfig } from "../../model/config";
+import { macsPerView } from "../../model/flops";
+import { allSpecs, countParams } from "../../model/params";
+import { Flags, UsageError } from "../args";
+import { printJson } from "../output";
+import type { Command } from "../main";
+
+const ATTENTION: AttentionType[] = ["divided_space_time", "space_only", "joint_space_time"];
+
+export function modelInfo(config: TimeSformerConfig) {
+  return {
+    config,
+    params: countParams(allSpecs(config)),
+    gmacsPerView: macsPerView(config) / 1e9,
+  };
+}
+
+export const command: Command = {
+  summary: "model architecture facts (parameters, GMACs per view)",
+  usage: `usage: cover model info [--preset ${presetNames().join("|")}] [--frames T] [--size S] [--patch P]
+                       [--classes K] [--attention ${ATTENTION.join("|")}] [--json]`,
+  async run(flags: Flags): Promise<number> {
+    const [sub] = flags.positionals;
+    if (sub !== "info") throw new UsageError(sub ? `unknown subcommand '${sub}'` : "a subcommand is needed");
+    const preset = flags.string("preset") ?? "base";
+    const attention = flags.string("attention") ?? "divided_space_time";
+    if (!ATTENTION.includes(attention as AttentionType)) throw new UsageError(`--attention must be one of ${ATTENTION.join(", ")}`);
+    const overrides: Partial<TimeSformerConfig> = { attention: attention as AttentionType };
+    const frames = flags.int("frames"); if (frames !== undefined) overrides.frames = frames;
+    const size = flags.int("size"); if (size !== undefined) overrides.imageSize = size;
+    const patch = flags.int("patch"); if (patch !== undefined) overrides.patchSize = patch;
+    overrides.classifiers = { default: flags.int("classes", 400) };
+    const json = flags.bool("json");
+    flags.rejectUnknown();
+    const info = modelInfo(modelConfig(preset, overrides));
+    if (json) { printJson(info); return 0; }
+    const c = info.config;
+    console.log(`TimeSformer '${preset}' (${c.attention}): ${c.frames}x${c.imageSize}, patch ${c.patchSize}, dim ${c.dim}, depth ${c.depth}, heads ${c.numHeads}`);
+    console.log(`parameters: ${info.params.toLocaleString("en-US")}`);
+    console.log(`GMACs per view: ${info.gmacsPerView.toFixed(1)}`);
+    return 0;
+  },
+};

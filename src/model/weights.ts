@@ -1,0 +1,200 @@
+/**
+ * Saving and loading TimeSformer weights as safetensors with the official checkpoint names and PyTorch layouts.
+ * - Our files carry the config in the metadata (`cover.config`), so they load without options.
+ * - An official TimeSformer checkpoint (keys `model.*`, one `model.head`) loads with its architecture inferred
+ *   from the tensor shapes; `model.head` goes into a named head.
+ * - An image ViT checkpoint (timm names, no `model.` prefix, no temporal keys) loads into a divided model with the
+ *   official TimeSformer recipe: temporal attention and its norm copied from the spatial ones, pos_embed resized.
+ */
+import { NamedTensor, readSafetensors, SafetensorsFile, writeSafetensors } from "../io/safetensors";
+import { AttentionType, TimeSformerConfig, validateConfig } from "./config";
+import { allSpecs, headParamName, ParamSpec, PREFIX, toInternal, toOfficial } from "./params";
+import { TimeSformer } from "./timesformer";
+
+const CONFIG_KEY = "cover.config";
+
+/** Official-layout tensors of every parameter, by name. */
+export function exportTensors(model: TimeSformer): Map<string, NamedTensor> {
+  const out = new Map<string, NamedTensor>();
+  for (const spec of allSpecs(model.config)) {
+    const official = toOfficial(spec, model.params.get(spec.name)!);
+    out.set(spec.name, { shape: spec.shape, data: official.dataSync() as Float32Array });
+    official.dispose();
+  }
+  return out;
+}
+
+export function saveWeights(model: TimeSformer, path: string, metadata: Record<string, string> = {}): void {
+  writeSafetensors(path, exportTensors(model), { ...metadata, [CONFIG_KEY]: JSON.stringify(model.config) });
+}
+
+export interface LoadOptions {
+  /** Attention heads per layer: cannot be read off the tensor shapes of a checkpoint without our metadata. */
+  numHeads?: number;
+  /** Name of the head that an official checkpoint's single `model.head` becomes (default "default"). */
+  headName?: string;
+  /** Overrides for the inferred config (e.g. dropPath for fine-tuning). */
+  overrides?: Partial<TimeSformerConfig>;
+}
+
+/** Loads a model from a safetensors file: ours, an official TimeSformer checkpoint, or (with `config`) an image ViT. */
+export function loadModel(path: string, options: LoadOptions = {}): TimeSformer {
+  const file = readSafetensors(path);
+  const tensors = normaliseNames(file.tensors, options.headName ?? "default");
+  const config = { ...configFromFile(file, tensors, options, path), ...options.overrides };
+  validateConfig(config);
+  const model = TimeSformer.create(config);
+  assignTensors(model, tensors, path, { strict: true });
+  return model;
+}
+
+/**
+ * Loads the weights of a file into an existing model. strict: every parameter must be present with the right
+ * shape and nothing left over; otherwise the report lists what was skipped. Errors name the missing, unexpected
+ * and mis-shaped keys.
+ */
+export function loadInto(model: TimeSformer, path: string, options: { strict?: boolean; headName?: string } = {}): LoadReport {
+  const file = readSafetensors(path);
+  let tensors = normaliseNames(file.tensors, options.headName ?? model.headNames[0]);
+  if (isImageCheckpoint(tensors) && model.config.attention === "divided_space_time") {
+    tensors = inflateImageCheckpoint(tensors, model.config);
+  }
+  return assignTensors(model, tensors, path, { strict: options.strict ?? true });
+}
+
+export interface LoadReport { loaded: string[]; missing: string[]; unexpected: string[]; misshaped: string[] }
+
+function assignTensors(model: TimeSformer, tensors: Map<string, NamedTensor>, path: string, opts: { strict: boolean }): LoadReport {
+  const specs = allSpecs(model.config);
+  const report: LoadReport = { loaded: [], missing: [], unexpected: [], misshaped: [] };
+  const expected = new Set(specs.map((s) => s.name));
+  for (const name of tensors.keys()) if (!expected.has(name)) report.unexpected.push(name);
+  const assignments: [ParamSpec, NamedTensor][] = [];
+  for (const spec of specs) {
+    const t = tensors.get(spec.name);
+    if (!t) { report.missing.push(spec.name); continue; }
+    if (!sameShape(t.shape, spec.shape)) { report.misshaped.push(`${spec.name}: file [${t.shape}] vs model [${spec.shape}]`); continue; }
+    assignments.push([spec, t]);
+  }
+  const bad = report.missing.length + report.unexpected.length + report.misshaped.length;
+  if (opts.strict && bad > 0) throw new Error(describeMismatch(path, report));
+  for (const [spec, t] of assignments) {
+    const value = toInternal(spec, toFloat32(t.data));
+    model.params.get(spec.name)!.assign(value);
+    value.dispose();
+    report.loaded.push(spec.name);
+  }
+  return report;
+}
+
+function describeMismatch(path: string, r: LoadReport): string {
+  const list = (label: string, xs: string[]) => xs.length ? `\n  ${label} (${xs.length}): ${xs.slice(0, 12).join(", ")}${xs.length > 12 ? ", ..." : ""}` : "";
+  return `${path}: weights do not match the model${list("missing", r.missing)}${list("unexpected", r.unexpected)}${list("mis-shaped", r.misshaped)}`;
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function toFloat32(data: Float32Array | Int32Array): Float32Array {
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
+/** Adds the `model.` prefix to timm-style names and maps a single official `model.head` to a named head. */
+function normaliseNames(tensors: Map<string, NamedTensor>, headName: string): Map<string, NamedTensor> {
+  const out = new Map<string, NamedTensor>();
+  for (const [name, t] of tensors) {
+    let key = name.startsWith(PREFIX) ? name : PREFIX + name;
+    if (key === `${PREFIX}head.weight`) key = headParamName(headName, "weight");
+    if (key === `${PREFIX}head.bias`) key = headParamName(headName, "bias");
+    out.set(key, t);
+  }
+  return out;
+}
+
+function isImageCheckpoint(tensors: Map<string, NamedTensor>): boolean {
+  return ![...tensors.keys()].some((k) => k.includes("temporal_attn") || k.endsWith("time_embed"));
+}
+
+/**
+ * The official recipe for starting a divided TimeSformer from an image ViT: temporal_attn and temporal_norm1 copied
+ * from each block's attn and norm1; pos_embed resized (nearest, over the flattened patch sequence) when the patch
+ * count differs; a head whose class count differs is dropped. time_embed and temporal_fc keep their initial values.
+ */
+export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config: TimeSformerConfig): Map<string, NamedTensor> {
+  const out = new Map(tensors);
+  for (const [key, t] of tensors) {
+    if (!key.includes(".blocks.")) continue;
+    if (key.includes(".attn.")) out.set(key.replace(".attn.", ".temporal_attn."), t);
+    if (key.includes(".norm1.")) out.set(key.replace(".norm1.", ".temporal_norm1."), t);
+  }
+  const pos = tensors.get(`${PREFIX}pos_embed`);
+  const n = (config.imageSize / config.patchSize) ** 2;
+  if (pos && pos.shape[1] !== n + 1) out.set(`${PREFIX}pos_embed`, resizeSequenceNearest(pos, n + 1));
+  for (const head of Object.keys(config.classifiers)) {
+    const w = out.get(headParamName(head, "weight"));
+    if (w && w.shape[0] !== config.classifiers[head]) {
+      out.delete(headParamName(head, "weight"));
+      out.delete(headParamName(head, "bias"));
+    }
+  }
+  return out;
+}
+
+/** [1, 1 + n0, d] -> [1, 1 + n, d] keeping the cls row, nearest over the patch rows. */
+function resizeSequenceNearest(pos: NamedTensor, length: number): NamedTensor {
+  const [, n0p1, D] = pos.shape;
+  const n0 = n0p1 - 1;
+  const n = length - 1;
+  const data = new Float32Array(length * D);
+  data.set(pos.data.subarray(0, D) as Float32Array, 0);
+  for (let i = 0; i < n; i++) {
+    const src = 1 + Math.min(n0 - 1, Math.floor((i * n0) / n));
+    data.set(toFloat32(pos.data.subarray(src * D, (src + 1) * D)), (1 + i) * D);
+  }
+  return { shape: [1, length, D], data };
+}
+
+/** Our metadata's config, else the architecture read off the tensor shapes. */
+function configFromFile(file: SafetensorsFile, tensors: Map<string, NamedTensor>, options: LoadOptions, path: string): TimeSformerConfig {
+  const stored = file.metadata[CONFIG_KEY];
+  if (stored) {
+    const config = JSON.parse(stored) as TimeSformerConfig;
+    return options.numHeads ? { ...config, numHeads: options.numHeads } : config;
+  }
+  return inferConfig(tensors, options, path);
+}
+
+export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOptions, path: string): TimeSformerConfig {
+  const need = (name: string): NamedTensor => {
+    const t = tensors.get(PREFIX + name);
+    if (!t) throw new Error(`${path}: cannot infer the architecture: no '${PREFIX}${name}' tensor`);
+    return t;
+  };
+  const dim = need("cls_token").shape[2];
+  const patchSize = need("patch_embed.proj.weight").shape[2];
+  const patches = need("pos_embed").shape[1] - 1;
+  const blockIds = [...tensors.keys()].map((k) => /\.blocks\.(\d+)\./.exec(k)?.[1]).filter((x): x is string => x !== undefined).map(Number);
+  const depth = Math.max(...blockIds) + 1;
+  const hasTime = tensors.has(`${PREFIX}time_embed`);
+  const attention: AttentionType = tensors.has(`${PREFIX}blocks.0.temporal_attn.qkv.weight`) ? "divided_space_time" : hasTime ? "joint_space_time" : "space_only";
+  const classifiers: Record<string, number> = {};
+  for (const [k, t] of tensors) {
+    const m = /^model\.heads\.([^.]+)\.weight$/.exec(k);
+    if (m) classifiers[m[1]] = t.shape[0];
+  }
+  if (!options.numHeads) throw new Error(`${path}: the number of attention heads cannot be read from the weights; pass it (--heads N)`);
+  return {
+    attention,
+    frames: hasTime ? need("time_embed").shape[1] : 8,
+    imageSize: Math.round(Math.sqrt(patches)) * patchSize,
+    patchSize,
+    dim,
+    depth: Number.isFinite(depth) ? depth : 0,
+    numHeads: options.numHeads,
+    mlpRatio: need("blocks.0.mlp.fc1.weight").shape[0] / dim,
+    classifiers,
+    dropPath: 0,
+  };
+}
+
