@@ -25,8 +25,8 @@ function halfToFloat(h: number): number {
 function decodeTensor(bytes: Uint8Array, dtype: string, count: number, name: string, file: string): Float32Array | Int32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
-    case "F32": return new Float32Array(bytes.slice().buffer);
-    case "I32": return new Int32Array(bytes.slice().buffer);
+    case "F32": return new Float32Array(new Uint8Array(bytes).buffer); // copy: aligned, detached from the file buffer
+    case "I32": return new Int32Array(new Uint8Array(bytes).buffer);
     case "F64": return Float32Array.from({ length: count }, (_, i) => view.getFloat64(i * 8, true));
     case "F16": return Float32Array.from({ length: count }, (_, i) => halfToFloat(view.getUint16(i * 2, true)));
     case "BF16": {

@@ -1,0 +1,23 @@
+/** Test set-up for tfjs: one backend per test file (wasm by default, like the kit on this machine). */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+
+export async function withBackend(name = process.env.COVER_TEST_BACKEND ?? "wasm"): Promise<void> {
+  await tf.setBackend(name);
+  await tf.ready();
+}
+
+/** Largest absolute difference between two arrays of the same length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+export function tempDir(prefix: string): string {
+  const { mkdtempSync } = require("node:fs") as typeof import("node:fs");
+  const { join } = require("node:path") as typeof import("node:path");
+  const { tmpdir } = require("node:os") as typeof import("node:os");
+  return mkdtempSync(join(tmpdir(), `cover-${prefix}-`));
+}
