@@ -163,18 +163,6 @@ export class TimeSformer {
     return mlp(normed, this.p(`${b}mlp.fc1.weight`), this.p(`${b}mlp.fc1.bias`), this.p(`${b}mlp.fc2.weight`), this.p(`${b}mlp.fc2.bias`));
   }
 
-  /** Variables that train; `backboneFrozen` keeps only the heads (linear probe, Sec. 3.2). */
-  trainableVariables(options: { backboneFrozen?: boolean; heads?: string[] } = {}): tf.Variable[] {
-    const heads = options.heads ?? this.headNames;
-    return [...this.params.entries()]
-      .filter(([name]) => {
-        const isHead = name.startsWith(`${PREFIX}heads.`);
-        if (isHead) return heads.some((h) => name.startsWith(`${PREFIX}heads.${h}.`));
-        return !options.backboneFrozen;
-      })
-      .map(([, v]) => v);
-  }
-
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();

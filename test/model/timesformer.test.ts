@@ -44,8 +44,8 @@ describe("forward", () => {
   test("patchify matches a conv with kernel = stride = patch", async () => {
     const x = video(2, 3, 16);
     const w = tf.randomNormal([8, 8, 3, 5], 0, 1, "float32", 2); // [kh, kw, c, d]
-    const viaMatmul = tf.matMul(patchify(x, 8), tf.reshape(w, [8 * 8 * 3, 5]));
-    const viaConv = tf.reshape(tf.conv2d(tf.reshape(x, [6, 16, 16, 3]), w as tf.Tensor4D, 8, "valid"), [6 * 4, 5]);
+    const viaMatmul = tf.matMul(patchify(x as tf.Tensor5D, 8), tf.reshape(w, [8 * 8 * 3, 5]));
+    const viaConv = tf.reshape(tf.conv2d(tf.reshape(x, [6, 16, 16, 3]) as tf.Tensor4D, w as tf.Tensor4D, 8, "valid"), [6 * 4, 5]);
     assert.ok(maxAbsDiff(viaMatmul.dataSync(), viaConv.dataSync()) < 1e-4);
   });
 
@@ -83,7 +83,7 @@ describe("training", () => {
   test("heads stay separate: a loss on head a leaves head b's gradient at zero", () => {
     const model = TimeSformer.create(micro(), 1);
     const x = video(2, 4);
-    const { grads } = tf.variableGrads(() => tf.sum(model.logits(x, "a")) as tf.Scalar, model.trainableVariables());
+    const { grads } = tf.variableGrads(() => tf.sum(model.logits(x, "a")) as tf.Scalar, [...model.params.values()]);
     const byName = new Map([...model.params.entries()].map(([n, v]) => [v.name, n]));
     for (const [varName, g] of Object.entries(grads)) {
       const name = byName.get(varName)!;
@@ -102,7 +102,7 @@ describe("training", () => {
     const losses: number[] = [];
     for (let step = 0; step < 12; step++) {
       const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.logits(x, "a", { training: true, seed: step })) as tf.Scalar,
-        true, model.trainableVariables())!;
+        true, [...model.params.values()])!;
       losses.push(loss.dataSync()[0]);
       loss.dispose();
     }
@@ -115,7 +115,7 @@ describe("training", () => {
     const x = video(2, 4);
     const y = tf.oneHot(tf.tensor1d([0, 1], "int32"), 5);
     const opt = tf.train.sgd(0.01);
-    const step = () => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.logits(x, "a", { training: true })) as tf.Scalar, true, model.trainableVariables())!.dispose();
+    const step = () => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.logits(x, "a", { training: true })) as tf.Scalar, true, [...model.params.values()])!.dispose();
     step();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) step();

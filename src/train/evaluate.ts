@@ -1,0 +1,54 @@
+/**
+ * Evaluation as the paper: each clip seen as 1 temporal clip x 3 spatial crops (or a single centre view), softmax
+ * scores averaged over views; top-1/top-5 and a confusion matrix per dataset; optionally with the frames in reverse
+ * order (Table 2).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { TimeSformer } from "../model/timesformer";
+import { createProgress } from "../util/progress";
+import { ClassificationMeter, ClassificationResult } from "./metrics";
+
+/** Views of n clips: x is float32 [n * views, T, S, S, 3], clip-major (clip 0's views first). */
+export interface EvalBatch { x: Float32Array; shape: [number, number, number, number, number]; views: number; labels: Int32Array }
+
+export interface EvalSource {
+  classes: Record<string, string[]>;
+  evalSize(dataset: string): number;
+  evalBatches(dataset: string, views: "1x1" | "1x3"): AsyncIterable<EvalBatch>;
+}
+
+export interface EvalOptions { views: "1x1" | "1x3"; reverseFrames: boolean; datasets: string[] }
+
+export interface DatasetResult extends ClassificationResult { views: string; reverseFrames: boolean; classes: string[] }
+
+export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false): Promise<Record<string, DatasetResult>> {
+  const results: Record<string, DatasetResult> = {};
+  for (const dataset of options.datasets) {
+    const classes = source.classes[dataset];
+    if (!classes) throw new Error(`no evaluation data for dataset '${dataset}'`);
+    if (model.config.classifiers[dataset] === undefined) throw new Error(`the model has no head for dataset '${dataset}'`);
+    const meter = new ClassificationMeter(classes.length);
+    const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: source.evalSize(dataset), unit: "clip", silent: quiet });
+    for await (const batch of source.evalBatches(dataset, options.views)) {
+      meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
+      progress.tick(batch.labels.length);
+    }
+    progress.done();
+    results[dataset] = { ...meter.result(), views: options.views, reverseFrames: options.reverseFrames, classes };
+  }
+  return results;
+}
+
+/** Softmax scores averaged over each clip's views: [n, classes]. */
+export function clipScores(model: TimeSformer, head: string, batch: EvalBatch, reverseFrames: boolean): Float32Array {
+  const scores = tf.tidy(() => {
+    let x: tf.Tensor = tf.tensor(batch.x, batch.shape);
+    if (reverseFrames) x = tf.reverse(x, 1);
+    const probs = tf.softmax(model.logits(x, head));
+    const n = batch.labels.length;
+    return tf.mean(tf.reshape(probs, [n, batch.views, probs.shape[1]]), 1);
+  });
+  const out = scores.dataSync() as Float32Array;
+  scores.dispose();
+  return out;
+}

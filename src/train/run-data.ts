@@ -1,0 +1,10 @@
+/** What a run needs from the data side: deterministic mixed training batches and evaluation views. */
+import type { EvalSource } from "./evaluate";
+import type { Batch } from "./step";
+
+export interface RunData extends EvalSource {
+  /** Micro-batches per epoch (sum of the training datasets' sizes / batch size). */
+  microBatchesPerEpoch: number;
+  /** Mixed micro-batches in order from `startMicroBatch`; the same sequence for the same seed, however often resumed. */
+  trainBatches(startMicroBatch: number): AsyncIterator<Batch>;
+}

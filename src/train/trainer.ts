@@ -1,0 +1,171 @@
+/**
+ * The training loop shared by every policy (image pre-training, standard fine-tuning, COVER, frozen probe):
+ * mixed micro-batches -> COVER loss -> accumulated SGD-momentum steps on the paper's step schedule, with
+ * metrics.jsonl, atomic checkpoints, exact resume, divergence guard, and per-dataset results at the end.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { TimeSformer } from "../model/timesformer";
+import { saveWeights } from "../model/weights";
+import { writeFileAtomic } from "../util/atomic";
+import { createProgress } from "../util/progress";
+import { initModel } from "./init";
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
+import { MomentumSgd } from "./optimizer";
+import { RunConfig, validateRunConfig } from "./run-config";
+import { learningRate } from "./schedule";
+import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
+import type { RunData } from "./run-data";
+
+export interface StepRecord { step: number; epoch: number; lr: number; loss: number; losses: Record<string, number>; seconds: number }
+
+export interface RunResults {
+  run: string;
+  steps: number;
+  epochs: number;
+  seconds: number;
+  backend: string;
+  datasets: Record<string, DatasetResult>;
+}
+
+/** The trainer's own state in a checkpoint: enough to continue exactly where it stopped. */
+interface TrainerState { step: number; seconds: number }
+
+export class DivergenceError extends Error {}
+
+export interface TrainOptions {
+  resume?: boolean;
+  /** Silences the progress display (tests). */
+  quiet?: boolean;
+  /** Stops after this many optimiser steps in this call (tests of resume; the run stays resumable). */
+  stopAfterSteps?: number;
+}
+
+export async function trainRun(config: RunConfig, data: RunData, outDir: string, options: TrainOptions = {}): Promise<RunResults | null> {
+  validateRunConfig(config);
+  mkdirSync(outDir, { recursive: true });
+  const configPath = join(outDir, "config.json");
+  const resuming = options.resume === true && hasCheckpoint(outDir);
+  if (resuming) assertSameConfig(configPath, config);
+  else if (hasCheckpoint(outDir)) throw new Error(`${outDir} holds a run already; pass --resume to continue it, or choose another --out`);
+  writeFileAtomic(configPath, JSON.stringify(config, null, 2) + "\n");
+
+  let model: TimeSformer;
+  const optimizer = (m: TimeSformer) => new MomentumSgd({ momentum: config.optim.momentum, weightDecay: config.optim.weightDecay }, m.params);
+  let sgd: MomentumSgd;
+  let state: TrainerState = { step: 0, seconds: 0 };
+  const metricsPath = join(outDir, "metrics.jsonl");
+  if (resuming) {
+    const ckpt = loadCheckpoint<TrainerState>(outDir);
+    model = ckpt.model;
+    sgd = optimizer(model);
+    sgd.restore(ckpt.optimizerState);
+    state = ckpt.state;
+    truncateMetrics(metricsPath, state.step);
+  } else {
+    model = initModel(config, Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length])));
+    sgd = optimizer(model);
+    writeFileAtomic(metricsPath, "");
+  }
+
+  const stepsPerEpoch = Math.max(1, Math.floor(data.microBatchesPerEpoch / config.optim.accumulate));
+  const totalSteps = Math.max(1, Math.round(config.optim.epochs * stepsPerEpoch));
+  const heads = Object.keys(config.train);
+  const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
+  const progress = createProgress({ label: `train ${config.name}`, total: totalSteps, unit: "step", silent: options.quiet });
+  progress.tick(state.step);
+  const batches = data.trainBatches(state.step * config.optim.accumulate);
+  const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, state.step + options.stopAfterSteps) : totalSteps;
+  try {
+    while (state.step < stopAt) {
+      const started = performance.now();
+      const lr = learningRate(config.optim.schedule, state.step, totalSteps);
+      const losses: StepLosses[] = [];
+      for (let micro = 0; micro < config.optim.accumulate; micro++) {
+        const next = await batches.next();
+        if (next.done) throw new Error("the training data ran out before the schedule ended");
+        const result = lossAndGradients(model, next.value as Batch, config.train, {
+          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + state.step * config.optim.accumulate + micro, trainable,
+        });
+        checkDivergence(result.losses, config.optim.maxLoss, state.step, outDir, result.grads);
+        sgd.accumulate(result.grads);
+        losses.push(result.losses);
+      }
+      sgd.step(lr);
+      state = { step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
+      const record = stepRecord(state, stepsPerEpoch, lr, losses);
+      appendFileSync(metricsPath, JSON.stringify(record) + "\n");
+      progress.tick(1, { loss: record.loss, lr });
+      const epochEnd = state.step % stepsPerEpoch === 0;
+      if (state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt) {
+        saveCheckpoint(outDir, model, sgd.state(), state);
+      }
+    }
+  } finally {
+    progress.done();
+    await batches.return?.(undefined);
+  }
+  if (state.step < totalSteps) { sgd.dispose(); model.dispose(); return null; }
+
+  saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name });
+  const datasets = await evaluateModel(model, data, evalOptions(config), options.quiet);
+  const results: RunResults = {
+    run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
+  };
+  writeFileAtomic(join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  sgd.dispose();
+  model.dispose();
+  return results;
+}
+
+export function evalOptions(config: RunConfig, overrides: Partial<EvalOptions> = {}): EvalOptions {
+  return { views: config.evalViews, reverseFrames: false, datasets: config.evaluate ?? Object.keys(config.train), ...overrides };
+}
+
+function stepRecord(state: TrainerState, stepsPerEpoch: number, lr: number, losses: StepLosses[]): StepRecord {
+  const perDataset: Record<string, number[]> = {};
+  for (const l of losses) for (const [k, v] of Object.entries(l.perDataset)) (perDataset[k] ??= []).push(v);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    step: state.step,
+    epoch: round(state.step / stepsPerEpoch),
+    lr,
+    loss: round(mean(losses.map((l) => l.total)), 6),
+    losses: Object.fromEntries(Object.entries(perDataset).map(([k, v]) => [k, round(mean(v), 6)])),
+    seconds: round(state.seconds),
+  };
+}
+
+function checkDivergence(losses: StepLosses, maxLoss: number, step: number, outDir: string, grads: Map<string, tf.Tensor>): void {
+  if (Number.isFinite(losses.total) && losses.total <= maxLoss) return;
+  for (const g of grads.values()) g.dispose();
+  const detail = Object.entries(losses.perDataset).map(([k, v]) => `${k}=${v}`).join(", ");
+  throw new DivergenceError(
+    `training diverged at step ${step + 1}: loss ${losses.total} (${detail}) is ${Number.isFinite(losses.total) ? `above maxLoss ${maxLoss}` : "not finite"}. ` +
+    `The last good checkpoint is kept in ${outDir}; lower the learning rate and resume with --resume.`);
+}
+
+function assertSameConfig(path: string, config: RunConfig): void {
+  if (!existsSync(path)) return;
+  const before = readFileSync(path, "utf8");
+  if (before.trim() !== JSON.stringify(config, null, 2)) {
+    throw new Error(`${path}: the run was started with a different configuration; resume with the same one, or choose another --out`);
+  }
+}
+
+/** Drops metric rows written after the checkpoint (and a half-written last line of a killed run). */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf8").split("\n").filter((line) => {
+    if (!line.trim()) return false;
+    try { return (JSON.parse(line) as StepRecord).step <= step; } catch { return false; }
+  });
+  writeFileAtomic(path, kept.map((l) => l + "\n").join(""));
+}
+
+function round(x: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
