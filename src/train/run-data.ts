@@ -7,4 +7,6 @@ export interface RunData extends EvalSource {
   microBatchesPerEpoch: number;
   /** Mixed micro-batches in order from `startMicroBatch`; the same sequence for the same seed, however often resumed. */
   trainBatches(startMicroBatch: number): AsyncIterator<Batch>;
+  /** Stops background loading. */
+  close(): Promise<void>;
 }

@@ -15,9 +15,18 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+const made: string[] = [];
+process.on("exit", () => {
+  const { rmSync } = require("node:fs") as typeof import("node:fs");
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
   const { mkdtempSync } = require("node:fs") as typeof import("node:fs");
   const { join } = require("node:path") as typeof import("node:path");
   const { tmpdir } = require("node:os") as typeof import("node:os");
-  return mkdtempSync(join(tmpdir(), `cover-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `cover-${prefix}-`));
+  made.push(dir);
+  return dir;
 }

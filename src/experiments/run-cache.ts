@@ -1,0 +1,40 @@
+/**
+ * Runs by content: a run's folder is named after its config's hash under <root>/runs/, so experiments that need the
+ * same run (the same COVER model, the same image pre-training) share it; a finished run is read back, an interrupted
+ * one resumes from its checkpoint. Nothing finished is ever recomputed or lost.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { RunConfig } from "../train/run-config";
+import { RunData } from "../train/run-data";
+import { RunResults, trainRun } from "../train/trainer";
+
+export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
+
+export type OpenRunData = (config: RunConfig) => Promise<RunData>;
+
+export class RunCache {
+  constructor(readonly root: string, private readonly openData: OpenRunData, private readonly options: { quiet?: boolean } = {}) {}
+
+  dirOf(config: RunConfig): string {
+    const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 10);
+    return join(this.root, "runs", `${config.name}-${hash}`);
+  }
+
+  async get(config: RunConfig): Promise<CachedRun> {
+    const dir = this.dirOf(config);
+    const resultsPath = join(dir, "results.json");
+    if (existsSync(resultsPath)) {
+      return { dir, config, results: JSON.parse(readFileSync(resultsPath, "utf8")) as RunResults };
+    }
+    const data = await this.openData(config);
+    try {
+      const results = await trainRun(config, data, dir, { resume: true, quiet: this.options.quiet });
+      if (!results) throw new Error(`run ${config.name} stopped before its end`);
+      return { dir, config, results };
+    } finally {
+      await data.close();
+    }
+  }
+}

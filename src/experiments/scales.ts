@@ -1,0 +1,78 @@
+/**
+ * Named scales of every experiment: `smoke` (seconds, for tests), `cpu` (minutes on 2 cores, the default, on the
+ * built-in datasets), `paper` (the paper's settings, for a GPU and the real datasets named in data-manifests/).
+ * Datasets are given by role; the built-in stand-ins play the paper's datasets' roles.
+ */
+import { ModelSpec, OptimSpec, PAPER_OPTIM, RunConfig } from "../train/run-config";
+import { PAPER_SCHEDULE } from "../train/schedule";
+
+export type Scale = "smoke" | "cpu" | "paper";
+export const SCALES: Scale[] = ["smoke", "cpu", "paper"];
+
+/** images = ImageNet, appearance = Kinetics-400, motion = Something-Something-v2, moments = Moments-in-Time. */
+export type Role = "images" | "appearance" | "motion" | "moments";
+export const VIDEO_ROLES: Role[] = ["appearance", "motion", "moments"];
+
+export interface ScaleSettings {
+  datasets: Record<Role, string>;
+  model: ModelSpec;
+  /** The bigger model of the base-vs-large comparison (Fig. 4). */
+  largeModel: ModelSpec;
+  optim: OptimSpec;
+  /** Image pre-training of the spatial weights (space_only), Eq. 1: epochs over the image dataset. */
+  pretrainEpochs: number;
+  evalViews: "1x1" | "1x3";
+  checkpointEvery: number;
+  maxSamples?: RunConfig["maxSamples"];
+  splits: RunConfig["splits"];
+}
+
+const BUILTIN: Record<Role, string> = {
+  images: "builtin-digits-images",
+  appearance: "builtin-digits-appearance",
+  motion: "builtin-digits-motion",
+  moments: "builtin-digits-moments",
+};
+
+const LAPTOP_SCHEDULE = { ...PAPER_SCHEDULE, baseLr: 0.05, warmup: 0.05 };
+
+export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
+  smoke: {
+    datasets: BUILTIN,
+    model: { preset: "micro", frames: 4, imageSize: 16 },
+    largeModel: { preset: "micro", frames: 4, imageSize: 16, },
+    optim: { ...PAPER_OPTIM, epochs: 1, batchSize: 4, accumulate: 1, schedule: LAPTOP_SCHEDULE, weightDecay: 0 },
+    pretrainEpochs: 1,
+    evalViews: "1x1",
+    checkpointEvery: 4,
+    maxSamples: { train: 16, eval: 8 },
+    splits: { train: "train", eval: "val" },
+  },
+  cpu: {
+    datasets: BUILTIN,
+    model: { preset: "tiny", frames: 8, imageSize: 32 },
+    largeModel: { preset: "small", frames: 8, imageSize: 32 },
+    optim: { ...PAPER_OPTIM, epochs: 4, batchSize: 8, accumulate: 1, schedule: LAPTOP_SCHEDULE, weightDecay: 1e-4 },
+    pretrainEpochs: 2,
+    evalViews: "1x3",
+    checkpointEvery: 50,
+    maxSamples: { train: 400, eval: 200 },
+    splits: { train: "train", eval: "val" },
+  },
+  paper: {
+    datasets: { images: "imagenet", appearance: "k400", motion: "ssv2", moments: "mit" },
+    model: { preset: "base", frames: 8, imageSize: 224, dropPath: 0.1 },
+    largeModel: { preset: "large", frames: 8, imageSize: 224, dropPath: 0.1 },
+    optim: PAPER_OPTIM,
+    pretrainEpochs: 30,
+    evalViews: "1x3",
+    checkpointEvery: 1000,
+    splits: { train: "train", eval: "val" },
+  },
+};
+
+export function scaleSettings(scale: string): ScaleSettings {
+  const s = SCALE_SETTINGS[scale as Scale];
+  if (!s) throw new Error(`unknown scale '${scale}' (known: ${SCALES.join(", ")})`);
+  return s;
+}
