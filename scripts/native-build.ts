@@ -6,10 +6,11 @@
  * backend chooser picks `tensorflow` from then on. See docs/native-backend.md.
  */
 import { spawnSync } from "node:child_process";
-import { renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync } from "node:fs";
 import { join, relative } from "node:path";
 import { buildNative, NativeBuildError } from "../src/backend/build";
-import { nativeDir, PROJECT_ROOT } from "../src/backend/native";
+import type { BackendCheck } from "../src/backend/check";
+import { nativeDir, nvidiaGpuVisible, PROJECT_ROOT } from "../src/backend/native";
 import { writeFileAtomic } from "../src/util/atomic";
 import { Flags, parseArgs, UsageError } from "../src/cli/args";
 
@@ -27,21 +28,29 @@ function log(line: string): void {
   console.log(`[native:build] ${line}`);
 }
 
-/** Loads the fresh build in a child process (a crash there cannot take this one down) and runs a matmul. */
-function verify(dir: string, gpu: boolean): void {
-  const backend = gpu ? "tensorflow-gpu" : "tensorflow";
+/**
+ * Loads the fresh build in a child process (a crash there cannot take this one down) and runs a matmul.
+ * Returns libtensorflow's own version string.
+ */
+function verify(dir: string, gpu: boolean): string | undefined {
+  const gpuVisible = nvidiaGpuVisible();
+  if (gpu && !gpuVisible.visible) log(`GPU build, but ${gpuVisible.why}: verifying that it loads and runs on the CPU only`);
+  const backend = gpu && gpuVisible.visible ? "tensorflow-gpu" : "tensorflow";
   log(`verifying: cover backend --backend ${backend} --check`);
-  const result = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin", "cover.js"), "backend", "--backend", backend, "--check"], {
+  const result = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin", "cover.js"), "backend", "--backend", backend, "--check", "--json"], {
     encoding: "utf8", env: { ...process.env, COVER_NATIVE_DIR: dir },
   });
-  const output = `${result.stdout}${result.stderr}`.trim();
-  if (result.status !== 0) {
+  let report: { detail?: string; check?: BackendCheck } = {};
+  try { report = JSON.parse(result.stdout) as typeof report; } catch { /* reported below */ }
+  if (result.status !== 0 || !report.check?.ok) {
     const hint = gpu
-      ? "a GPU build loads only where an NVIDIA driver is visible; CUDA libraries come from the wheel's and-cuda packages"
-      : "a dlopen error names the missing library or symbol: the wheel and the headers must come from the same TensorFlow";
-    throw new NativeBuildError("verify", `the built binding does not work:\n${output}`, hint);
+      ? "a GPU build needs an NVIDIA driver; its CUDA libraries come from the wheel's and-cuda packages (native/libtensorflow/lib)"
+      : "a dlopen error names the missing library or symbol: the library and the headers must come from the same TensorFlow";
+    throw new NativeBuildError("verify", `the built binding does not work:\n${`${result.stdout}${result.stderr}`.trim()}`, hint);
   }
-  for (const line of output.split("\n")) log(`  ${line}`);
+  const c = report.check;
+  log(`  loaded ${report.detail}; TF_Version() = ${c.tensorflowVersion}; ${c.shape.join("x")} matmul max |diff| ${c.maxAbsDiff.toExponential(2)} vs JavaScript`);
+  return c.tensorflowVersion;
 }
 
 function main(): number {
@@ -66,21 +75,28 @@ function main(): number {
   }
   const buildJson = join(options.dir, "build.json");
   const t0 = performance.now();
+  const hadBuild = existsSync(buildJson);
   try {
-    rmSync(buildJson, { force: true }); // the chooser must not load a half-built binding
     const info = buildNative(options);
     writeFileAtomic(buildJson, JSON.stringify(info, null, 2) + "\n");
-    verify(options.dir, options.gpu);
+    const runtimeVersion = verify(options.dir, options.gpu);
+    if (runtimeVersion && runtimeVersion !== info.tensorflowVersion) {
+      info.tensorflowVersion = runtimeVersion;
+      writeFileAtomic(buildJson, JSON.stringify(info, null, 2) + "\n");
+    }
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     log(`done in ${seconds} s: TensorFlow ${info.tensorflowVersion} (${info.gpu ? "GPU" : "CPU"}) in ${relative(process.cwd(), options.dir) || "."}; ` +
-      `the chooser now picks '${info.gpu ? "tensorflow-gpu" : "tensorflow"}'`);
+      `the chooser now picks '${info.gpu && nvidiaGpuVisible().visible ? "tensorflow-gpu" : "tensorflow"}'`);
     return 0;
   } catch (err) {
     try { renameSync(buildJson, join(options.dir, "build.failed.json")); } catch { /* none written */ }
+    const fallback = hadBuild && !existsSync(buildJson)
+      ? `The previous native build in ${options.dir} is disabled; the kit runs on wasm until a build succeeds (npx cover backend shows the choice).`
+      : FALLBACK;
     if (err instanceof NativeBuildError) {
-      console.error(`[native:build] FAILED at ${err.message}\n[native:build] what to try: ${err.hint}\n[native:build] ${FALLBACK}`);
+      console.error(`[native:build] FAILED at ${err.message}\n[native:build] what to try: ${err.hint}\n[native:build] ${fallback}`);
     } else {
-      console.error(`[native:build] FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n[native:build] ${FALLBACK}`);
+      console.error(`[native:build] FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n[native:build] ${fallback}`);
     }
     return 1;
   }

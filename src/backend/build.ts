@@ -45,7 +45,9 @@ function run(step: string, command: string, args: string[], hint: string, option
   const result = spawnSync(command, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, ...options });
   if (result.error) throw new NativeBuildError(step, `cannot run ${command}: ${result.error.message}`, hint);
   if (result.status !== 0) {
-    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n").slice(-25).join("\n");
+    const lines = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n");
+    const errors = lines.filter((l) => l.startsWith("ERROR:")); // pip's verdict, without its retry chatter
+    const output = (errors.length ? errors : lines.slice(-25)).join("\n");
     throw new NativeBuildError(step, `${command} ${args.join(" ")} exited with ${result.status}\n${output}`, hint);
   }
   return String(result.stdout ?? "");
@@ -203,6 +205,7 @@ function libFromFolder(dir: string, folder: string): LibTensorFlow {
     throw new NativeBuildError("libtensorflow", `${includeSrc}/tensorflow/c/c_api.h is missing`, "the folder needs include/ with the TensorFlow C headers");
   }
   const root = join(dir, "libtensorflow");
+  if (src === resolve(root)) throw new NativeBuildError("libtensorflow", `${src} is the build's own folder`, "give the folder the libraries came from, or use --wheel");
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "lib"), { recursive: true });
   for (const f of readdirSync(libSrc).filter((f) => /^libtensorflow.*\.so/.test(f))) linkForce(join(libSrc, f), join(root, "lib", f));
@@ -210,8 +213,10 @@ function libFromFolder(dir: string, folder: string): LibTensorFlow {
   addLinkerNames(join(root, "lib"));
   const versionFile = join(includeSrc, "tensorflow/core/public/release_version.h");
   const text = existsSync(versionFile) ? readFileSync(versionFile, "utf8") : readFileSync(join(includeSrc, "tensorflow/core/public/version.h"), "utf8");
-  const part = (name: string) => new RegExp(`#define TF_${name}_VERSION (\\d+)`).exec(text)?.[1] ?? "?";
-  return { root, version: `${part("MAJOR")}.${part("MINOR")}.${part("PATCH")}`, source: src };
+  // TensorFlow >= 2.16 sets the version by build flags: the verification step asks the library instead.
+  const part = (name: string) => new RegExp(`#define TF_${name}_VERSION (\\d+)`).exec(text)?.[1];
+  const version = part("MAJOR") && part("MINOR") ? `${part("MAJOR")}.${part("MINOR")}.${part("PATCH") ?? 0}` : "unknown";
+  return { root, version, source: src };
 }
 
 /** Installs tfjs-node into <dir> without its install script (which would download libtensorflow 2.9.1). */
@@ -222,9 +227,22 @@ function installPackage(dir: string, version: string, log: (line: string) => voi
     writeFileSync(pkg, JSON.stringify({ name: "cover-kit-native", private: true,
       description: "Built by `npm run native:build`; delete this folder to go back to the wasm backend." }, null, 2) + "\n");
   }
+  unlinkSharedTfjs(dir);
   log(`npm install @tensorflow/tfjs-node@${version} --ignore-scripts in ${dir}`);
   run("npm install", "npm", ["install", "--prefix", dir, "--ignore-scripts", "--no-audit", "--no-fund", "--save-exact", `@tensorflow/tfjs-node@${version}`],
     "check that the npm registry is reachable (npm ping)", { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/**
+ * Removes the links to the project's packages left by a previous build: npm would otherwise write through
+ * them into the project's node_modules.
+ */
+function unlinkSharedTfjs(dir: string): void {
+  const scope = join(dir, "node_modules", "@tensorflow");
+  if (!existsSync(scope)) return;
+  for (const name of readdirSync(scope)) {
+    if (isSymlink(join(scope, name))) rmSync(join(scope, name));
+  }
 }
 
 /**
@@ -288,6 +306,14 @@ function compileHint(): string {
     "also need the include/tsl and include/xla folders of the same wheel";
 }
 
+/** From here on the folder changes: the chooser must not load a half-built binding. */
+function disablePreviousBuild(dir: string, log: (line: string) => void): void {
+  const buildJson = join(dir, "build.json");
+  if (!existsSync(buildJson)) return;
+  rmSync(buildJson);
+  log(`the previous build in ${dir} is disabled until this one succeeds`);
+}
+
 /** Builds everything; returns what native/build.json records. Does not check that it loads (see the script). */
 export function buildNative(options: NativeBuildOptions): NativeBuildInfo {
   const t0 = performance.now();
@@ -295,6 +321,7 @@ export function buildNative(options: NativeBuildOptions): NativeBuildInfo {
   mkdirSync(dir, { recursive: true });
   let lib: LibTensorFlow;
   if (options.libtensorflow) {
+    disablePreviousBuild(dir, log);
     lib = libFromFolder(dir, options.libtensorflow);
     log(`using libtensorflow ${lib.version} from ${lib.source}`);
   } else {
@@ -306,6 +333,7 @@ export function buildNative(options: NativeBuildOptions): NativeBuildInfo {
       wheel = findCachedWheel(wheelsDir, options.gpu, options.tfVersion);
       if (!wheel) throw new NativeBuildError("download", `pip finished but no ${wheelPackageName(options.gpu)} ${options.tfVersion} wheel is in ${wheelsDir}`, "give one with --wheel FILE");
     }
+    disablePreviousBuild(dir, log);
     lib = libFromWheel(dir, wheel, options.gpu, log);
   }
   const tfjsVersion = projectTfjsVersion();

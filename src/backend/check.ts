@@ -3,6 +3,8 @@ import * as tf from "@tensorflow/tfjs";
 
 export interface BackendCheck {
   tfBackend: string;
+  /** libtensorflow's own version (TF_Version()) on the native backend. */
+  tensorflowVersion?: string;
   shape: [number, number, number];
   maxAbsDiff: number;
   ok: boolean;
@@ -29,5 +31,6 @@ export async function checkActiveBackend(m = 96, k = 80, n = 64): Promise<Backen
       maxAbsDiff = Math.max(maxAbsDiff, Math.abs(s - got[i * n + j]));
     }
   }
-  return { tfBackend: tf.getBackend(), shape: [m, k, n], maxAbsDiff, ok: maxAbsDiff < 1e-4 };
+  const binding = (tf.backend() as { binding?: { TF_Version?: string } }).binding;
+  return { tfBackend: tf.getBackend(), tensorflowVersion: binding?.TF_Version, shape: [m, k, n], maxAbsDiff, ok: maxAbsDiff < 1e-4 };
 }
