@@ -1,0 +1,299 @@
+/**
+ * Figures as plotly specs ({data, layout}): paper-vs-kit bars, loss curves from metrics.jsonl, sweeps.
+ * Exports: a self-contained HTML file (plotly.js-dist inlined, opens offline) and, where a Chromium exists,
+ * PNG or SVG rendered by Plotly.toImage in headless Chromium driven by playwright-core (see ./browser).
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../util/atomic";
+import type { ResultRow } from "./table";
+import { openRenderer, RendererChoice, StaticFormat } from "./browser";
+
+export interface Trace {
+  type: "bar" | "scatter";
+  name?: string;
+  x: (string | number)[];
+  y: (number | null)[];
+  mode?: "lines" | "markers" | "lines+markers";
+  /** Any other plotly trace attribute (marker, line, error_y, ...). */
+  [attribute: string]: unknown;
+}
+
+export interface Axis {
+  title?: { text: string };
+  type?: "linear" | "log" | "category";
+  range?: [number, number];
+  [attribute: string]: unknown;
+}
+
+export interface Layout {
+  title?: { text: string };
+  xaxis?: Axis;
+  yaxis?: Axis;
+  barmode?: "group" | "stack" | "overlay";
+  width?: number;
+  height?: number;
+  [attribute: string]: unknown;
+}
+
+/** Exactly what Plotly.newPlot and the application/vnd.plotly.v1+json mime type take. */
+export interface FigureSpec {
+  data: Trace[];
+  layout: Layout;
+}
+
+export interface BarSeries { name: string; values: (number | null)[] }
+
+const PAPER_COLOR = "#9aa5b1";
+const KIT_COLOR = "#1f77b4";
+
+/** Grouped bars: one group per category, one bar per series. */
+export function barChart(options: { title: string; categories: string[]; series: BarSeries[]; xTitle?: string; yTitle?: string }): FigureSpec {
+  for (const s of options.series) {
+    if (s.values.length !== options.categories.length) {
+      throw new Error(`bar series "${s.name}" has ${s.values.length} values for ${options.categories.length} categories`);
+    }
+  }
+  return {
+    data: options.series.map((s) => ({ type: "bar", name: s.name, x: [...options.categories], y: [...s.values], ...seriesStyle(s.name) })),
+    layout: baseLayout(options.title, options.xTitle, options.yTitle, { barmode: "group" }),
+  };
+}
+
+/**
+ * Paper vs kit bars from result rows: one category per distinct value of the `by` columns (default: dataset),
+ * labelled "a / b" when several. A missing paper number leaves a gap.
+ */
+export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?: string[]; yTitle?: string }): FigureSpec {
+  if (rows.length === 0) throw new Error(`figure "${options.title}": no result rows`);
+  const by = options.by ?? ["dataset"];
+  const label = (r: ResultRow) => by.map((k) => {
+    if (!(k in r)) throw new Error(`figure "${options.title}": a row has no column "${k}"`);
+    return String(r[k]);
+  }).join(" / ");
+  const categories = [...new Set(rows.map(label))];
+  const pick = (key: "paper" | "kit") => categories.map((c) => rows.find((r) => label(r) === c)?.[key] ?? null);
+  const metrics = [...new Set(rows.map((r) => r.metric))];
+  return barChart({
+    title: options.title,
+    categories,
+    series: [{ name: "paper", values: pick("paper") }, { name: "kit", values: pick("kit") }],
+    yTitle: options.yTitle ?? metrics.join(", "),
+  });
+}
+
+export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot" }
+
+export function lineChart(options: { title: string; series: LineSeries[]; xTitle?: string; yTitle?: string; logY?: boolean }): FigureSpec {
+  for (const s of options.series) {
+    if (s.x.length !== s.y.length) throw new Error(`line series "${s.name}" has ${s.x.length} x values and ${s.y.length} y values`);
+  }
+  const layout = baseLayout(options.title, options.xTitle, options.yTitle);
+  if (options.logY) layout.yaxis = { ...layout.yaxis, type: "log" };
+  return {
+    data: options.series.map((s) => ({
+      type: "scatter", mode: s.x.length > 40 ? "lines" : "lines+markers", name: s.name, x: [...s.x], y: [...s.y],
+      line: { dash: s.dash ?? "solid" },
+    })),
+    layout,
+  };
+}
+
+/** One line of a trainer's metrics.jsonl (src/train/trainer.ts writes them; only these fields are read). */
+export interface MetricsRecord {
+  step: number;
+  epoch: number;
+  lr: number;
+  loss: number;
+  losses: Record<string, number>;
+}
+
+/** Reads metrics.jsonl (a path to the file or to the run folder that holds it); bad lines are reported by file and line. */
+export function readMetrics(path: string): MetricsRecord[] {
+  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "metrics.jsonl") : path;
+  if (!existsSync(file)) throw new Error(`${file}: no such metrics file`);
+  const records: MetricsRecord[] = [];
+  readFileSync(file, "utf8").split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    let value: unknown;
+    try { value = JSON.parse(line); } catch (err) { throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message})`); }
+    const r = value as Partial<MetricsRecord>;
+    if (typeof r !== "object" || r === null || typeof r.step !== "number" || typeof r.loss !== "number") {
+      throw new Error(`${file}:${i + 1}: expected an object with numeric "step" and "loss"`);
+    }
+    records.push({ step: r.step, epoch: r.epoch ?? NaN, lr: r.lr ?? NaN, loss: r.loss, losses: r.losses ?? {} });
+  });
+  return records;
+}
+
+/**
+ * Training loss against step, one line per run; with perDataset, one line per run and dataset head instead
+ * (the per-dataset cross-entropies of the COVER loss, before the w_i weights).
+ */
+export function lossCurves(runs: Record<string, string | MetricsRecord[]>, options: { title?: string; perDataset?: boolean; logY?: boolean } = {}): FigureSpec {
+  const series: LineSeries[] = [];
+  for (const [run, source] of Object.entries(runs)) {
+    const records = typeof source === "string" ? readMetrics(source) : source;
+    if (!options.perDataset) {
+      series.push({ name: run, x: records.map((r) => r.step), y: records.map((r) => r.loss) });
+      continue;
+    }
+    const heads = [...new Set(records.flatMap((r) => Object.keys(r.losses)))];
+    for (const head of heads) {
+      const withHead = records.filter((r) => head in r.losses);
+      series.push({ name: `${run}: ${head}`, x: withHead.map((r) => r.step), y: withHead.map((r) => r.losses[head]) });
+    }
+  }
+  return lineChart({ title: options.title ?? "Training loss", series, xTitle: "step", yTitle: "loss", logY: options.logY });
+}
+
+/**
+ * A sweep: the kit's metric against a numeric setting column (e.g. w_image), one solid line per dataset,
+ * with the paper's numbers as dashed lines where it has them.
+ */
+export function sweepChart(rows: ResultRow[], options: { title: string; x: string; by?: string; xTitle?: string; yTitle?: string }): FigureSpec {
+  const by = options.by ?? "dataset";
+  const groups = [...new Set(rows.map((r) => String(r[by])))];
+  const series: LineSeries[] = [];
+  for (const group of groups) {
+    const points = rows.filter((r) => String(r[by]) === group).map((r) => {
+      const x = r[options.x];
+      if (typeof x !== "number") throw new Error(`figure "${options.title}": column "${options.x}" must be a number in every row, got ${JSON.stringify(x)}`);
+      return { x, kit: r.kit, paper: r.paper };
+    }).sort((a, b) => a.x - b.x);
+    series.push({ name: `${group} kit`, x: points.map((p) => p.x), y: points.map((p) => p.kit) });
+    if (points.some((p) => p.paper !== null)) {
+      series.push({ name: `${group} paper`, x: points.map((p) => p.x), y: points.map((p) => p.paper), dash: "dash" });
+    }
+  }
+  const metrics = [...new Set(rows.map((r) => r.metric))];
+  return lineChart({ title: options.title, series, xTitle: options.xTitle ?? options.x, yTitle: options.yTitle ?? metrics.join(", ") });
+}
+
+function seriesStyle(name: string): Record<string, unknown> {
+  if (name === "paper") return { marker: { color: PAPER_COLOR } };
+  if (name === "kit") return { marker: { color: KIT_COLOR } };
+  return {};
+}
+
+function baseLayout(title: string, xTitle?: string, yTitle?: string, extra: Layout = {}): Layout {
+  return {
+    title: { text: title },
+    xaxis: xTitle ? { title: { text: xTitle } } : {},
+    yaxis: yTitle ? { title: { text: yTitle } } : {},
+    template: "plotly_white",
+    margin: { t: 60, r: 20, b: 60, l: 60 },
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Exports
+
+export const PLOTLY_JS_PATH = require.resolve("plotly.js-dist");
+
+export interface HtmlOptions {
+  /** "inline" (default) embeds plotly.js (about 10 MB) so the file opens anywhere offline; a string is used as the script's src. */
+  plotly?: "inline" | string;
+}
+
+/** A standalone HTML page showing the figure interactively. */
+export function figureHtml(spec: FigureSpec, options: HtmlOptions = {}): string {
+  const title = spec.layout.title?.text ?? "figure";
+  const plotly = options.plotly ?? "inline";
+  const library = plotly === "inline"
+    ? `<script>${inlineScript(readFileSync(PLOTLY_JS_PATH, "utf8"))}</script>`
+    : `<script src="${htmlAttribute(plotly)}"></script>`;
+  return [
+    "<!doctype html>",
+    '<html><head><meta charset="utf-8">',
+    `<title>${htmlAttribute(title)}</title>`,
+    "<style>html,body{margin:0;height:100%}#figure{width:100%;height:100%}</style>",
+    "</head><body>",
+    '<div id="figure"></div>',
+    library,
+    `<script>var spec = ${scriptJson(spec)};`,
+    'Plotly.newPlot("figure", spec.data, spec.layout, {responsive: true, displaylogo: false});</script>',
+    "</body></html>",
+  ].join("\n") + "\n";
+}
+
+export type FigureFormat = "html" | StaticFormat;
+
+export interface FigureExportOptions extends HtmlOptions {
+  /** Default ["html", "png"]; a static format is skipped with a note when no Chromium exists. */
+  formats?: FigureFormat[];
+  width?: number;
+  height?: number;
+  /** Reuse an open renderer (one browser start for many figures); otherwise one is opened and closed. */
+  renderer?: RendererChoice;
+  /** Where the one-line notes go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface FigureExport {
+  written: string[];
+  /** Set when a static format was asked for and could not be produced. */
+  note?: string;
+}
+
+/** Writes <dir>/<name>.html and the asked static images (atomic writes); returns what was written. */
+export async function exportFigure(spec: FigureSpec, dir: string, name: string, options: FigureExportOptions = {}): Promise<FigureExport> {
+  const results = await exportFigures({ [name]: spec }, dir, options);
+  return results[name];
+}
+
+/** Exports several figures with a single browser start. */
+export async function exportFigures(figures: Record<string, FigureSpec>, dir: string, options: FigureExportOptions = {}): Promise<Record<string, FigureExport>> {
+  const formats = options.formats ?? ["html", "png"];
+  for (const f of formats) if (!["html", "png", "svg"].includes(f)) throw new Error(`unknown figure format "${f}" (expected html, png, svg)`);
+  for (const name of Object.keys(figures)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`figure name "${name}" must be a plain file name (letters, digits, . _ -)`);
+  }
+  const log = options.log ?? ((line: string) => console.error(line));
+  const statics = formats.filter((f): f is StaticFormat => f !== "html");
+  const results: Record<string, FigureExport> = {};
+  for (const [name, spec] of Object.entries(figures)) {
+    results[name] = { written: [] };
+    if (formats.includes("html")) {
+      const path = join(dir, `${name}.html`);
+      writeFileAtomic(path, figureHtml(spec, options));
+      results[name].written.push(path);
+    }
+  }
+  if (statics.length === 0) return results;
+
+  const renderer = options.renderer === undefined ? await openRenderer() : options.renderer;
+  if ("reason" in renderer) {
+    const note = `figures: ${renderer.reason}; wrote ${formats.includes("html") ? "HTML only" : "nothing"}, no ${statics.join("/").toUpperCase()}`;
+    log(note);
+    for (const r of Object.values(results)) r.note = note;
+    return results;
+  }
+  try {
+    for (const [name, spec] of Object.entries(figures)) {
+      for (const format of statics) {
+        const bytes = await renderer.render(spec, format, { width: options.width ?? spec.layout.width ?? 800, height: options.height ?? spec.layout.height ?? 480 });
+        const path = join(dir, `${name}.${format}`);
+        writeFileAtomic(path, bytes);
+        results[name].written.push(path);
+      }
+    }
+  } finally {
+    if (options.renderer === undefined) await renderer.close();
+  }
+  return results;
+}
+
+/** Text safe inside <script>...</script>: a literal "</script" would end the element early. */
+function inlineScript(js: string): string {
+  return js.replace(/<\/script/gi, "<\\/script");
+}
+
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
+
+function htmlAttribute(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
