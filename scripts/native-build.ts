@@ -24,8 +24,10 @@ const USAGE = `usage: npm run native:build -- [--wheel FILE.whl] [--tf-version V
 
 const FALLBACK = "Nothing else changed: the kit keeps working on the wasm backend (npx cover backend shows the choice).";
 
+const started = performance.now();
+
 function log(line: string): void {
-  console.log(`[native:build] ${line}`);
+  console.log(`[native:build ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
 }
 
 /**
