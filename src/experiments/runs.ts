@@ -2,7 +2,7 @@
  * The training runs experiments are made of, as RunConfig factories: image pre-training (space_only, Eq. 1),
  * standard fine-tuning on one video dataset, COVER co-training, a frozen-feature probe and full fine-tuning transfer.
  */
-import { RunConfig } from "../train/run-config";
+import { InitSpec, RunConfig } from "../train/run-config";
 import { Role, ScaleSettings } from "./scales";
 
 function base(s: ScaleSettings, name: string, seed: number): Omit<RunConfig, "train" | "init"> {
@@ -24,16 +24,16 @@ export function imagePretrainRun(s: ScaleSettings, seed: number): RunConfig {
 }
 
 /** The standard paradigm: image-pretrained spatial weights, then every parameter on one video dataset. */
-export function standardRun(s: ScaleSettings, role: Role, seed: number, pretrainDir: string): RunConfig {
-  return { ...base(s, `standard-${role}`, seed), train: { [s.datasets[role]]: 1 }, init: { from: "run", dir: pretrainDir } };
+export function standardRun(s: ScaleSettings, role: Role, seed: number, init: InitSpec): RunConfig {
+  return { ...base(s, `standard-${role}`, seed), train: { [s.datasets[role]]: 1 }, init };
 }
 
 /** COVER: one model, a head per dataset, loss = sum_i w_i CE_i over the mixture (Sec. 3.3). */
-export function coverRun(s: ScaleSettings, lossWeights: Partial<Record<Role, number>>, seed: number, pretrainDir: string, name?: string): RunConfig {
+export function coverRun(s: ScaleSettings, lossWeights: Partial<Record<Role, number>>, seed: number, init: InitSpec, name?: string): RunConfig {
   const train: Record<string, number> = {};
   for (const [role, w] of Object.entries(lossWeights) as [Role, number][]) train[s.datasets[role]] = w;
   const label = name ?? `cover-${Object.entries(lossWeights).map(([r, w]) => (w === 1 ? r : `${r}${w}`)).join("+")}`;
-  return { ...base(s, label, seed), train, init: { from: "run", dir: pretrainDir } };
+  return { ...base(s, label, seed), train, init };
 }
 
 /** Frozen backbone from `fromDir`, a new head trained on `role` (linear probe, Sec. 3.2). */
@@ -45,3 +45,6 @@ export function probeRun(s: ScaleSettings, role: Role, seed: number, fromDir: st
 export function finetuneRun(s: ScaleSettings, role: Role, seed: number, fromDir: string, fromName: string): RunConfig {
   return { ...base(s, `finetune-${fromName}-to-${role}`, seed), train: { [s.datasets[role]]: 1 }, init: { from: "run", dir: fromDir } };
 }
+
+export const fromRun = (dir: string): InitSpec => ({ from: "run", dir });
+export const SCRATCH: InitSpec = { from: "scratch" };

@@ -41,6 +41,8 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Stops after this many optimiser steps in this call (tests of resume; the run stays resumable). */
   stopAfterSteps?: number;
+  /** When aborted (Ctrl-C), the run checkpoints after the current step and returns null; resume continues it. */
+  signal?: AbortSignal;
 }
 
 export async function trainRun(config: RunConfig, data: RunData, outDir: string, options: TrainOptions = {}): Promise<RunResults | null> {
@@ -99,9 +101,11 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
       appendFileSync(metricsPath, JSON.stringify(record) + "\n");
       progress.tick(1, { loss: record.loss, lr });
       const epochEnd = state.step % stepsPerEpoch === 0;
-      if (state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt) {
+      const aborted = options.signal?.aborted === true;
+      if (state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt || aborted) {
         saveCheckpoint(outDir, model, sgd.state(), state);
       }
+      if (aborted) break;
     }
   } finally {
     progress.done();

@@ -1,0 +1,33 @@
+import { EXPERIMENTS } from "../../experiments/registry";
+import { runExperiment } from "../../experiments/run-experiment";
+import { Scale, SCALES } from "../../experiments/scales";
+import { Flags, UsageError } from "../args";
+import { backendFromFlags } from "../backend-flag";
+import type { Command } from "../main";
+
+export const command: Command = {
+  summary: "reproduce one of the paper's experiments, with tables and figures",
+  usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--runs DIR] [--backend B] [--quiet]
+  names: ${Object.values(EXPERIMENTS).map((e) => `\n    ${e.name.padEnd(20)} ${e.title} (${e.paper})`).join("")}
+  Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json; the training runs go to
+  <runs>/runs/ (default DIR), named by their config's hash: a rerun reuses finished runs and resumes interrupted ones.`,
+  async run(flags: Flags): Promise<number> {
+    const [name, extra] = flags.positionals;
+    if (!name) throw new UsageError("an experiment name is needed");
+    if (extra) throw new UsageError(`unexpected argument '${extra}'`);
+    if (!EXPERIMENTS[name]) throw new UsageError(`unknown experiment '${name}'`);
+    const out = flags.requiredString("out");
+    const scale = (flags.string("scale") ?? "cpu") as Scale;
+    if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}`);
+    const seed = flags.int("seed", 0);
+    const runsRoot = flags.string("runs");
+    const quiet = flags.bool("quiet");
+    await backendFromFlags(flags);
+    flags.rejectUnknown();
+    const output = await runExperiment(name, { scale, seed, out, quiet, runsRoot });
+    for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
+    console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
+    console.error(`\nexports in ${out}`);
+    return 0;
+  },
+};

@@ -1,0 +1,54 @@
+/** What an experiment is: runs (shared through the run cache) turned into tables and figures beside the paper's. */
+import type { FigureSpec } from "../report/figure";
+import type { ResultRow, Table } from "../report/table";
+import type { DatasetResult } from "../train/evaluate";
+import type { RunData } from "../train/run-data";
+import { RunConfig } from "../train/run-config";
+import { CachedRun, RunCache } from "./run-cache";
+import { Role, Scale, ScaleSettings } from "./scales";
+
+export interface ExperimentContext {
+  scale: Scale;
+  settings: ScaleSettings;
+  seed: number;
+  cache: RunCache;
+  /** Opens the data of a run (for evaluations beyond the run's own, e.g. reversed frames). */
+  openData(config: RunConfig): Promise<RunData>;
+  quiet: boolean;
+  log(line: string): void;
+}
+
+export interface ExperimentOutput {
+  name: string;
+  scale: Scale;
+  rows: ResultRow[];
+  tables: Table[];
+  figures: Record<string, FigureSpec>;
+  /** Plain-language statements of what the kit's numbers show, checked against the paper's claim. */
+  findings: string[];
+  /** The runs behind the numbers (folder per run). */
+  runs: Record<string, string>;
+}
+
+export interface Experiment {
+  name: string;
+  title: string;
+  /** Where the paper reports it. */
+  paper: string;
+  run(ctx: ExperimentContext): Promise<ExperimentOutput>;
+}
+
+/** Top-1 of a dataset role in a run's results (null when the run did not evaluate it). */
+export function top1(run: CachedRun | Record<string, DatasetResult>, role: Role, settings: ScaleSettings): number | null {
+  const datasets = isCachedRun(run) ? run.results.datasets : run;
+  const r = datasets[settings.datasets[role]];
+  return r ? round1(r.top1) : null;
+}
+
+function isCachedRun(x: CachedRun | Record<string, DatasetResult>): x is CachedRun {
+  return typeof (x as CachedRun).dir === "string" && typeof (x as CachedRun).results === "object";
+}
+
+export function round1(x: number): number { return Math.round(x * 10) / 10; }
+
+export const fmt = (x: number | null) => (x === null ? "-" : x.toFixed(1));

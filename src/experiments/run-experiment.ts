@@ -1,0 +1,48 @@
+/** Runs an experiment at a scale into an output folder and exports its tables, figures and findings. */
+import { join } from "node:path";
+import { openRunData } from "../data/pipeline";
+import { Report } from "../report/report";
+import { writeFileAtomic } from "../util/atomic";
+import { ExperimentOutput } from "./experiment";
+import { experiment } from "./registry";
+import { RunCache } from "./run-cache";
+import { Scale, scaleSettings } from "./scales";
+
+export interface ExperimentOptions {
+  scale?: Scale;
+  seed?: number;
+  /** Output folder: runs/ (shared by experiments with the same folder), tables/, figures/, findings.json. */
+  out: string;
+  quiet?: boolean;
+  /** Export tables and figures (default true). */
+  exportResults?: boolean;
+  /** Where shared runs live (default <out>/..: experiments under one parent folder share their runs). */
+  runsRoot?: string;
+}
+
+export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentOutput> {
+  const scale = options.scale ?? "cpu";
+  const e = experiment(name);
+  const settings = scaleSettings(scale);
+  const quiet = options.quiet ?? false;
+  const cache = new RunCache(options.runsRoot ?? options.out, openRunData, { quiet });
+  const output = await e.run({
+    scale, settings, seed: options.seed ?? 0, cache, openData: openRunData, quiet,
+    log: (line) => { if (!quiet) console.error(line); },
+  });
+  if (options.exportResults !== false) await exportExperiment(output, options.out);
+  return output;
+}
+
+export async function exportExperiment(output: ExperimentOutput, out: string): Promise<void> {
+  const report = new Report(out, { html: "inline" });
+  try {
+    for (const table of output.tables) report.table(table);
+    for (const [figureName, spec] of Object.entries(output.figures)) await report.figure(figureName, spec);
+  } finally {
+    await report.close();
+  }
+  writeFileAtomic(join(out, "findings.json"), JSON.stringify({
+    experiment: output.name, scale: output.scale, findings: output.findings, runs: output.runs, rows: output.rows,
+  }, null, 2) + "\n");
+}
