@@ -21,12 +21,16 @@ export type AnnotationFormat =
  */
 export type FlipPolicy = "allowed" | "never" | { swap: Record<string, string> };
 
+export type ClassListFormat = "lines" | "name-index" | "ssv2-labels" | "synsets" | AnnotationFormat;
+
 export interface SplitSpec {
   format: AnnotationFormat;
   /** Annotation file(s), relative to the manifest's folder unless absolute. */
   files: string[];
   /** Media folder for this split, relative to the manifest's folder; defaults to the manifest's mediaRoot. */
   mediaRoot?: string;
+  /** imagenet-val only: synset ids in ILSVRC2012_ID order (one per line), as in the devkit's meta.mat. */
+  devkitOrder?: string;
 }
 
 export interface DatasetManifest {
@@ -34,8 +38,12 @@ export interface DatasetManifest {
   kind: DatasetKind;
   /** Folder holding the media files, relative to the manifest's folder unless absolute. */
   mediaRoot: string;
-  /** Class names in index order, or a file that lists them (labels JSON, synset mapping, one per line). */
-  classes: string[] | { file: string; format?: "lines" | "ssv2-labels" | "synsets" };
+  /**
+   * Class names in index order, or a file that lists them: "lines" (one name per line, the default), "name-index"
+   * (`name,index` per line, MiT's moments_categories.txt), "ssv2-labels" (labels JSON), "synsets" (first token per line),
+   * or an annotation file of a split, in which case the classes are its distinct labels sorted (Kinetics has no class file).
+   */
+  classes: string[] | { file: string; format?: ClassListFormat };
   splits: Record<string, SplitSpec>;
   flip: FlipPolicy;
   /** Filename pattern for Kinetics-style clips; tokens {label} {youtube_id} {start} {end} {id}. */
