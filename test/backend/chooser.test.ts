@@ -40,7 +40,9 @@ const BROKEN_BINDING = `require("fs").writeFileSync(__dirname + "/tfjs_binding.n
 require("./tfjs_binding.node");`;
 
 const NO_GPU = { CUDA_VISIBLE_DEVICES: "-1", COVER_BACKEND: undefined };
-const noOfficialGpuPackage = officialGpuCandidate() === undefined;
+/** Fake bindings can be tried only while no real one is installed or loaded in this process. */
+const fakeBindingsSkip = officialGpuCandidate() !== undefined ? "@tensorflow/tfjs-node-gpu is installed here, so a native binding exists"
+  : loadedBinding() !== undefined ? `a native binding is already loaded in this process (${loadedBinding()?.label})` : false;
 
 test("a named backend is used and reported, with no reasons", async () => {
   await withEnv({ COVER_BACKEND: undefined }, async () => {
@@ -77,7 +79,7 @@ test("a forced unavailable backend throws a clear error saying why", async () =>
   });
 });
 
-test("without a native build, tensorflow is unavailable and auto falls back to wasm, saying why", { skip: noOfficialGpuPackage ? false : "@tensorflow/tfjs-node-gpu is installed here, so a native binding exists" }, async () => {
+test("without a native build, tensorflow is unavailable and auto falls back to wasm, saying why", { skip: fakeBindingsSkip }, async () => {
   await withEnv({ ...NO_GPU, COVER_NATIVE_DIR: tempDir("empty-native") }, async () => {
     await assert.rejects(useBackend("tensorflow"), /backend 'tensorflow' is not available: no native binding built \(run npm run native:build\)/);
     const choice = await useBackend("auto");
@@ -88,7 +90,7 @@ test("without a native build, tensorflow is unavailable and auto falls back to w
   });
 });
 
-test("an installed but broken binding (dlopen error) is caught: auto falls back, a named request throws it", { skip: noOfficialGpuPackage ? false : "@tensorflow/tfjs-node-gpu is installed here" }, async () => {
+test("an installed but broken binding (dlopen error) is caught: auto falls back, a named request throws it", { skip: fakeBindingsSkip }, async () => {
   await withEnv({ ...NO_GPU, COVER_NATIVE_DIR: fakeNativeDir(BROKEN_BINDING) }, async () => {
     const choice = await useBackend();
     assert.equal(choice.name, "wasm");
@@ -99,13 +101,13 @@ test("an installed but broken binding (dlopen error) is caught: auto falls back,
   });
 });
 
-test("a binding that loads but registers no 'tensorflow' backend is rejected", { skip: noOfficialGpuPackage ? false : "@tensorflow/tfjs-node-gpu is installed here" }, async () => {
+test("a binding that loads but registers no 'tensorflow' backend is rejected", { skip: fakeBindingsSkip }, async () => {
   await withEnv({ ...NO_GPU, COVER_NATIVE_DIR: fakeNativeDir("module.exports = {};") }, async () => {
     await assert.rejects(useBackend("tensorflow"), /registered no 'tensorflow' backend on the project's tfjs/);
   });
 });
 
-test("a native folder with its own copy of tfjs-core is rejected (its backend would be invisible)", { skip: noOfficialGpuPackage ? false : "@tensorflow/tfjs-node-gpu is installed here" }, async () => {
+test("a native folder with its own copy of tfjs-core is rejected (its backend would be invisible)", { skip: fakeBindingsSkip }, async () => {
   const dir = tempDir("native-copy");
   const pkg = join(dir, "node_modules", "@tensorflow", "tfjs-node");
   const core = join(dir, "node_modules", "@tensorflow", "tfjs-core");
