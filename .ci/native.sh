@@ -36,6 +36,10 @@ echo "native: built in $(( $(date +%s) - start )) s from $(basename "$wheel")"
 echo "native: backend tests with COVER_BACKEND=tensorflow"
 COVER_BACKEND=tensorflow node scripts/run-tests.js test/backend || { echo "native: backend tests FAILED on the native backend"; exit 1; }
 
+echo "native: the whole test suite on the native backend (COVER_TEST_BACKEND=tensorflow)"
+COVER_TEST_BACKEND=tensorflow node scripts/run-tests.js --import=./src/backend/register-native.ts test \
+  || { echo "native: the test suite FAILED on the native backend"; exit 1; }
+
 npx cover backend --bench
 
 if [ -f bench/model.ts ]; then
