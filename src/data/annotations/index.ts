@@ -1,0 +1,47 @@
+/** One entry point over every annotation format: which parser reads which `AnnotationFormat`. */
+import type { AnnotationFormat } from "../types";
+import { AnnotationEntry, ParseOptions, ParseResult } from "./common";
+import { parseImagenetVal, scanImagenetFolder } from "./imagenet";
+import { parseJsonl } from "./jsonl";
+import { parseKineticsCsv } from "./kinetics";
+import { parseList } from "./list";
+import { parseMitCsv } from "./mit";
+import { parseSsv2Json } from "./ssv2";
+
+export * from "./common";
+export { DEFAULT_KINETICS_TEMPLATE, kineticsPath } from "./kinetics";
+export { readSsv2Labels, ssv2ClassName } from "./ssv2";
+export { readSynsets } from "./imagenet";
+
+export const ANNOTATION_FORMATS: readonly AnnotationFormat[] = ["kinetics-csv", "ssv2-json", "mit-csv", "imagenet-folder", "imagenet-val", "list", "jsonl"];
+
+/** Formats whose entries come from listing the media folder rather than from annotation files. */
+export function scansMediaFolder(format: AnnotationFormat): boolean {
+  return format === "imagenet-folder";
+}
+
+/** Parses one annotation file of the given format (folder formats ignore `file` and list options.mediaRoot). */
+export function parseAnnotationFile(format: AnnotationFormat, file: string, options: ParseOptions): ParseResult {
+  switch (format) {
+    case "kinetics-csv": return parseKineticsCsv(file, options);
+    case "ssv2-json": return parseSsv2Json(file, options);
+    case "mit-csv": return parseMitCsv(file, options);
+    case "imagenet-folder": return scanImagenetFolder(options);
+    case "imagenet-val": return parseImagenetVal(file, options);
+    case "list": return parseList(file, options);
+    case "jsonl": return parseJsonl(file, options);
+  }
+}
+
+/** Parses all files of a split in order. */
+export function parseAnnotations(format: AnnotationFormat, files: string[], options: ParseOptions): ParseResult {
+  if (scansMediaFolder(format)) return scanImagenetFolder(options);
+  const entries: AnnotationEntry[] = [];
+  const problems: ParseResult["problems"] = [];
+  for (const file of files) {
+    const r = parseAnnotationFile(format, file, options);
+    for (const e of r.entries) entries.push(e);
+    for (const p of r.problems) problems.push(p);
+  }
+  return { entries, problems };
+}

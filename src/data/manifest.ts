@@ -1,0 +1,277 @@
+/**
+ * Dataset manifests: a small JSON file per dataset (data-manifests/*.json) describing its annotation files, media folder,
+ * classes and flip policy. `loadManifest` validates every field; `loadSplit` parses a split's annotations into samples
+ * with absolute media paths and class indices, counting what is wrong (missing media, unknown labels, duplicates,
+ * malformed lines) instead of failing, unless asked to be strict.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { ANNOTATION_FORMATS, parseAnnotations, readLines, readSsv2Labels, readSynsets, scansMediaFolder } from "./annotations";
+import type { RawLabel } from "./annotations";
+import type { AnnotationFormat, ClassListFormat, DatasetManifest, DatasetSplit, FlipPolicy, Problem, Sample, SplitSpec } from "./types";
+
+/** The folder of the manifests shipped with the kit. */
+export const MANIFEST_DIR = resolve(__dirname, "../../data-manifests");
+
+const CLASS_LIST_FORMATS: readonly ClassListFormat[] = ["lines", "name-index", "ssv2-labels", "synsets", ...ANNOTATION_FORMATS];
+const TOP_LEVEL_FIELDS = ["name", "kind", "mediaRoot", "classes", "splits", "flip", "pathTemplate", "builtin", "description"];
+const SPLIT_FIELDS = ["format", "files", "mediaRoot", "devkitOrder"];
+
+/** A manifest that failed validation: the message names the file and the field. */
+export class ManifestError extends Error {}
+
+/** `name` of a shipped manifest (data-manifests/<name>.json) or a path to one. */
+export function resolveManifestPath(nameOrPath: string): string {
+  if (existsSync(nameOrPath)) return resolve(nameOrPath);
+  const shipped = resolve(MANIFEST_DIR, nameOrPath.endsWith(".json") ? nameOrPath : `${nameOrPath}.json`);
+  if (existsSync(shipped)) return shipped;
+  throw new ManifestError(`no manifest '${nameOrPath}': not a file, and not in ${MANIFEST_DIR}`);
+}
+
+export function loadManifest(path: string): DatasetManifest {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ManifestError(`cannot read manifest ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(`${path}: invalid JSON: ${(err as Error).message}`);
+  }
+  return validateManifest(json, path);
+}
+
+/** Checks a parsed manifest field by field; `file` only labels the errors. */
+export function validateManifest(json: unknown, file: string): DatasetManifest {
+  const fail = (field: string, why: string): never => { throw new ManifestError(`${file}: field '${field}' ${why}`); };
+  if (!isObject(json)) throw new ManifestError(`${file}: a manifest must be a JSON object`);
+  for (const key of Object.keys(json)) if (!TOP_LEVEL_FIELDS.includes(key)) fail(key, `is not a manifest field (known: ${TOP_LEVEL_FIELDS.join(", ")})`);
+
+  if (typeof json.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(json.name)) fail("name", "must be a name of letters, digits, '_', '.', '-'");
+  if (json.kind !== "video" && json.kind !== "image") fail("kind", `must be "video" or "image", got ${JSON.stringify(json.kind)}`);
+  if (typeof json.mediaRoot !== "string" || json.mediaRoot === "") fail("mediaRoot", "must be a non-empty path");
+  validateClasses(json.classes, fail);
+  validateFlip(json.flip, fail);
+  if (!isObject(json.splits) || Object.keys(json.splits).length === 0) fail("splits", "must be an object with at least one split, e.g. {\"train\": {...}}");
+  for (const [name, spec] of Object.entries(json.splits as Record<string, unknown>)) validateSplit(spec, `splits.${name}`, fail);
+  if (json.pathTemplate !== undefined && (typeof json.pathTemplate !== "string" || json.pathTemplate === "")) fail("pathTemplate", "must be a non-empty string");
+  if (json.description !== undefined && typeof json.description !== "string") fail("description", "must be a string");
+  if (json.builtin !== undefined) {
+    const b = json.builtin;
+    if (!isObject(b)) fail("builtin", "must be an object {generator, seed, options?}");
+    const builtin = b as Record<string, unknown>;
+    if (typeof builtin.generator !== "string" || builtin.generator === "") fail("builtin.generator", "must be a generator name");
+    if (!Number.isInteger(builtin.seed)) fail("builtin.seed", "must be an integer");
+    if (builtin.options !== undefined) {
+      if (!isObject(builtin.options)) fail("builtin.options", "must be an object of numbers");
+      for (const [k, v] of Object.entries(builtin.options as Record<string, unknown>)) if (typeof v !== "number" || !Number.isFinite(v)) fail(`builtin.options.${k}`, "must be a number");
+    }
+  }
+  return json as unknown as DatasetManifest;
+}
+
+type Fail = (field: string, why: string) => never;
+
+function validateClasses(classes: unknown, fail: Fail): void {
+  if (Array.isArray(classes)) {
+    if (classes.length === 0) fail("classes", "must list at least one class");
+    const seen = new Set<string>();
+    classes.forEach((c, i) => {
+      if (typeof c !== "string" || c === "") fail(`classes[${i}]`, "must be a non-empty string");
+      if (seen.has(c as string)) fail(`classes[${i}]`, `repeats the class '${c}'`);
+      seen.add(c as string);
+    });
+    return;
+  }
+  if (!isObject(classes)) fail("classes", "must be a list of class names or {\"file\": ..., \"format\"?: ...}");
+  const spec = classes as Record<string, unknown>;
+  if (typeof spec.file !== "string" || spec.file === "") fail("classes.file", "must be a path");
+  if (spec.format !== undefined && !CLASS_LIST_FORMATS.includes(spec.format as ClassListFormat)) fail("classes.format", `must be one of ${CLASS_LIST_FORMATS.join(", ")}, got ${JSON.stringify(spec.format)}`);
+  for (const key of Object.keys(spec)) if (key !== "file" && key !== "format") fail(`classes.${key}`, "is not a field (known: file, format)");
+}
+
+function validateFlip(flip: unknown, fail: Fail): void {
+  if (flip === "allowed" || flip === "never") return;
+  if (!isObject(flip) || !isObject(flip.swap) || Object.keys(flip).length !== 1) fail("flip", `must be "allowed", "never" or {"swap": {"<class>": "<mirrored class>"}}, got ${JSON.stringify(flip)}`);
+  for (const [k, v] of Object.entries((flip as { swap: Record<string, unknown> }).swap)) if (typeof v !== "string" || v === "") fail(`flip.swap.${k}`, "must be a class name");
+}
+
+function validateSplit(spec: unknown, field: string, fail: Fail): void {
+  if (!isObject(spec)) fail(field, "must be an object {format, files, mediaRoot?}");
+  const s = spec as Record<string, unknown>;
+  for (const key of Object.keys(s)) if (!SPLIT_FIELDS.includes(key)) fail(`${field}.${key}`, `is not a split field (known: ${SPLIT_FIELDS.join(", ")})`);
+  if (!ANNOTATION_FORMATS.includes(s.format as AnnotationFormat)) fail(`${field}.format`, `must be one of ${ANNOTATION_FORMATS.join(", ")}, got ${JSON.stringify(s.format)}`);
+  if (!Array.isArray(s.files) || s.files.some((f) => typeof f !== "string" || f === "")) fail(`${field}.files`, "must be a list of annotation file paths");
+  if ((s.files as string[]).length === 0 && !scansMediaFolder(s.format as AnnotationFormat)) fail(`${field}.files`, `must name at least one annotation file for format ${s.format}`);
+  if (s.mediaRoot !== undefined && (typeof s.mediaRoot !== "string" || s.mediaRoot === "")) fail(`${field}.mediaRoot`, "must be a non-empty path");
+  if (s.devkitOrder !== undefined) {
+    if (typeof s.devkitOrder !== "string" || s.devkitOrder === "") fail(`${field}.devkitOrder`, "must be a path");
+    if (s.format !== "imagenet-val") fail(`${field}.devkitOrder`, "applies to format imagenet-val only");
+  }
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** A path from the manifest, relative to the manifest's folder unless absolute. */
+export function manifestRelative(manifestPath: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dirname(resolve(manifestPath)), p);
+}
+
+/** Class names in index order, reading the class file if the manifest names one. */
+export function loadClasses(manifest: DatasetManifest, manifestPath: string): string[] {
+  if (Array.isArray(manifest.classes)) return manifest.classes;
+  const file = manifestRelative(manifestPath, manifest.classes.file);
+  const format = manifest.classes.format ?? "lines";
+  let classes: string[];
+  switch (format) {
+    case "lines": classes = readLines(file).map((l) => l.trim()).filter((l) => l !== ""); break;
+    case "name-index": classes = readNameIndex(file); break;
+    case "ssv2-labels": classes = readSsv2Labels(file); break;
+    case "synsets": classes = readSynsets(file); break;
+    default: classes = sortedLabels(format, file, manifest, manifestPath);
+  }
+  if (classes.length === 0) throw new ManifestError(`${manifestPath}: the class file ${file} lists no classes`);
+  const seen = new Set<string>();
+  for (const c of classes) {
+    if (seen.has(c)) throw new ManifestError(`${manifestPath}: the class file ${file} lists '${c}' twice`);
+    seen.add(c);
+  }
+  return classes;
+}
+
+/** `name,index` per line (MiT's moments_categories.txt); names may contain commas, the index is after the last one. */
+function readNameIndex(file: string): string[] {
+  const classes: string[] = [];
+  readLines(file).forEach((text, i) => {
+    if (text.trim() === "") return;
+    const m = /^(.*),\s*(\d+)\s*$/.exec(text);
+    if (!m) throw new Error(`${file}:${i + 1}: expected 'name,index', got '${text}'`);
+    const index = Number(m[2]);
+    if (classes[index] !== undefined) throw new Error(`${file}:${i + 1}: index ${index} is already given to '${classes[index]}'`);
+    classes[index] = m[1].trim();
+  });
+  for (let i = 0; i < classes.length; i++) if (classes[i] === undefined) throw new Error(`${file}: no class has index ${i}`);
+  return classes;
+}
+
+/** The distinct label names of an annotation file, sorted (as Kinetics class indices are conventionally assigned). */
+function sortedLabels(format: AnnotationFormat, file: string, manifest: DatasetManifest, manifestPath: string): string[] {
+  const { entries } = parseAnnotations(format, [file], {
+    strict: false, mediaRoot: manifestRelative(manifestPath, manifest.mediaRoot), pathTemplate: manifest.pathTemplate,
+  });
+  const names = new Set<string>();
+  for (const e of entries) if (typeof e.label === "string") names.add(e.label);
+  return [...names].sort();
+}
+
+export interface LoadSplitOptions {
+  /** Check that every media file exists; missing ones are dropped and counted. */
+  checkMedia?: boolean;
+  /** Throw on the first malformed annotation line (naming file and line) instead of skipping and counting it. */
+  strict?: boolean;
+  /** An already loaded manifest (skips reading it again). */
+  manifest?: DatasetManifest;
+}
+
+export function loadSplit(manifestPath: string, split: string, options: LoadSplitOptions = {}): DatasetSplit {
+  const manifest = options.manifest ?? loadManifest(manifestPath);
+  const spec: SplitSpec | undefined = manifest.splits[split];
+  if (!spec) throw new ManifestError(`${manifestPath}: no split '${split}' (splits: ${Object.keys(manifest.splits).join(", ")})`);
+  const classes = loadClasses(manifest, manifestPath);
+  checkFlipClasses(manifest.flip, classes, manifestPath);
+  const mediaRoot = manifestRelative(manifestPath, spec.mediaRoot ?? manifest.mediaRoot);
+  const parsed = parseAnnotations(spec.format, spec.files.map((f) => manifestRelative(manifestPath, f)), {
+    strict: options.strict === true,
+    mediaRoot,
+    pathTemplate: manifest.pathTemplate,
+    devkitOrder: spec.devkitOrder ? readSynsets(manifestRelative(manifestPath, spec.devkitOrder)) : undefined,
+  });
+
+  const problems: Problem[] = [...parsed.problems];
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const seen = new Map<string, Sample>();
+  const samples: Sample[] = [];
+  for (const entry of parsed.entries) {
+    const where = `${entry.source.file}:${entry.source.line}`;
+    const label = classIndex(entry.label, index, classes.length);
+    if (label === undefined) {
+      problems.push({ kind: "unknown-label", message: `${where}: label ${JSON.stringify(entry.label)} is not one of the ${classes.length} classes`, source: entry.source });
+      continue;
+    }
+    const first = seen.get(entry.id);
+    if (first) {
+      problems.push({ kind: "duplicate", message: `${where}: '${entry.id}' is listed already at ${first.source.file}:${first.source.line}`, source: entry.source });
+      continue;
+    }
+    const path = isAbsolute(entry.path) ? entry.path : resolve(mediaRoot, entry.path);
+    if (options.checkMedia && !existsSync(path)) {
+      problems.push({ kind: "missing-media", message: `${where}: media file ${path} does not exist`, source: entry.source, path });
+      continue;
+    }
+    const sample: Sample = { id: entry.id, path, label, source: entry.source };
+    seen.set(entry.id, sample);
+    samples.push(sample);
+  }
+  return { dataset: manifest.name, kind: manifest.kind, split, classes, samples, flip: manifest.flip, problems };
+}
+
+/** Class index of a raw label; -1 for unlabelled entries; undefined when the label is not a class. */
+function classIndex(label: RawLabel, index: Map<string, number>, count: number): number | undefined {
+  if (label === null) return -1;
+  if (typeof label === "number") return Number.isInteger(label) && label >= 0 && label < count ? label : undefined;
+  return index.get(label);
+}
+
+function checkFlipClasses(flip: FlipPolicy, classes: string[], manifestPath: string): void {
+  if (typeof flip === "string") return;
+  const known = new Set(classes);
+  for (const [a, b] of Object.entries(flip.swap)) {
+    for (const name of [a, b]) if (!known.has(name)) throw new ManifestError(`${manifestPath}: field 'flip.swap' names '${name}', which is not a class`);
+  }
+  flipLabelMap(flip, classes, manifestPath);
+}
+
+/**
+ * The label of each class after a horizontal flip (identity for "allowed"), or null when flipping is never allowed.
+ * Swaps are symmetric: {"A": "B"} also maps B to A; contradictory pairs are an error.
+ */
+export function flipLabelMap(flip: FlipPolicy, classes: string[], source = "flip policy"): Int32Array | null {
+  if (flip === "never") return null;
+  const map = new Int32Array(classes.length);
+  for (let i = 0; i < map.length; i++) map[i] = i;
+  if (flip === "allowed") return map;
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const set = new Map<number, number>();
+  const assign = (from: number, to: number) => {
+    const before = set.get(from);
+    if (before !== undefined && before !== to) throw new ManifestError(`${source}: field 'flip.swap' maps '${classes[from]}' to both '${classes[before]}' and '${classes[to]}'`);
+    set.set(from, to);
+  };
+  for (const [a, b] of Object.entries(flip.swap)) {
+    const ia = index.get(a), ib = index.get(b);
+    if (ia === undefined || ib === undefined) throw new ManifestError(`${source}: field 'flip.swap' names a class that does not exist ('${ia === undefined ? a : b}')`);
+    assign(ia, ib);
+    assign(ib, ia);
+  }
+  for (const [from, to] of set) map[from] = to;
+  return map;
+}
+
+/** Samples per class (index order); unlabelled samples are not counted. */
+export function classCounts(split: DatasetSplit): number[] {
+  const counts = new Array<number>(split.classes.length).fill(0);
+  for (const s of split.samples) if (s.label >= 0) counts[s.label]++;
+  return counts;
+}
+
+/** Problems counted by kind. */
+export function problemCounts(problems: Problem[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const p of problems) counts[p.kind] = (counts[p.kind] ?? 0) + 1;
+  return counts;
+}

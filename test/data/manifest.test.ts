@@ -1,0 +1,150 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { classCounts, flipLabelMap, loadClasses, loadManifest, loadSplit, MANIFEST_DIR, problemCounts, resolveManifestPath } from "../../src/data/manifest";
+
+const SHARED = resolve(__dirname, "../../../shared/data");
+const tmp = mkdtempSync(join(tmpdir(), "cover-manifest-"));
+
+function writeManifest(name: string, manifest: unknown): string {
+  const file = join(tmp, name);
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+  return file;
+}
+
+const k400 = {
+  name: "k400", kind: "video", mediaRoot: "videos",
+  classes: { file: join(SHARED, "kinetics/kinetics-400_val.csv"), format: "kinetics-csv" },
+  splits: { val: { format: "kinetics-csv", files: [join(SHARED, "kinetics/kinetics-400_val.csv")] } },
+  flip: "allowed",
+};
+
+test("the shipped templates (k400, k600, k700, ssv2, mit, imagenet) validate", () => {
+  for (const name of ["k400", "k600", "k700", "ssv2", "mit", "imagenet"]) {
+    const m = loadManifest(resolveManifestPath(name));
+    assert.equal(m.name, name);
+  }
+  assert.equal(loadManifest(join(MANIFEST_DIR, "ssv2.json")).flip, "never");
+  assert.throws(() => resolveManifestPath("no-such-dataset"), /no manifest 'no-such-dataset'/);
+});
+
+test("manifest validation names the file and the field", () => {
+  const cases: [unknown, RegExp][] = [
+    [{ ...k400, kind: "audio" }, /field 'kind' must be "video" or "image"/],
+    [{ ...k400, name: "" }, /field 'name'/],
+    [{ ...k400, splits: {} }, /field 'splits'/],
+    [{ ...k400, splits: { val: { format: "csv", files: ["a"] } } }, /field 'splits.val.format' must be one of/],
+    [{ ...k400, splits: { val: { format: "list", files: [] } } }, /field 'splits.val.files' must name at least one/],
+    [{ ...k400, splits: { val: { format: "list", files: ["a"], media: "x" } } }, /field 'splits.val.media' is not a split field/],
+    [{ ...k400, flip: "sometimes" }, /field 'flip'/],
+    [{ ...k400, flip: { swap: { a: 3 } } }, /field 'flip.swap.a'/],
+    [{ ...k400, classes: ["a", "a"] }, /field 'classes\[1\]' repeats/],
+    [{ ...k400, classes: { file: "x", format: "xml" } }, /field 'classes.format'/],
+    [{ ...k400, colour: 1 }, /field 'colour' is not a manifest field/],
+    [{ ...k400, builtin: { generator: "digits", seed: 1.5 } }, /field 'builtin.seed'/],
+  ];
+  for (const [manifest, pattern] of cases) {
+    const file = writeManifest("bad.json", manifest);
+    assert.throws(() => loadManifest(file), (err: Error) => err.message.startsWith(`${file}: `) && pattern.test(err.message), JSON.stringify(manifest));
+  }
+  writeFileSync(join(tmp, "notjson.json"), "{");
+  assert.throws(() => loadManifest(join(tmp, "notjson.json")), /notjson.json: invalid JSON/);
+});
+
+test("K400 val through a manifest: 19,906 samples, 400 sorted classes, paths under mediaRoot, all media missing", () => {
+  const file = writeManifest("k400.json", k400);
+  const split = loadSplit(file, "val");
+  assert.equal(split.samples.length, 19906);
+  assert.equal(split.classes.length, 400);
+  assert.deepEqual(split.classes.slice(0, 2), ["abseiling", "air drumming"]);
+  assert.equal(split.samples[0].path, join(tmp, "videos/abseiling/0wR5jVB-WPk_000417_000427.mp4"));
+  assert.equal(classCounts(split).reduce((a, b) => a + b, 0), 19906);
+  assert.equal(split.problems.length, 0);
+  const checked = loadSplit(file, "val", { checkMedia: true });
+  assert.equal(checked.samples.length, 0);
+  assert.deepEqual(problemCounts(checked.problems), { "missing-media": 19906 });
+  assert.throws(() => loadSplit(file, "train"), /no split 'train' \(splits: val\)/);
+});
+
+test("K600 val: 30,000 samples / 600 classes; SSv2 val: 24,777 / 174 with labels from the labels file", () => {
+  const k600 = writeManifest("k600.json", {
+    ...k400, name: "k600",
+    classes: { file: join(SHARED, "kinetics/kinetics-600_val.csv"), format: "kinetics-csv" },
+    splits: { val: { format: "kinetics-csv", files: [join(SHARED, "kinetics/kinetics-600_val.csv")] } },
+  });
+  const s600 = loadSplit(k600, "val");
+  assert.equal(s600.samples.length, 30000);
+  assert.equal(s600.classes.length, 600);
+  assert.ok(classCounts(s600).every((c) => c > 0));
+
+  const ssv2 = writeManifest("ssv2.json", {
+    name: "ssv2", kind: "video", mediaRoot: "webm", flip: "never",
+    classes: { file: join(SHARED, "ssv2/something-something-v2-labels.json"), format: "ssv2-labels" },
+    splits: {
+      val: { format: "ssv2-json", files: [join(SHARED, "ssv2/something-something-v2-validation.json")] },
+      test: { format: "ssv2-json", files: [join(SHARED, "ssv2/something-something-v2-test.json")] },
+    },
+  });
+  const val = loadSplit(ssv2, "val");
+  assert.equal(val.samples.length, 24777);
+  assert.equal(val.classes.length, 174);
+  assert.equal(val.problems.length, 0);
+  assert.equal(val.flip, "never");
+  const first = val.samples[0];
+  assert.equal(val.classes[first.label], "Spinning something that quickly stops spinning");
+  assert.equal(first.path, join(tmp, "webm/74225.webm"));
+  const testSplit = loadSplit(ssv2, "test");
+  assert.ok(testSplit.samples.every((s) => s.label === -1));
+});
+
+test("real clips with a list manifest: media found; duplicates, unknown labels and malformed lines counted; strict throws", () => {
+  const media = join(SHARED, "videos/ssv2-demos");
+  const list = join(tmp, "demos.txt");
+  writeFileSync(list, [
+    "task5/0.webm 0", "task5/1.webm 0", "task41/0.webm 1", "task93/1.webm 2", "task93/2.webm 2",
+    "task93/9.webm 2",      // missing media
+    "task5/0.webm 0",       // duplicate
+    "task5/2.webm 7",       // unknown label index
+    "task5/2.webm Opening", // unknown label name
+    "a b c d",              // malformed
+  ].join("\n") + "\n");
+  const file = writeManifest("demos.json", {
+    name: "demos", kind: "video", mediaRoot: media, flip: "never",
+    classes: ["Closing something", "Moving something away from the camera", "Pushing something from left to right"],
+    splits: { train: { format: "list", files: ["demos.txt"] } },
+  });
+  const split = loadSplit(file, "train", { checkMedia: true });
+  assert.equal(split.samples.length, 5);
+  assert.deepEqual(classCounts(split), [2, 1, 2]);
+  assert.deepEqual(problemCounts(split.problems), { "malformed-line": 1, "unknown-label": 2, duplicate: 1, "missing-media": 1 });
+  const dup = split.problems.find((p) => p.kind === "duplicate");
+  assert.equal(dup?.message, `${list}:7: 'task5/0.webm' is listed already at ${list}:1`);
+  assert.throws(() => loadSplit(file, "train", { strict: true }), new RegExp(`${list}:10: `));
+});
+
+test("class files: lines, name-index (MiT), synsets; duplicates rejected", () => {
+  mkdirSync(join(tmp, "cls"), { recursive: true });
+  writeFileSync(join(tmp, "cls/lines.txt"), "cat\ndog\n\n");
+  writeFileSync(join(tmp, "cls/moments_categories.txt"), "clapping,1\nabseiling,0\n");
+  writeFileSync(join(tmp, "cls/dup.txt"), "cat\ncat\n");
+  const m = (classes: unknown) => {
+    const file = writeManifest("cls.json", { ...k400, classes });
+    return loadClasses(loadManifest(file), file);
+  };
+  assert.deepEqual(m({ file: "cls/lines.txt" }), ["cat", "dog"]);
+  assert.deepEqual(m({ file: "cls/moments_categories.txt", format: "name-index" }), ["abseiling", "clapping"]);
+  assert.throws(() => m({ file: "cls/dup.txt" }), /lists 'cat' twice/);
+});
+
+test("flip policies: never -> null, allowed -> identity, swap -> symmetric label map, bad swaps rejected", () => {
+  const classes = ["left", "right", "up"];
+  assert.equal(flipLabelMap("never", classes), null);
+  assert.deepEqual(Array.from(flipLabelMap("allowed", classes)!), [0, 1, 2]);
+  assert.deepEqual(Array.from(flipLabelMap({ swap: { left: "right" } }, classes)!), [1, 0, 2]);
+  assert.throws(() => flipLabelMap({ swap: { left: "right", right: "up" } }, classes), /maps 'right' to both/);
+  const file = writeManifest("flip.json", { ...k400, classes, flip: { swap: { left: "down" } }, splits: { s: { format: "list", files: ["x"] } } });
+  writeFileSync(join(tmp, "x"), "");
+  assert.throws(() => loadSplit(file, "s"), /field 'flip.swap' names 'down'/);
+});
