@@ -1,0 +1,196 @@
+/**
+ * Video (and image) decoding through ffmpeg: probe the number of decodable frames, pick T frame indices
+ * uniformly over the whole video as in the paper, and decode exactly those frames in one ffmpeg process
+ * (`select` by frame index, `-vsync 0`, rawvideo rgb24 to a pipe), resized by the short side and
+ * optionally centre-cropped. Images are 1-frame clips through the same path.
+ */
+import { accessSync, constants, statSync } from "node:fs";
+import { extname } from "node:path";
+import type { FfprobeData, FfprobeStream } from "fluent-ffmpeg";
+import type { Frames } from "./types";
+import { ffmpegCommand } from "./ffmpeg";
+
+/** A media file that cannot be used; the message names the file. */
+export class MediaError extends Error {
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path}: ${reason}`);
+    this.name = "MediaError";
+  }
+}
+
+export interface VideoInfo {
+  path: string;
+  /** Decodable frames (packets of the video stream, counted by reading the whole file). */
+  frameCount: number;
+  /** Display size, after the rotation in the file's metadata. */
+  width: number;
+  height: number;
+  /** Average frame rate (0 where unknown, e.g. images). */
+  fps: number;
+  rotation: number;
+  codec: string;
+  hasAudio: boolean;
+  isImage: boolean;
+}
+
+export interface DecodeOptions {
+  /** Frames to sample uniformly (T). Images always give 1 frame. */
+  frames: number;
+  /** The short side is resized to this many pixels. */
+  size: number;
+  /** Centre-crop to size x size after resizing. */
+  crop?: boolean;
+  /** ffmpeg decoding threads (1 when several decoders run in parallel). Default: ffmpeg's choice. */
+  threads?: number;
+}
+
+const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".webp"]);
+
+export function isImagePath(path: string): boolean {
+  return IMAGE_EXTENSIONS.has(extname(path).toLowerCase());
+}
+
+/** Frame i of T sits at floor((i + 0.5) * N / T): the centre of the i-th of T equal segments. */
+export function uniformIndices(frameCount: number, frames: number): number[] {
+  if (!(frameCount > 0) || !(frames > 0)) throw new Error(`uniformIndices: need frameCount > 0 and frames > 0, got ${frameCount}, ${frames}`);
+  return Array.from({ length: frames }, (_, i) => Math.min(frameCount - 1, Math.floor(((i + 0.5) * frameCount) / frames)));
+}
+
+/** Output size when the short side becomes `size` (aspect kept, rounded). */
+export function resizedShape(width: number, height: number, size: number): { width: number; height: number } {
+  if (width <= height) return { width: size, height: Math.max(1, Math.round((height * size) / width)) };
+  return { width: Math.max(1, Math.round((width * size) / height)), height: size };
+}
+
+function checkReadable(path: string): void {
+  let isFile: boolean;
+  try { isFile = statSync(path).isFile(); } catch { throw new MediaError(path, "no such file"); }
+  if (!isFile) throw new MediaError(path, "not a regular file");
+  try { accessSync(path, constants.R_OK); } catch { throw new MediaError(path, "not readable (permission denied)"); }
+}
+
+function ffprobe(path: string, options: string[]): Promise<FfprobeData> {
+  return new Promise((resolve, reject) => {
+    ffmpegCommand(path).ffprobe(options, (err: Error | null, data: FfprobeData) => {
+      if (err) reject(new MediaError(path, `not a readable video or image (ffprobe: ${lastLine(err.message)})`));
+      else resolve(data);
+    });
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  return lines.length ? lines[lines.length - 1] : text;
+}
+
+function rotationOf(stream: FfprobeStream): number {
+  const fromTag = Number((stream.tags as Record<string, unknown> | undefined)?.rotate);
+  const fromSideData = Number((stream as unknown as Record<string, unknown>).rotation);
+  const r = Number.isFinite(fromSideData) && fromSideData !== 0 ? fromSideData : Number.isFinite(fromTag) ? fromTag : 0;
+  return ((Math.round(r) % 360) + 360) % 360;
+}
+
+function rate(text: string | undefined): number {
+  if (!text) return 0;
+  const [a, b] = text.split("/").map(Number);
+  return b ? a / b : Number.isFinite(a) ? a : 0;
+}
+
+/**
+ * Probes the file. `countFrames` decodes everything to count frames (slow; only used when the packet count
+ * turned out to be wrong). Packet counts are used because header frame counts are often wrong or missing
+ * (VP9 in WebM has none).
+ */
+export async function probeVideo(path: string, countFrames = false): Promise<VideoInfo> {
+  checkReadable(path);
+  const data = await ffprobe(path, countFrames ? ["-count_frames"] : ["-count_packets"]);
+  const video = data.streams.find((s) => s.codec_type === "video" && !(s.disposition?.attached_pic));
+  if (!video) throw new MediaError(path, "no video stream");
+  const count = Number(countFrames ? video.nb_read_frames : video.nb_read_packets);
+  const image = isImagePath(path) || /_pipe$|^image2/.test(String(data.format.format_name ?? ""));
+  const rotation = rotationOf(video);
+  const codedW = Number(video.width), codedH = Number(video.height);
+  if (!(codedW > 0 && codedH > 0)) throw new MediaError(path, "video stream without a frame size");
+  const swap = rotation === 90 || rotation === 270;
+  if (!(count > 0)) throw new MediaError(path, "zero decodable video frames");
+  return {
+    path,
+    frameCount: image ? 1 : count,
+    width: swap ? codedH : codedW,
+    height: swap ? codedW : codedH,
+    fps: rate(video.avg_frame_rate) || rate(video.r_frame_rate),
+    rotation,
+    codec: String(video.codec_name ?? "unknown"),
+    hasAudio: data.streams.some((s) => s.codec_type === "audio"),
+    isImage: image,
+  };
+}
+
+interface RawDecode { data: Buffer; frameBytes: number; decoded: number }
+
+/** Runs one ffmpeg process that outputs the frames with the given (sorted, unique) indices. */
+function decodeIndices(path: string, indices: number[], out: { width: number; height: number }, scale: { width: number; height: number },
+  crop: boolean, threads: number | undefined, downscale: boolean): Promise<RawDecode> {
+  const select = indices.map((i) => `eq(n,${i})`).join("+");
+  const filters = [
+    `select='${select}'`,
+    `scale=${scale.width}:${scale.height}:flags=${downscale ? "area" : "bilinear"}`,
+    ...(crop ? [`crop=${out.width}:${out.height}`] : []),
+  ];
+  const frameBytes = out.width * out.height * 3;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let streamEnded = false, processEnded = false;
+    const finish = () => {
+      if (!streamEnded || !processEnded) return;
+      const data = Buffer.concat(chunks);
+      resolve({ data, frameBytes, decoded: Math.floor(data.length / frameBytes) });
+    };
+    const command = ffmpegCommand(path)
+      .inputOptions(threads ? ["-threads", String(threads)] : [])
+      .noAudio()
+      .outputOptions(["-sn", "-dn", "-vsync", "0", "-frames:v", String(indices.length), "-pix_fmt", "rgb24", "-v", "error"])
+      .videoFilters(filters.join(","))
+      .format("rawvideo")
+      .on("error", (err: Error, _stdout: string, stderr: string) => {
+        reject(new MediaError(path, `ffmpeg could not decode it (${lastLine(stderr || err.message)})`));
+      })
+      .on("end", () => { processEnded = true; finish(); });
+    const stream = command.pipe();
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () => { streamEnded = true; finish(); });
+  });
+}
+
+/**
+ * Decodes T frames sampled uniformly over the whole video (1 frame for an image), resized so that the short
+ * side is `size`, optionally centre-cropped. Layout [T, H, W, 3] uint8 RGB.
+ */
+export async function decodeClip(path: string, options: DecodeOptions): Promise<Frames> {
+  if (!(options.frames >= 1) || !(options.size >= 1)) throw new Error(`decodeClip: frames and size must be >= 1 (got ${options.frames}, ${options.size})`);
+  let info = await probeVideo(path);
+  const scale = resizedShape(info.width, info.height, options.size);
+  const out = options.crop ? { width: options.size, height: options.size } : scale;
+  const downscale = scale.width < info.width;
+  const frames = info.isImage ? 1 : options.frames;
+
+  let indices = uniformIndices(info.frameCount, frames);
+  let unique = [...new Set(indices)];
+  let raw = await decodeIndices(path, unique, out, scale, options.crop === true, options.threads, downscale);
+  if (raw.decoded < unique.length && !info.isImage) {
+    // Some packets did not decode to frames: count real frames (slow, rare) and sample again.
+    info = await probeVideo(path, true);
+    indices = uniformIndices(info.frameCount, frames);
+    unique = [...new Set(indices)];
+    raw = await decodeIndices(path, unique, out, scale, options.crop === true, options.threads, downscale);
+  }
+  if (raw.decoded === 0) throw new MediaError(path, "zero decodable video frames");
+
+  // Expand repeated indices (videos shorter than T); if frames are still missing, repeat the last decoded one.
+  const data = new Uint8Array(frames * raw.frameBytes);
+  for (let t = 0; t < frames; t++) {
+    const k = Math.min(unique.indexOf(indices[t]), raw.decoded - 1);
+    data.set(raw.data.subarray(k * raw.frameBytes, (k + 1) * raw.frameBytes), t * raw.frameBytes);
+  }
+  return { data, frames, height: out.height, width: out.width };
+}
