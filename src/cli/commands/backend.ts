@@ -2,7 +2,7 @@ import { BACKEND_NAMES, parseBackendRequest, probeBackends, useBackend } from ".
 import { checkActiveBackend } from "../../backend/check";
 import { benchMatmul, MatmulBench } from "../../backend/matmul-bench";
 import { nativeDir, readBuildInfo } from "../../backend/native";
-import { Flags } from "../args";
+import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
 import type { Command } from "../main";
 
@@ -22,7 +22,12 @@ available backend, side by side in one run. Build the native one with npm run na
     const size = flags.int("size", 512);
     const json = flags.bool("json");
     flags.rejectUnknown();
-    const request = requestText === undefined ? undefined : parseBackendRequest(requestText, "--backend");
+    let request: ReturnType<typeof parseBackendRequest> | undefined;
+    try {
+      request = requestText === undefined ? undefined : parseBackendRequest(requestText, "--backend");
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const source = requestText !== undefined ? "--backend" : process.env.COVER_BACKEND ? "COVER_BACKEND" : "auto";
     const choice = await useBackend(request);
     const probes = all || bench ? await probeBackends() : undefined;
@@ -46,6 +51,7 @@ available backend, side by side in one run. Build the native one with npm run na
     for (const p of probes ?? []) console.log(`  ${p.available ? "available  " : "unavailable"} ${p.name.padEnd(15)} ${p.detail}`);
     if (checked) console.log(`check: ${checked.shape.join("x")} matmul on '${checked.tfBackend}' vs JavaScript, max |diff| ${checked.maxAbsDiff.toExponential(2)}: ${checked.ok ? "ok" : "WRONG"}`);
     for (const b of benches) console.log(`matmul ${b.n}^3 on ${b.backend.padEnd(15)} ${b.msPerMatmul.toFixed(2).padStart(9)} ms  ${b.gflopsPerSec.toFixed(1).padStart(7)} GFLOP/s  (median of ${b.runs})`);
+    if (build) console.log(`native build: TensorFlow ${build.tensorflowVersion} (${build.gpu ? "GPU" : "CPU"}), tfjs-node ${build.tfjsNodeVersion}, built ${build.builtAt} in ${build.buildSeconds} s, in ${nativeDir()}`);
     if (!build) console.log(`native build: none in ${nativeDir()} (npm run native:build builds one from a TensorFlow wheel)`);
     return code;
   },
