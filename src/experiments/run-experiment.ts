@@ -1,6 +1,7 @@
 /** Runs an experiment at a scale into an output folder and exports its tables, figures and findings. */
 import { join } from "node:path";
 import { openRunData } from "../data/pipeline";
+import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
 import { writeFileAtomic } from "../util/atomic";
 import { ExperimentOutput } from "./experiment";
@@ -16,7 +17,7 @@ export interface ExperimentOptions {
   quiet?: boolean;
   /** Export tables and figures (default true). */
   exportResults?: boolean;
-  /** Where shared runs live (default <out>/..: experiments under one parent folder share their runs). */
+  /** Where training runs live, shared by all experiments (default $COVER_RUNS, else <project>/runs/cache). */
   runsRoot?: string;
 }
 
@@ -25,13 +26,18 @@ export async function runExperiment(name: string, options: ExperimentOptions): P
   const e = experiment(name);
   const settings = scaleSettings(scale);
   const quiet = options.quiet ?? false;
-  const cache = new RunCache(options.runsRoot ?? options.out, openRunData, { quiet });
+  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet });
   const output = await e.run({
     scale, settings, seed: options.seed ?? 0, cache, openData: openRunData, quiet,
     log: (line) => { if (!quiet) console.error(line); },
   });
   if (options.exportResults !== false) await exportExperiment(output, options.out);
   return output;
+}
+
+/** Runs are named by their config's hash, so one folder serves every experiment, scale and seed. */
+export function defaultRunsRoot(): string {
+  return process.env.COVER_RUNS || join(PROJECT_ROOT, "runs", "cache");
 }
 
 export async function exportExperiment(output: ExperimentOutput, out: string): Promise<void> {

@@ -9,8 +9,9 @@ export const command: Command = {
   summary: "reproduce one of the paper's experiments, with tables and figures",
   usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--runs DIR] [--backend B] [--quiet]
   names: ${Object.values(EXPERIMENTS).map((e) => `\n    ${e.name.padEnd(20)} ${e.title} (${e.paper})`).join("")}
-  Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json; the training runs go to
-  <runs>/runs/ (default DIR), named by their config's hash: a rerun reuses finished runs and resumes interrupted ones.`,
+  Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json. Training runs go to
+  <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
+  all experiments: a rerun reuses finished runs and resumes interrupted ones.`,
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("an experiment name is needed");
