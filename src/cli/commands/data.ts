@@ -1,0 +1,130 @@
+import { classCounts, loadManifest, loadSplit, problemCounts, resolveManifestPath } from "../../data/manifest";
+import type { DatasetSplit, FlipPolicy, ProblemKind } from "../../data/types";
+import { Flags, UsageError } from "../args";
+import { printJson } from "../output";
+import type { Command } from "../main";
+
+const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplicate", "malformed-line", "bad-media"];
+
+/** `cover data sample|prepare` live with the decoders (src/data/commands/), loaded on demand. */
+const DELEGATED: Record<string, string> = {
+  sample: "../../data/commands/sample",
+  prepare: "../../data/commands/prepare",
+};
+
+export interface SplitReport {
+  split: string;
+  samples: number;
+  labelled: number;
+  classes: number;
+  /** Samples per class name, in class order. */
+  classCounts: Record<string, number>;
+  emptyClasses: string[];
+  problems: Record<ProblemKind, number>;
+  /** The first problems, with file and line. */
+  problemExamples: string[];
+}
+
+export interface InspectReport {
+  manifest: string;
+  dataset: string;
+  kind: string;
+  flip: FlipPolicy;
+  samples: number;
+  classes: number;
+  splits: Record<string, SplitReport>;
+}
+
+export function splitReport(split: DatasetSplit, examples: number): SplitReport {
+  const counts = classCounts(split);
+  const found = problemCounts(split.problems);
+  return {
+    split: split.split,
+    samples: split.samples.length,
+    labelled: counts.reduce((a, b) => a + b, 0),
+    classes: split.classes.length,
+    classCounts: Object.fromEntries(split.classes.map((c, i) => [c, counts[i]])),
+    emptyClasses: split.classes.filter((_, i) => counts[i] === 0),
+    problems: Object.fromEntries(PROBLEM_KINDS.map((k) => [k, found[k] ?? 0])) as Record<ProblemKind, number>,
+    problemExamples: split.problems.slice(0, examples).map((p) => p.message),
+  };
+}
+
+export function inspectManifest(nameOrPath: string, options: { split?: string; checkMedia: boolean; strict: boolean; examples: number }): InspectReport {
+  const path = resolveManifestPath(nameOrPath);
+  const manifest = loadManifest(path);
+  const names = options.split ? [options.split] : Object.keys(manifest.splits);
+  const splits: Record<string, SplitReport> = {};
+  let classes = 0;
+  for (const name of names) {
+    const split = loadSplit(path, name, { manifest, checkMedia: options.checkMedia, strict: options.strict });
+    splits[name] = splitReport(split, options.examples);
+    classes = split.classes.length;
+  }
+  const samples = Object.values(splits).reduce((a, s) => a + s.samples, 0);
+  return { manifest: path, dataset: manifest.name, kind: manifest.kind, flip: manifest.flip, samples, classes, splits };
+}
+
+function printHuman(report: InspectReport, top: number): void {
+  const flip = typeof report.flip === "string" ? report.flip : `swap ${Object.keys(report.flip.swap).length} class pairs`;
+  console.log(`${report.dataset} (${report.kind}, ${report.classes} classes, flip: ${flip})  ${report.manifest}`);
+  for (const s of Object.values(report.splits)) {
+    console.log(`\n[${s.split}] ${s.samples.toLocaleString("en-US")} samples, ${s.labelled.toLocaleString("en-US")} labelled`);
+    if (s.labelled > 0) {
+      const sorted = Object.entries(s.classCounts).sort((a, b) => b[1] - a[1]);
+      const counts = sorted.map(([, n]) => n);
+      console.log(`  per class: min ${counts[counts.length - 1]}, max ${counts[0]}, mean ${(s.labelled / counts.length).toFixed(1)}` +
+        (s.emptyClasses.length ? `, ${s.emptyClasses.length} classes without samples` : ""));
+      for (const [name, n] of sorted.slice(0, top)) console.log(`  ${String(n).padStart(8)}  ${name}`);
+      if (sorted.length > top) console.log(`  ... ${sorted.length - top} more classes (--json lists all)`);
+    }
+    const problems = Object.entries(s.problems).filter(([, n]) => n > 0);
+    console.log(problems.length ? `  problems: ${problems.map(([k, n]) => `${k} ${n}`).join(", ")}` : "  problems: none");
+    for (const m of s.problemExamples) console.log(`    ${m}`);
+  }
+}
+
+export const command: Command = {
+  summary: "datasets: inspect a manifest, sample frames from a video, prepare the frame cache",
+  usage: `usage: cover data inspect <manifest name or path> [--split S] [--check-media] [--strict] [--examples N] [--json]
+       cover data sample ...    (cover data sample --help)
+       cover data prepare ...   (cover data prepare --help)
+
+inspect: samples, classes, per-class counts and problems (missing media with --check-media, unknown labels,
+duplicates, malformed lines with file:line) of every split, or of --split S. --strict stops at the first
+malformed line. Shipped manifests are in data-manifests/ and can be named without the path.`,
+  async run(flags: Flags): Promise<number> {
+    const [sub, ...rest] = flags.positionals;
+    if (sub && DELEGATED[sub]) {
+      const target = DELEGATED[sub];
+      let mod: { run(flags: Flags): Promise<number> };
+      try {
+        mod = (await import(target)) as typeof mod;
+      } catch (err) {
+        throw new Error(`cover data ${sub} is not available: ${(err as Error).message}`);
+      }
+      return mod.run(flags);
+    }
+    if (sub !== "inspect") throw new UsageError(sub ? `unknown subcommand '${sub}'` : "a subcommand is needed");
+    if (rest.length !== 1) throw new UsageError("inspect takes exactly one manifest");
+    const options = {
+      split: flags.string("split"),
+      checkMedia: flags.bool("check-media"),
+      strict: flags.bool("strict"),
+      examples: flags.int("examples", 10),
+    };
+    const json = flags.bool("json");
+    flags.rejectUnknown();
+    if (options.examples < 0) throw new UsageError("--examples must be >= 0");
+    let report: InspectReport;
+    try {
+      report = inspectManifest(rest[0], options);
+    } catch (err) {
+      console.error(`cover data inspect: ${(err as Error).message}`);
+      return 1;
+    }
+    if (json) printJson(report);
+    else printHuman(report, 20);
+    return 0;
+  },
+};
