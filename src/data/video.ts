@@ -42,6 +42,8 @@ export interface DecodeOptions {
   crop?: boolean;
   /** ffmpeg decoding threads (1 when several decoders run in parallel). Default: ffmpeg's choice. */
   threads?: number;
+  /** The file's probe, when the caller has it already. */
+  info?: VideoInfo;
 }
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".webp"]);
@@ -72,7 +74,7 @@ function checkReadable(path: string): void {
 function ffprobe(path: string, options: string[]): Promise<FfprobeData> {
   return new Promise((resolve, reject) => {
     ffmpegCommand(path).ffprobe(options, (err: Error | null, data: FfprobeData) => {
-      if (err) reject(new MediaError(path, `not a readable video or image (ffprobe: ${lastLine(err.message)})`));
+      if (err) reject(new MediaError(path, `not a readable video or image (ffprobe: ${lastLine(err.message).split(`${path}: `).join("")})`));
       else resolve(data);
     });
   });
@@ -152,7 +154,7 @@ function decodeIndices(path: string, indices: number[], out: { width: number; he
       .outputOptions(["-sn", "-dn", "-vsync", "0", "-frames:v", String(indices.length), "-pix_fmt", "rgb24", "-v", "error"])
       .videoFilters(filters.join(","))
       .format("rawvideo")
-      .on("error", (err: Error, _stdout: string, stderr: string) => {
+      .on("error", (err: Error, _stdout: string | null, stderr: string | null) => {
         reject(new MediaError(path, `ffmpeg could not decode it (${lastLine(stderr || err.message)})`));
       })
       .on("end", () => { processEnded = true; finish(); });
@@ -168,7 +170,7 @@ function decodeIndices(path: string, indices: number[], out: { width: number; he
  */
 export async function decodeClip(path: string, options: DecodeOptions): Promise<Frames> {
   if (!(options.frames >= 1) || !(options.size >= 1)) throw new Error(`decodeClip: frames and size must be >= 1 (got ${options.frames}, ${options.size})`);
-  let info = await probeVideo(path);
+  let info = options.info ?? await probeVideo(path);
   const scale = resizedShape(info.width, info.height, options.size);
   const out = options.crop ? { width: options.size, height: options.size } : scale;
   const downscale = scale.width < info.width;
