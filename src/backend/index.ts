@@ -58,6 +58,12 @@ async function activate(tfBackend: string): Promise<void> {
   await tf.ready();
 }
 
+/** Whether the active native backend placed its ops on a GPU (tfjs-node's binding knows). */
+function nativeUsesGpu(): boolean {
+  const binding = (tf.backend() as { binding?: { isUsingGpuDevice?: () => boolean } }).binding;
+  return binding?.isUsingGpuDevice?.() ?? false;
+}
+
 /** Tries native candidates in order; the first that loads wins. Throws with every candidate's reason. */
 async function activateNative(candidates: NativeCandidate[], none: string): Promise<string> {
   if (candidates.length === 0) throw new Error(none);
@@ -82,8 +88,13 @@ async function activateBackend(name: BackendName): Promise<string> {
       if (!gpu.visible) throw new Error(gpu.why);
       const loaded = loadedBinding();
       if (loaded && !loaded.gpuCapable) throw new Error(`a CPU-only native binding is already loaded in this process (${loaded.label})`);
-      const candidates = [officialGpuCandidate(), builtCandidate()].filter((c): c is NativeCandidate => !!c && c.gpuCapable);
-      return activateNative(candidates, "no GPU binding: @tensorflow/tfjs-node-gpu is not installed and native/ holds no --gpu build (npm run native:build -- --gpu)");
+      // native/ first: a --gpu build there targets current CUDA, tfjs-node-gpu's official binary CUDA 11.2
+      const candidates = [builtCandidate(), officialGpuCandidate()].filter((c): c is NativeCandidate => !!c && c.gpuCapable);
+      const detail = await activateNative(candidates, "no GPU binding: @tensorflow/tfjs-node-gpu is not installed and native/ holds no --gpu build (npm run native:build -- --gpu)");
+      if (!nativeUsesGpu()) {
+        throw new Error(`${detail} loaded, but TensorFlow found no usable GPU device (CUDA/cuDNN libraries missing or not matching the driver); it runs on the CPU`);
+      }
+      return detail;
     }
     case "tensorflow": {
       const loaded = loadedBinding();
