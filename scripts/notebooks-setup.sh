@@ -7,12 +7,17 @@
 #   in notebooks/ cannot import ../src. This kernel starts tslab from the project root instead: notebooks import
 #   "./src/..." and relative paths (runs/, ../shared/data) mean what they mean on the command line.
 #   notebooks/src -> ../src makes the same imports work under a global tslab kernel too.
+# - tslab runs the modules it compiled itself but resolves no folder imports ("./src/report" -> index.ts) and no
+#   module it did not compile; node starts it with tsx loaded, so those fall back to tsx as on the command line.
+# - scripts/notebooks-kernel.js turns off TypeScript's folder watching inside tslab, which otherwise breaks the
+#   next cell when a file appears in a watched folder ("Unexpected pending rebuildTimer").
 # - Jupyter finds the kernel through JUPYTER_PATH=<project>/.jupyter/share/jupyter (printed at the end;
 #   `npm run notebooks:run` sets it itself).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${COVER_JUPYTER_PYTHON:-/usr/bin/python3}"
 TSLAB="$ROOT/node_modules/.bin/tslab"
+KERNEL_MAIN="$ROOT/scripts/notebooks-kernel.js"
 PREFIX="$ROOT/.jupyter"
 KERNEL_DIR="$PREFIX/share/jupyter/kernels/tslab"
 
@@ -31,12 +36,13 @@ rm -rf "$PREFIX/share/jupyter/kernels/tslab" "$PREFIX/share/jupyter/kernels/jsla
 "$TSLAB" install --python="$PY" --binary="$TSLAB" --prefix="$PREFIX" >/dev/null
 rm -rf "$PREFIX/share/jupyter/kernels/jslab"
 
-# Start tslab from the project root whatever folder the notebook is in ($1 = root, $2 = tslab, $3 = connection file).
-ROOT="$ROOT" TSLAB="$TSLAB" KERNEL_DIR="$KERNEL_DIR" node -e '
+# Start tslab from the project root whatever folder the notebook is in
+# ($1 = root, $2 = node, $3 = the kernel entry, which patches tslab then starts it, $4 = connection file).
+ROOT="$ROOT" KERNEL_MAIN="$KERNEL_MAIN" KERNEL_DIR="$KERNEL_DIR" node -e '
 const { writeFileSync } = require("node:fs");
 const spec = {
-  argv: ["/bin/sh", "-c", "cd \"$1\" && exec \"$2\" kernel --config-path \"$3\"", "tslab-cover-kit",
-         process.env.ROOT, process.env.TSLAB, "{connection_file}"],
+  argv: ["/bin/sh", "-c", "cd \"$1\" && exec \"$2\" --import tsx \"$3\" kernel --config-path \"$4\"", "tslab-cover-kit",
+         process.env.ROOT, process.execPath, process.env.KERNEL_MAIN, "{connection_file}"],
   display_name: "TypeScript (cover-kit)",
   language: "typescript",
   metadata: { "cover-kit": { root: process.env.ROOT } },

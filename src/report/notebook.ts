@@ -8,7 +8,7 @@
  * Outside a kernel nothing of tslab is loaded.
  */
 import type { FigureSpec } from "./figure";
-import { Table } from "./table";
+import type { Table } from "./table";
 
 export type MimeBundle = Record<string, unknown>;
 type WriteDisplay = (message: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
@@ -54,8 +54,16 @@ export function figureBundle(spec: FigureSpec, options: FigureDisplayOptions = {
 /** Shows a table, a figure spec or text: rich in a notebook, text on the command line. */
 export function show(value: Table | FigureSpec | string, options: FigureDisplayOptions = {}): void {
   if (typeof value === "string") displayBundle({ "text/markdown": value, "text/plain": value });
-  else if (value instanceof Table) displayBundle(tableBundle(value));
+  else if (isTable(value)) displayBundle(tableBundle(value));
   else displayBundle(figureBundle(value, options));
+}
+
+/**
+ * Duck-typed: a notebook may reach src/report through tslab's compiler and through tsx at once, which gives
+ * two copies of the Table class.
+ */
+function isTable(value: Table | FigureSpec): value is Table {
+  return typeof (value as Table).toHtml === "function" && typeof (value as Table).toText === "function";
 }
 
 /**

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { writeFileAtomic } from "../util/atomic";
 import { openRenderer, RendererChoice } from "./browser";
-import { exportFigures, FigureExport, FigureFormat, FigureSpec, PLOTLY_JS_PATH } from "./figure";
+import { exportFigures, FigureFormat, FigureSpec, PLOTLY_JS_PATH } from "./figure";
 import { inNotebook, show } from "./notebook";
 import { exportTable, Table, TableFormat, TABLE_FORMATS } from "./table";
 
@@ -47,17 +47,19 @@ export class Report {
   get tablesDir(): string { return join(this.dir, "tables"); }
   get figuresDir(): string { return join(this.dir, "figures"); }
 
-  /** Exports the table (all four formats by default) and shows it; returns the written paths. */
-  table(table: Table): string[] {
+  /** Exports the table (all four formats by default) and shows it. Returns nothing, so a notebook cell echoes nothing. */
+  table(table: Table): void {
     const written = exportTable(table, this.tablesDir, this.options.tableFormats ?? TABLE_FORMATS);
     this.manifest.tables[table.name] = written.map((p) => relative(this.dir, p));
     this.writeManifest();
     if (this.shouldShow()) show(table);
-    return written;
   }
 
-  /** Exports the figure (HTML and PNG by default; PNG skipped with a note without a browser) and shows it. */
-  async figure(name: string, spec: FigureSpec): Promise<FigureExport> {
+  /**
+   * Exports the figure (HTML and PNG by default; PNG skipped with a one-line note, kept in exports().notes,
+   * when there is no browser) and shows it.
+   */
+  async figure(name: string, spec: FigureSpec): Promise<void> {
     const formats = this.options.figureFormats ?? ["html", "png"];
     const needsBrowser = formats.some((f) => f !== "html");
     this.stopIdleTimer();
@@ -73,7 +75,6 @@ export class Report {
       const png = result.written.find((p) => p.endsWith(".png"));
       show(spec, png ? { png: readFileSync(png) } : {});
     }
-    return result;
   }
 
   /** What has been written so far (paths relative to the report folder). */
