@@ -1,10 +1,9 @@
 /** Test set-up for tfjs: one backend per test file (wasm by default, like the kit on this machine). */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
+import { BackendName, useBackend } from "../../src/backend";
 
+/** wasm unless COVER_TEST_BACKEND names another (CI runs the suite again on the native backend). */
 export async function withBackend(name = process.env.COVER_TEST_BACKEND ?? "wasm"): Promise<void> {
-  await tf.setBackend(name);
-  await tf.ready();
+  await useBackend(name as BackendName);
 }
 
 /** Largest absolute difference between two arrays of the same length. */
