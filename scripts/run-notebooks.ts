@@ -56,7 +56,8 @@ async function main(argv: string[]): Promise<number> {
     if (!run.ok) {
       const failure = existsSync(executed) ? describeFailure(executed, run.failedCell) : null;
       problems.push(failure ?? run.error ?? "execution failed");
-      if (failure && run.error) problems.push(run.error);
+      // nbclient's own line adds nothing when the cell's output was found ("CellExecutionError: <Error>:").
+      if (failure && run.error && !run.error.startsWith("CellExecutionError")) problems.push(run.error);
     } else if (declared) {
       problems.push(...checkExports(declared, out, staticFormat));
     }

@@ -98,8 +98,14 @@ export function describeFailure(executed: string, failedCell?: number): string |
     if (o.output_type === "stream") return text(o.text).trimEnd();
     if (o.output_type === "error") return [`${o.ename}: ${o.evalue}`, ...(o.traceback ?? []).slice(0, 8)].join("\n").trimEnd();
     return "";
-  }).filter((s) => s !== "").join("\n").split("\n").slice(-20).map((l) => `    ${stripAnsi(l)}`).join("\n");
+  }).filter((s) => s !== "").join("\n").split("\n").map(stripAnsi).filter((l) => !isMachineryFrame(l))
+    .slice(-20).map((l) => `    ${l}`).join("\n");
   return `code cell ${index + 1} failed:\n${source}\n${outputs}`;
+}
+
+/** Stack frames of node's vm and of tslab itself say nothing about the notebook. */
+function isMachineryFrame(line: string): boolean {
+  return /^\s+at /.test(line) && /node_modules\/tslab\/|\(node:|node:vm|sigintHandlersWrap|^\s+at evalmachine\.<anonymous>:\d+:\d+$/.test(line);
 }
 
 function stripAnsi(s: string): string {
