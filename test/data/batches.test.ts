@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Batch, BatchSource, BatchSourceOptions, FrameSource, SampleError } from "../../src/data/batches";
 import type { DatasetSplit, FlipPolicy, Frames, Sample } from "../../src/data/types";
+import type { RunData } from "../../src/train/run-data";
 
 /** A split of n samples whose label is index % classes. */
 function split(dataset: string, n: number, classes: string[], flip: FlipPolicy = "allowed", kind: "video" | "image" = "video"): DatasetSplit {
@@ -177,4 +178,12 @@ test("unlabelled training samples are rejected", () => {
   const s = split("videos", 3, ["a"]);
   s.samples[1].label = -1;
   assert.throws(() => new BatchSource(options({ train: { videos: s } })), /unlabelled samples \(\/ann\/videos.txt:2\)/);
+});
+
+test("BatchSource is the trainer's RunData (type check) and stops loading on close", async () => {
+  const src: RunData = new BatchSource(options({ eval: { videos: split("videos", 4, ["a", "b", "c"]) } }));
+  const it = src.trainBatches(0);
+  assert.ok(!(await it.next()).done);
+  await src.close();
+  assert.equal((await it.next()).done, true);
 });

@@ -50,14 +50,18 @@ export function splitReport(split: DatasetSplit, examples: number): SplitReport 
   };
 }
 
-export function inspectManifest(nameOrPath: string, options: { split?: string; checkMedia: boolean; strict: boolean; examples: number }): InspectReport {
+export async function inspectManifest(nameOrPath: string, options: { split?: string; checkMedia: boolean; strict: boolean; examples: number }): Promise<InspectReport> {
   const path = resolveManifestPath(nameOrPath);
   const manifest = loadManifest(path);
   const names = options.split ? [options.split] : Object.keys(manifest.splits);
   const splits: Record<string, SplitReport> = {};
   let classes = 0;
   for (const name of names) {
-    const split = loadSplit(path, name, { manifest, checkMedia: options.checkMedia, strict: options.strict });
+    const loadOptions = { manifest, checkMedia: options.checkMedia, strict: options.strict };
+    // built-in datasets are generated on first use (src/data/builtin), which needs ffmpeg: loaded only for them
+    const split = manifest.builtin
+      ? await (require("../../data/builtin") as typeof import("../../data/builtin")).openSplit(path, name, loadOptions)
+      : loadSplit(path, name, loadOptions);
     splits[name] = splitReport(split, options.examples);
     classes = split.classes.length;
   }
@@ -84,22 +88,35 @@ function printHuman(report: InspectReport, top: number): void {
   }
 }
 
-export const command: Command = {
-  summary: "datasets: inspect a manifest, sample frames from a video, prepare the frame cache",
-  usage: `usage: cover data inspect <manifest name or path> [--split S] [--check-media] [--strict] [--examples N] [--json]
-       cover data sample ...    (cover data sample --help)
-       cover data prepare ...   (cover data prepare --help)
+const INSPECT_USAGE = `usage: cover data inspect <manifest name or path> [--split S] [--check-media] [--strict] [--examples N] [--json]
 
 inspect: samples, classes, per-class counts and problems (missing media with --check-media, unknown labels,
 duplicates, malformed lines with file:line) of every split, or of --split S. --strict stops at the first
-malformed line. Shipped manifests are in data-manifests/ and can be named without the path.`,
+malformed line. Shipped manifests are in data-manifests/ and can be named without the path; built-in
+datasets are generated first if needed.`;
+
+/** The delegated module's exported `usage`, if it has one (main.ts answers --help before dispatching). */
+function delegatedUsage(sub: string): string {
+  try {
+    const mod = require(DELEGATED[sub]) as { usage?: string };
+    return mod.usage ?? `usage: cover data ${sub} ...`;
+  } catch {
+    return `cover data ${sub}: not available in this build`;
+  }
+}
+
+export const command: Command = {
+  summary: "datasets: inspect a manifest, sample frames from a video, prepare the frame cache",
+  get usage(): string {
+    return [INSPECT_USAGE, ...Object.keys(DELEGATED).map(delegatedUsage)].join("\n\n");
+  },
   async run(flags: Flags): Promise<number> {
     const [sub, ...rest] = flags.positionals;
     if (sub && DELEGATED[sub]) {
       const target = DELEGATED[sub];
       let mod: { run(flags: Flags): Promise<number> };
       try {
-        mod = (await import(target)) as typeof mod;
+        mod = require(target) as typeof mod; // require, not import(): tsx runs the CLI as CommonJS
       } catch (err) {
         throw new Error(`cover data ${sub} is not available: ${(err as Error).message}`);
       }
@@ -118,7 +135,7 @@ malformed line. Shipped manifests are in data-manifests/ and can be named withou
     if (options.examples < 0) throw new UsageError("--examples must be >= 0");
     let report: InspectReport;
     try {
-      report = inspectManifest(rest[0], options);
+      report = await inspectManifest(rest[0], options);
     } catch (err) {
       console.error(`cover data inspect: ${(err as Error).message}`);
       return 1;
