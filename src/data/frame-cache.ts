@@ -1,0 +1,176 @@
+/**
+ * The frame cache: each video is decoded once into uint8 frames [T, H, W, 3] at a cache resolution a little above
+ * the crop size (short side = cacheSize), stored as .npy and written atomically. COVER's frame positions are fixed
+ * per video (uniform over the whole video), so only crops and flips stay random and are done from the cache.
+ * Entries are keyed by (absolute path, file size, mtime, frames, cache size): a changed file or setting misses
+ * and is rebuilt. A file that cannot be decoded leaves a `.bad` marker (with the reason) so it is not retried.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import type { Frames, Sample } from "./types";
+import { decodeClip, MediaError } from "./video";
+import { readNpy, writeNpy } from "../io/npy";
+import { writeFileAtomic } from "../util/atomic";
+import { createProgress } from "../util/progress";
+
+const CACHE_VERSION = 1;
+
+export interface FrameCacheOptions {
+  /** Frames per video (T); images are cached as 1 frame. */
+  frames: number;
+  /** Short side of the cached frames; see cacheSizeForCrop. */
+  cacheSize: number;
+  /** Folder; default env COVER_CACHE_DIR, else <repo>/.cache/frames. */
+  dir?: string;
+  /** Keep up to this many bytes of decoded clips in memory (least recently used dropped first). Default 0. */
+  memoryBytes?: number;
+}
+
+/** Short side of the cache for a crop size: 1.15x (224 -> 258, 32 -> 37), room for random crops. */
+export function cacheSizeForCrop(crop: number): number {
+  return Math.ceil(crop * 1.15);
+}
+
+export function defaultCacheDir(): string {
+  return process.env.COVER_CACHE_DIR ? resolve(process.env.COVER_CACHE_DIR) : resolve(__dirname, "../../.cache/frames");
+}
+
+type Source = Sample | string;
+const pathOf = (s: Source): string => resolve(typeof s === "string" ? s : s.path);
+
+export class FrameCache {
+  readonly dir: string;
+  readonly frames: number;
+  readonly cacheSize: number;
+  private readonly memoryLimit: number;
+  private readonly memory = new Map<string, Frames>();
+  private memoryUsed = 0;
+
+  constructor(options: FrameCacheOptions) {
+    if (!(options.frames >= 1) || !(options.cacheSize >= 1)) throw new Error(`FrameCache: frames and cacheSize must be >= 1 (got ${options.frames}, ${options.cacheSize})`);
+    this.dir = options.dir ? resolve(options.dir) : defaultCacheDir();
+    this.frames = options.frames;
+    this.cacheSize = options.cacheSize;
+    this.memoryLimit = options.memoryBytes ?? 0;
+  }
+
+  /** The cache file for a media file as it is now (throws MediaError when the file is missing). */
+  entryFile(source: Source): string {
+    const path = pathOf(source);
+    let size: number, mtimeMs: number;
+    try { ({ size, mtimeMs } = statSync(path)); } catch { throw new MediaError(path, "no such file"); }
+    const key = createHash("sha1")
+      .update(JSON.stringify({ v: CACHE_VERSION, path, size, mtimeMs, frames: this.frames, cacheSize: this.cacheSize }))
+      .digest("hex");
+    return join(this.dir, key.slice(0, 2), `${key}.npy`);
+  }
+
+  has(source: Source): boolean {
+    try { return existsSync(this.entryFile(source)); } catch { return false; }
+  }
+
+  /** Decodes and stores the clip unless it is cached already; a bad file throws MediaError and is remembered. */
+  async build(source: Source, threads?: number): Promise<"cached" | "built"> {
+    const file = this.entryFile(source);
+    if (existsSync(file)) return "cached";
+    this.throwIfKnownBad(file, pathOf(source));
+    await this.decodeAndStore(source, file, threads);
+    return "built";
+  }
+
+  /** The cached frames of a clip [T, H, W, 3] (short side = cacheSize), decoding it first on a miss. */
+  async get(source: Source): Promise<Frames> {
+    const file = this.entryFile(source);
+    const hit = this.memory.get(file);
+    if (hit) { this.memory.delete(file); this.memory.set(file, hit); return hit; }
+    let frames: Frames;
+    if (existsSync(file)) frames = readEntry(file);
+    else {
+      this.throwIfKnownBad(file, pathOf(source));
+      frames = await this.decodeAndStore(source, file);
+    }
+    this.remember(file, frames);
+    return frames;
+  }
+
+  private async decodeAndStore(source: Source, file: string, threads?: number): Promise<Frames> {
+    const path = pathOf(source);
+    let frames: Frames;
+    try {
+      frames = await decodeClip(path, { frames: this.frames, size: this.cacheSize, threads });
+    } catch (err) {
+      if (err instanceof MediaError) writeFileAtomic(`${file}.bad`, err.reason);
+      throw err;
+    }
+    writeNpy(file, { dtype: "uint8", shape: [frames.frames, frames.height, frames.width, 3], data: frames.data });
+    return frames;
+  }
+
+  private throwIfKnownBad(file: string, path: string): void {
+    if (existsSync(`${file}.bad`)) throw new MediaError(path, `${readFileSync(`${file}.bad`, "utf8")} (remembered in ${file}.bad)`);
+  }
+
+  private remember(file: string, frames: Frames): void {
+    if (frames.data.length > this.memoryLimit) return;
+    this.memory.set(file, frames);
+    this.memoryUsed += frames.data.length;
+    for (const [key, old] of this.memory) {
+      if (this.memoryUsed <= this.memoryLimit) break;
+      this.memory.delete(key);
+      this.memoryUsed -= old.data.length;
+    }
+  }
+}
+
+function readEntry(file: string): Frames {
+  const array = readNpy(file);
+  const [t, h, w, c] = array.shape;
+  if (array.dtype !== "uint8" || array.shape.length !== 4 || c !== 3) throw new Error(`${file}: not a frame-cache entry (uint8 [T, H, W, 3]), found ${array.dtype} [${array.shape}]`);
+  return { data: array.data as Uint8Array, frames: t, height: h, width: w };
+}
+
+export interface BadFile { path: string; reason: string }
+
+export interface PrepareReport {
+  total: number;
+  built: number;
+  cached: number;
+  bad: BadFile[];
+  seconds: number;
+  jobs: number;
+}
+
+export interface PrepareOptions {
+  /** Parallel ffmpeg processes; default: the cores available. */
+  jobs?: number;
+  label?: string;
+  silent?: boolean;
+}
+
+/** Fills the cache for all samples with parallel decoders; bad files are skipped, counted and returned, never fatal. */
+export async function prepareCache(cache: FrameCache, samples: Source[], options: PrepareOptions = {}): Promise<PrepareReport> {
+  const jobs = Math.max(1, Math.min(options.jobs ?? availableParallelism(), samples.length || 1));
+  const progress = createProgress({ label: options.label ?? "frame cache", total: samples.length, unit: "clip", silent: options.silent });
+  const report: PrepareReport = { total: samples.length, built: 0, cached: 0, bad: [], seconds: 0, jobs };
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < samples.length) {
+      const sample = samples[next++];
+      try {
+        const result = await cache.build(sample, jobs > 1 ? 1 : undefined);
+        report[result]++;
+      } catch (err) {
+        if (!(err instanceof MediaError)) throw err;
+        report.bad.push({ path: err.path, reason: err.reason });
+      }
+      progress.tick(1, { bad: report.bad.length });
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  progress.done();
+  report.seconds = (Date.now() - started) / 1000;
+  return report;
+}
