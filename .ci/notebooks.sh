@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JUPYTER_PKGS="jupyter-notebook jupyter-client python3-nbclient jupyter-nbconvert python3-ipykernel"
-missing() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done; }
+# dpkg -s also succeeds for removed packages whose config files remain, so ask for the installed state.
+missing() {
+  for p in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
+  done
+}
 
 need="$(missing $JUPYTER_PKGS chromium)"
 if [ -n "$need" ]; then
