@@ -13,7 +13,7 @@ export class Rng {
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`Rng: seed must be a finite number, got ${seed}`);
     this.s = new Uint32Array(4);
-    let x = (Math.trunc(seed) >>> 0) ^ (Math.floor(Math.trunc(seed) / 2 ** 32) >>> 0);
+    let x = seedWord(seed);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
       this.s[i] = splitmix32(x);
@@ -102,13 +102,21 @@ export class Rng {
 
 /** A seed derived from a base seed and labels (e.g. dataset name, epoch): independent streams per purpose. */
 export function deriveSeed(seed: number, ...labels: (string | number)[]): number {
-  let h = splitmix32((Math.trunc(seed) >>> 0) ^ 0x85ebca6b);
+  let h = splitmix32(seedWord(seed) ^ 0x85ebca6b);
   for (const label of labels) {
     const text = String(label);
     for (let i = 0; i < text.length; i++) h = splitmix32((h ^ text.charCodeAt(i)) >>> 0);
     h = splitmix32((h ^ 0x27d4eb2f) >>> 0);
   }
   return h;
+}
+
+/** 32 bits from a seed: the low word as is (so seeds 0..2^32-1 map to themselves), the high word (negative or large seeds) mixed in. */
+function seedWord(seed: number): number {
+  const t = Math.trunc(seed);
+  const lo = t >>> 0;
+  const hi = Math.floor(t / 4294967296) >>> 0;
+  return hi === 0 ? lo : (lo ^ splitmix32(hi)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

@@ -56,3 +56,10 @@ test("deriveSeed separates labels", () => {
   assert.notEqual(deriveSeed(1, "k400", 0), deriveSeed(1, "ssv2", 0));
   assert.notEqual(deriveSeed(1, "a"), deriveSeed(2, "a"));
 });
+
+test("negative and large seeds get their own streams", () => {
+  const first = (seed: number) => new Rng(seed).uint32();
+  const seeds = [0, 1, -1, 2 ** 32, 2 ** 32 + 1, -(2 ** 32)];
+  assert.equal(new Set(seeds.map(first)).size, seeds.length);
+  assert.equal(new Set(seeds.map((s) => deriveSeed(s, "x"))).size, seeds.length);
+});
