@@ -1,0 +1,113 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { decodeClip, MediaError, probeVideo, resizedShape, uniformIndices } from "../../src/data/video";
+import { decodeImage, writePng } from "../../src/data/image";
+import { ffmpegBinaries } from "../../src/data/ffmpeg";
+
+const DEMOS = resolve(__dirname, "../../../shared/data/videos/ssv2-demos");
+const small = join(DEMOS, "task5/2.webm");      // 427x240, 12 fps, 47 frames
+const portrait = join(DEMOS, "task41/0.webm");  // 1080x1920, 30 fps, Opus audio
+const landscape = join(DEMOS, "task93/0.webm"); // 1920x1080, 30 fps, Opus audio
+const tmp = mkdtempSync(join(tmpdir(), "cover-video-"));
+
+test("uniform indices: frame i of T at floor((i + 0.5) * N / T)", () => {
+  assert.deepEqual(uniformIndices(10, 4), [1, 3, 6, 8]);
+  assert.deepEqual(uniformIndices(154, 8), [9, 28, 48, 67, 86, 105, 125, 144]);
+  assert.deepEqual(uniformIndices(3, 6), [0, 0, 1, 1, 2, 2]);
+  assert.deepEqual(uniformIndices(1, 3), [0, 0, 0]);
+  assert.throws(() => uniformIndices(0, 8));
+});
+
+test("resize by the short side keeps the aspect", () => {
+  assert.deepEqual(resizedShape(427, 240, 32), { width: 57, height: 32 });
+  assert.deepEqual(resizedShape(1080, 1920, 32), { width: 32, height: 57 });
+});
+
+test("probe counts packets of VP9 WebM without header frame counts, sees audio and portrait sizes", async () => {
+  const p = await probeVideo(portrait);
+  assert.equal(p.frameCount, 154);
+  assert.deepEqual([p.width, p.height, p.fps, p.hasAudio, p.codec], [1080, 1920, 30, true, "vp9"]);
+  const s = await probeVideo(small);
+  assert.deepEqual([s.frameCount, s.width, s.height, s.fps, s.hasAudio], [47, 427, 240, 12, false]);
+});
+
+test("decoded shapes: 427x240, 1080p and portrait sources, with and without centre crop", async () => {
+  for (const file of [small, landscape, portrait]) {
+    const c = await decodeClip(file, { frames: 8, size: 32, crop: true });
+    assert.deepEqual([c.frames, c.height, c.width, c.data.length], [8, 32, 32, 8 * 32 * 32 * 3], file);
+  }
+  const full = await decodeClip(portrait, { frames: 4, size: 24 });
+  assert.deepEqual([full.frames, full.height, full.width], [4, 43, 24]);
+  const wide = await decodeClip(landscape, { frames: 4, size: 24 });
+  assert.deepEqual([wide.frames, wide.height, wide.width], [4, 24, 43]);
+});
+
+test("the sampled frames are exactly the frames at the uniform indices", async () => {
+  const all = await decodeClip(small, { frames: 47, size: 24 }); // T = N: every frame once
+  const eight = await decodeClip(small, { frames: 8, size: 24 });
+  const frameBytes = all.height * all.width * 3;
+  const frame = (f: { data: Uint8Array }, k: number) => Buffer.from(f.data.subarray(k * frameBytes, (k + 1) * frameBytes));
+  assert.ok(!frame(all, 0).equals(frame(all, 46)), "first and last frames differ");
+  uniformIndices(47, 8).forEach((index, t) => assert.ok(frame(eight, t).equals(frame(all, index)), `frame ${t} is source frame ${index}`));
+});
+
+test("more frames than the video has repeat frames in order", async () => {
+  const clip = await decodeClip(small, { frames: 94, size: 16, crop: true });
+  const frameBytes = 16 * 16 * 3;
+  const f = (k: number) => Buffer.from(clip.data.subarray(k * frameBytes, (k + 1) * frameBytes));
+  assert.ok(f(0).equals(f(1)) && f(92).equals(f(93)));
+});
+
+test("byte-identical files decode to identical frames", async () => {
+  const a = await decodeClip(join(DEMOS, "task93/1.webm"), { frames: 8, size: 32, crop: true });
+  const b = await decodeClip(join(DEMOS, "task93/2.webm"), { frames: 8, size: 32, crop: true });
+  assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
+});
+
+async function rejectsNaming(file: string, reason: RegExp): Promise<void> {
+  await assert.rejects(decodeClip(file, { frames: 8, size: 32 }), (err: Error) => {
+    assert.ok(err instanceof MediaError, String(err));
+    assert.ok(err.message.startsWith(file), err.message);
+    assert.match(err.message, reason);
+    return true;
+  });
+}
+
+test("bad files give errors naming them: missing, not a file, corrupt, empty, no video", async () => {
+  await rejectsNaming(join(tmp, "missing.mp4"), /no such file/);
+  mkdirSync(join(tmp, "folder.mp4"));
+  await rejectsNaming(join(tmp, "folder.mp4"), /not a regular file/);
+  const corrupt = join(tmp, "corrupt.webm");
+  writeFileSync(corrupt, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
+  await rejectsNaming(corrupt, /not a readable video/);
+  writeFileSync(join(tmp, "empty.mp4"), "");
+  await rejectsNaming(join(tmp, "empty.mp4"), /not a readable video/);
+  const audioOnly = join(tmp, "audio.ogg");
+  execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0.2", "-c:a", "libopus", audioOnly]);
+  await rejectsNaming(audioOnly, /no video stream/);
+});
+
+test("a truncated download still decodes the frames it has", async () => {
+  const cut = join(tmp, "cut.webm");
+  writeFileSync(cut, readFileSync(small).subarray(0, 20000));
+  const clip = await decodeClip(cut, { frames: 8, size: 16, crop: true });
+  assert.equal(clip.frames, 8);
+});
+
+test("PNG and JPEG images are 1-frame clips through the same path", async () => {
+  const w = 6, h = 4;
+  const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
+  const png = join(tmp, "a.png");
+  writePng(png, rgb, w, h);
+  const exact = await decodeImage(png, { size: h });
+  assert.deepEqual([exact.frames, exact.height, exact.width], [1, h, w]);
+  assert.ok(Buffer.from(exact.data).equals(Buffer.from(rgb)), "lossless PNG round trip");
+  const jpg = join(tmp, "a.jpg");
+  execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-i", png, "-vf", "scale=60:40", jpg]);
+  const viaClip = await decodeClip(jpg, { frames: 8, size: 20, crop: true });
+  assert.deepEqual([viaClip.frames, viaClip.height, viaClip.width], [1, 20, 20]);
+});
