@@ -9,7 +9,7 @@
  */
 import { evalViews, EvalViews, Normalization, trainView, viewCount, viewLength } from "./augment";
 import { flipLabelMap } from "./manifest";
-import { MixtureSampler, Pick } from "./mixture";
+import { MixtureConfig, MixtureSampler, Pick } from "./mixture";
 import type { DatasetSplit, Frames, Sample } from "./types";
 import { deriveSeed, Rng } from "../util/rng";
 
@@ -52,6 +52,8 @@ export interface BatchSourceOptions {
   weights?: Record<string, number>;
   /** Micro-batches per epoch (default: sum of training sizes / batchSize). */
   batchesPerEpoch?: number;
+  /** How a batch's clips are spread over the datasets (see MixtureConfig.allocation); default "random". */
+  allocation?: MixtureConfig["allocation"];
   /** Short-side scale jitter for training crops, as multiples of S (see augment.ts). */
   scale?: [number, number];
   norm?: Normalization;
@@ -68,7 +70,7 @@ export class BatchSource {
   readonly microBatchesPerEpoch: number;
   /** Samples skipped so far (only with skipBadSamples). */
   readonly badSamples: BadSample[] = [];
-  private readonly sampler: { datasets: Record<string, number>; weights?: Record<string, number>; batchSize: number; seed: number; batchesPerEpoch?: number };
+  private readonly sampler: MixtureConfig;
   private readonly flipMaps: Record<string, Int32Array | null> = {};
   private readonly limiter: Limiter;
   private closed = false;
@@ -87,6 +89,7 @@ export class BatchSource {
     this.sampler = {
       datasets: Object.fromEntries(Object.entries(options.train).map(([n, s]) => [n, s.samples.length])),
       weights: options.weights, batchSize: options.batchSize, seed: options.seed, batchesPerEpoch: options.batchesPerEpoch,
+      allocation: options.allocation,
     };
     this.microBatchesPerEpoch = Object.keys(options.train).length ? new MixtureSampler(this.sampler).batchesPerEpoch : 0;
     this.limiter = new Limiter(options.concurrency ?? 4);

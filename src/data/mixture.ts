@@ -20,6 +20,13 @@ export interface MixtureConfig {
   seed: number;
   /** Batches per epoch (default: floor(sum of sizes / batchSize), at least 1). */
   batchesPerEpoch?: number;
+  /**
+   * "random" (default): each clip's dataset drawn independently with the datasets' probabilities.
+   * "proportional": each batch holds floor or ceil of batchSize * p_d clips of dataset d (systematic sampling with a
+   * random offset, so expected counts stay exact): lower variance, and at small batch sizes no dataset goes missing
+   * from a batch by chance.
+   */
+  allocation?: "random" | "proportional";
 }
 
 /** One clip of a batch: the dataset and the sample's index within that dataset's split. */
@@ -44,6 +51,9 @@ export class MixtureSampler {
     this.names = Object.keys(config.datasets).sort();
     if (this.names.length === 0) throw new Error("mixture: no datasets");
     if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new Error(`mixture: batchSize must be a positive integer, got ${config.batchSize}`);
+    if (config.allocation !== undefined && config.allocation !== "random" && config.allocation !== "proportional") {
+      throw new Error(`mixture: allocation must be "random" or "proportional", got ${JSON.stringify(config.allocation)}`);
+    }
     if (!Number.isFinite(config.seed)) throw new Error(`mixture: seed must be a number, got ${config.seed}`);
     this.sizes = this.names.map((n) => {
       const size = config.datasets[n];
@@ -137,10 +147,15 @@ export class MixtureSampler {
   /** Dataset of each clip of batch k: a function of (seed, k) only. */
   private draw(k: number): number[] {
     const rng = new Rng(deriveSeed(this.config.seed, "mixture-batch", k));
-    const out = new Array<number>(this.config.batchSize);
-    for (let i = 0; i < out.length; i++) {
-      const u = rng.next();
-      let d = 0;
+    const B = this.config.batchSize;
+    const proportional = this.config.allocation === "proportional";
+    const offset = proportional ? rng.next() : 0;
+    const out = new Array<number>(B);
+    let d = 0;
+    for (let i = 0; i < B; i++) {
+      // systematic: points (offset + i) / B sweep the cumulative distribution once, in order
+      const u = proportional ? (offset + i) / B : rng.next();
+      if (!proportional) d = 0;
       while (u >= this.cumulative[d]) d++;
       out[i] = d;
     }

@@ -79,3 +79,22 @@ test("bad configs and states are rejected with clear errors", () => {
   state.cursors.ssv2.position = 99;
   assert.throws(() => new MixtureSampler(config, state), /cursor of 'ssv2'/);
 });
+
+test("proportional allocation: every batch holds floor or ceil of B * p clips per dataset, exact on average", () => {
+  const s = new MixtureSampler({ ...config, allocation: "proportional" });
+  const totals: Record<string, number> = { k400: 0, ssv2: 0, imagenet: 0 };
+  for (const batch of draw(s, 500)) {
+    const c: Record<string, number> = { k400: 0, ssv2: 0, imagenet: 0 };
+    for (const p of batch) c[p.dataset]++;
+    assert.ok(c.k400 === 2 || c.k400 === 3, JSON.stringify(c)); // 8 * 0.3 = 2.4
+    assert.ok(c.ssv2 === 1 || c.ssv2 === 2, JSON.stringify(c)); // 1.6
+    assert.equal(c.imagenet, 4);                                 // 4.0
+    for (const k of Object.keys(c)) totals[k] += c[k];
+  }
+  assert.ok(Math.abs(totals.k400 / 4000 - 0.3) < 0.01 && Math.abs(totals.ssv2 / 4000 - 0.2) < 0.01, JSON.stringify(totals));
+  const resumed = new MixtureSampler({ ...config, allocation: "proportional" }, JSON.parse(JSON.stringify(MixtureSampler.atBatch({ ...config, allocation: "proportional" }, 20).state())));
+  const straight = new MixtureSampler({ ...config, allocation: "proportional" });
+  draw(straight, 20);
+  assert.deepEqual(draw(resumed, 10), draw(straight, 10));
+  assert.throws(() => new MixtureSampler({ ...config, allocation: "even" as "random" }), /allocation/);
+});
