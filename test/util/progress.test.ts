@@ -1,0 +1,49 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createProgress, duration } from "../../src/util/progress";
+
+function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
+  let text = "";
+  const stream = { isTTY, write(chunk: string) { text += chunk; return true; } } as unknown as NodeJS.WriteStream;
+  return { stream, text: () => text };
+}
+
+test("plain lines (logs, notebooks) show count, percent, rate, ETA and metrics", () => {
+  const { stream, text } = fakeStream(false);
+  const p = createProgress({ label: "train", total: 10, unit: "step", stream, everySeconds: 0 });
+  for (let i = 0; i < 4; i++) p.tick(1, { loss: 2.5 - i * 0.5 });
+  p.done();
+  const lines = text().trim().split("\n");
+  assert.ok(lines.length >= 2, text());
+  assert.ok(!text().includes("\r"));
+  const last = lines[lines.length - 1];
+  assert.match(last, /^train: 4\/10 steps \(40%\)/);
+  assert.match(last, /step\/s/);
+  assert.match(last, /eta /);
+  assert.match(last, /loss 1\b/);
+});
+
+test("a terminal gets one redrawn line, ended by done()", () => {
+  const { stream, text } = fakeStream(true);
+  const p = createProgress({ label: "decode", total: 3, unit: "clip", stream, everySeconds: 0 });
+  p.tick(); p.tick(); p.tick();
+  p.done();
+  p.done(); // idempotent
+  assert.ok(text().startsWith("\r\x1b[2K"));
+  assert.equal(text().split("\n").length - 1, 1);
+  assert.match(text(), /decode: 3\/3 clips \(100%\)/);
+});
+
+test("silent prints nothing", () => {
+  const { stream, text } = fakeStream(false);
+  const p = createProgress({ label: "x", total: 2, stream, silent: true, everySeconds: 0 });
+  p.tick(2, { acc: 1 });
+  p.done();
+  assert.equal(text(), "");
+});
+
+test("durations are short and readable", () => {
+  assert.equal(duration(5.4), "5s");
+  assert.equal(duration(75), "1m15s");
+  assert.equal(duration(3 * 3600 + 120), "3h02m");
+});
