@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { ANNOTATION_FORMATS, parseAnnotations, readLines, readSsv2Labels, readSynsets, scansMediaFolder } from "./annotations";
 import type { RawLabel } from "./annotations";
+import { deriveSeed, Rng } from "../util/rng";
 import type { AnnotationFormat, ClassListFormat, DatasetManifest, DatasetSplit, FlipPolicy, Problem, Sample, SplitSpec } from "./types";
 
 /** The folder of the manifests shipped with the kit. */
@@ -274,4 +275,29 @@ export function problemCounts(problems: Problem[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const p of problems) counts[p.kind] = (counts[p.kind] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * A deterministic, class-balanced subset of at most `count` samples (small-scale runs): classes take turns, each
+ * giving its samples in a seeded shuffle; the subset keeps the split's original order. Unlabelled samples count as
+ * one class. The same (split, count, seed) always gives the same subset, and a larger count a superset.
+ */
+export function subsetSplit(split: DatasetSplit, count: number, seed: number): DatasetSplit {
+  if (!Number.isInteger(count) || count < 0) throw new Error(`subsetSplit: count must be a non-negative integer, got ${count}`);
+  if (count >= split.samples.length) return split;
+  const byClass = new Map<number, number[]>();
+  split.samples.forEach((s, i) => {
+    const list = byClass.get(s.label);
+    if (list) list.push(i); else byClass.set(s.label, [i]);
+  });
+  const rng = new Rng(deriveSeed(seed, "subset", split.dataset, split.split));
+  const queues = [...byClass.keys()].sort((a, b) => a - b).map((label) => rng.shuffle(byClass.get(label)!));
+  const chosen: number[] = [];
+  for (let round = 0; chosen.length < count; round++) {
+    for (const q of queues) {
+      if (round < q.length && chosen.length < count) chosen.push(q[round]);
+    }
+  }
+  chosen.sort((a, b) => a - b);
+  return { ...split, samples: chosen.map((i) => split.samples[i]) };
 }

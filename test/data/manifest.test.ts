@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { classCounts, flipLabelMap, loadClasses, loadManifest, loadSplit, MANIFEST_DIR, problemCounts, resolveManifestPath } from "../../src/data/manifest";
+import { classCounts, flipLabelMap, loadClasses, loadManifest, loadSplit, MANIFEST_DIR, problemCounts, resolveManifestPath, subsetSplit } from "../../src/data/manifest";
 
 const SHARED = resolve(__dirname, "../../../shared/data");
 const tmp = mkdtempSync(join(tmpdir(), "cover-manifest-"));
@@ -147,4 +147,19 @@ test("flip policies: never -> null, allowed -> identity, swap -> symmetric label
   const file = writeManifest("flip.json", { ...k400, classes, flip: { swap: { left: "down" } }, splits: { s: { format: "list", files: ["x"] } } });
   writeFileSync(join(tmp, "x"), "");
   assert.throws(() => loadSplit(file, "s"), /field 'flip.swap' names 'down'/);
+});
+
+test("subsetSplit: deterministic, class-balanced, nested for larger counts, original order kept", () => {
+  const file = writeManifest("k400-subset.json", k400);
+  const split = loadSplit(file, "val");
+  const a = subsetSplit(split, 800, 1);
+  assert.deepEqual(a.samples, subsetSplit(split, 800, 1).samples);
+  assert.equal(a.samples.length, 800);
+  assert.ok(classCounts(a).every((c) => c === 2), "2 per class for 800 of 400 classes");
+  const order = a.samples.map((s) => split.samples.indexOf(s));
+  assert.deepEqual(order, [...order].sort((x, y) => x - y));
+  const bigger = new Set(subsetSplit(split, 1200, 1).samples);
+  assert.ok(a.samples.every((s) => bigger.has(s)));
+  assert.notDeepEqual(subsetSplit(split, 800, 2).samples, a.samples);
+  assert.equal(subsetSplit(split, 10 ** 6, 1), split);
 });
