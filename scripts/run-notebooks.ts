@@ -21,7 +21,10 @@ const JUPYTER_PATH = join(PROJECT_ROOT, ".jupyter", "share", "jupyter");
 
 interface Outcome { notebook: string; ok: boolean; seconds: number; problems: string[]; executed: string; out: string }
 
+const USAGE = "usage: npm run notebooks:run -- [--scale smoke|cpu|paper] [--out dir] [--timeout seconds-per-cell] [--seed n] [--python path] [notebooks...]";
+
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) { console.log(USAGE); return 0; }
   const flags = new Flags(parseArgs(argv));
   const scale = (flags.string("scale") ?? "smoke") as Scale;
   if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, got '${scale}'`);
@@ -91,6 +94,6 @@ function round(x: number): number {
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
-  console.error(err instanceof UsageError ? `notebooks:run: ${err.message}` : err);
+  console.error(err instanceof UsageError ? `notebooks:run: ${err.message}\n${USAGE}` : err);
   process.exit(err instanceof UsageError ? 2 : 1);
 });
