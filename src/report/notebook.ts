@@ -42,12 +42,15 @@ export interface FigureDisplayOptions {
 }
 
 export function figureBundle(spec: FigureSpec, options: FigureDisplayOptions = {}): MimeBundle {
+  const png = options.png ? Buffer.from(options.png).toString("base64") : null;
+  // Frontends without plotly (nbconvert HTML, GitHub, the classic notebook) prefer text/html to image/png,
+  // so the HTML carries the picture when there is one, else the figure's numbers as a table.
   const bundle: MimeBundle = {
     "application/vnd.plotly.v1+json": { data: spec.data, layout: spec.layout },
-    "text/html": figureSummaryHtml(spec),
+    "text/html": png ? figureImageHtml(spec, png) : figureSummaryHtml(spec),
     "text/plain": figureSummaryText(spec),
   };
-  if (options.png) bundle["image/png"] = Buffer.from(options.png).toString("base64");
+  if (png) bundle["image/png"] = png;
   return bundle;
 }
 
@@ -87,6 +90,11 @@ export function figureSummaryText(spec: FigureSpec): string {
   const title = spec.layout.title?.text ?? "figure";
   const traces = spec.data.map((t) => `${t.name ?? t.type} (${t.y.length} points)`).join(", ");
   return `[figure] ${title}: ${traces}`;
+}
+
+function figureImageHtml(spec: FigureSpec, pngBase64: string): string {
+  const title = (spec.layout.title?.text ?? "figure").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;");
+  return `<img class="cover-figure" alt="${title}" src="data:image/png;base64,${pngBase64}">`;
 }
 
 /** The figure's data as small HTML tables, for frontends that do not render plotly. */

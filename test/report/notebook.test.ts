@@ -36,7 +36,9 @@ test("a figure bundle carries the plotly spec, an HTML fallback and the PNG when
   assert.deepEqual(Object.keys(bundle).sort(), ["application/vnd.plotly.v1+json", "image/png", "text/html", "text/plain"]);
   assert.deepEqual(bundle["application/vnd.plotly.v1+json"], { data: spec.data, layout: spec.layout });
   assert.equal(bundle["image/png"], "AQID");
-  assert.match(String(bundle["text/html"]), /<td>k400<\/td><td style="text-align:right">50<\/td>/);
+  assert.equal(bundle["text/html"], '<img class="cover-figure" alt="Table 1" src="data:image/png;base64,AQID">');
+  assert.match(String(figureBundle(spec)["text/html"]), /<td>k400<\/td><td style="text-align:right">50<\/td>/);
+  assert.equal(figureBundle(spec)["image/png"], undefined);
   assert.deepEqual(Object.keys(tableBundle(table)).sort(), ["text/html", "text/markdown", "text/plain"]);
 });
 
