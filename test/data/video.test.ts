@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { decodeClip, MediaError, probeVideo, resizedShape, uniformIndices } from "../../src/data/video";
@@ -110,4 +110,43 @@ test("PNG and JPEG images are 1-frame clips through the same path", async () => 
   execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-i", png, "-vf", "scale=60:40", jpg]);
   const viaClip = await decodeClip(jpg, { frames: 8, size: 20, crop: true });
   assert.deepEqual([viaClip.frames, viaClip.height, viaClip.width], [1, 20, 20]);
+});
+
+function makeVfrClip(): string {
+  // 60 frames: the first 30 at 30 fps, the rest 3x slower (variable frame rate); testsrc draws a different frame each time.
+  const file = join(tmp, "vfr.mkv");
+  execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=30:duration=2",
+    "-vf", "setpts='if(lt(N,30),N/(30*TB),(30+(N-30)*3)/(30*TB))'", "-vsync", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", file]);
+  return file;
+}
+
+test("variable frame rate: frames are sampled by index, never duplicated or dropped", async () => {
+  const vfr = makeVfrClip();
+  assert.equal((await probeVideo(vfr)).frameCount, 60);
+  const all = await decodeClip(vfr, { frames: 60, size: 48 });
+  const n = all.height * all.width * 3;
+  const frame = (f: { data: Uint8Array }, k: number) => Buffer.from(f.data.subarray(k * n, (k + 1) * n));
+  for (let k = 1; k < 60; k++) assert.ok(!frame(all, k).equals(frame(all, k - 1)), `frames ${k - 1} and ${k} differ`);
+  const eight = await decodeClip(vfr, { frames: 8, size: 48 });
+  uniformIndices(60, 8).forEach((index, t) => assert.ok(frame(eight, t).equals(frame(all, index)), `frame ${t} is source frame ${index}`));
+});
+
+test("rotation metadata: a phone video tagged 90 degrees decodes upright in portrait", async () => {
+  const vfr = join(tmp, "vfr.mkv");
+  if (!existsSync(vfr)) makeVfrClip();
+  const rotated = join(tmp, "rotated.mp4");
+  execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-i", vfr, "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated]);
+  const info = await probeVideo(rotated);
+  assert.deepEqual([info.rotation, info.width, info.height], [90, 48, 64]);
+  const upright = await decodeClip(rotated, { frames: 1, size: 48 });
+  assert.deepEqual([upright.height, upright.width], [64, 48]);
+  // The pixels are the landscape frame turned by a quarter: compare with the unrotated decode.
+  const plain = await decodeClip(vfr, { frames: 1, size: 48 });
+  const at = (f: { data: Uint8Array; width: number }, x: number, y: number) => f.data[(y * f.width + x) * 3];
+  let cw = 0, ccw = 0;
+  for (let y = 0; y < 64; y++) for (let x = 0; x < 48; x++) {
+    cw += Math.abs(at(upright, x, y) - at(plain, y, 47 - x));
+    ccw += Math.abs(at(upright, x, y) - at(plain, 63 - y, x));
+  }
+  assert.ok(Math.min(cw, ccw) < 0.05 * Math.max(cw, ccw), `one quarter turn matches (${cw} vs ${ccw})`);
 });

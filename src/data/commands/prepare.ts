@@ -8,13 +8,14 @@ import type { PrepareReport } from "../frame-cache";
 import { loadManifest, resolveManifestPath } from "../manifest";
 
 export const usage = `usage: cover data prepare <manifest name or path> [--split S] [--frames T] [--crop C | --cache-size N]
-                           [--jobs N] [--cache-dir D] [--quiet] [--json]
+                           [--jobs N] [--cache-dir D] [--strict] [--quiet] [--json]
 
 Decodes every clip of the split (default: all splits) once into the frame cache: T frames (default 8) sampled
 uniformly over the whole video, short side resized to N = ceil(1.15 * C) (default crop 224 -> 258), stored as
 uint8 .npy under --cache-dir (default env COVER_CACHE_DIR or <repo>/.cache/frames). Runs N parallel ffmpeg
 processes (default: the cores available). Bad files are skipped, counted and listed at the end; clips cached
-already are not decoded again. Built-in datasets are generated first when needed. Exit status 1 when a file was bad.`;
+already are not decoded again (a bad file is remembered until it changes). Built-in datasets are generated first
+when needed. --strict: exit status 1 when a file was bad.`;
 
 export async function run(flags: Flags): Promise<number> {
   const positionals = flags.positionals[0] === "prepare" ? flags.positionals.slice(1) : flags.positionals;
@@ -25,6 +26,7 @@ export async function run(flags: Flags): Promise<number> {
   const explicitSize = flags.int("cache-size");
   const jobs = flags.int("jobs", availableParallelism());
   const dir = flags.string("cache-dir");
+  const strict = flags.bool("strict");
   const quiet = flags.bool("quiet");
   const json = flags.bool("json");
   flags.rejectUnknown();
@@ -53,5 +55,6 @@ export async function run(flags: Flags): Promise<number> {
   }
   if (json) printJson({ manifest: manifestPath, dataset: manifest.name, cacheDir: cache.dir, frames, cacheSize, splits: reports });
   else console.log(`cache: ${cache.dir} (frames ${frames}, short side ${cacheSize})`);
-  return bad > 0 ? 1 : 0;
+  if (bad > 0 && !json) console.log(`${bad} bad file${bad > 1 ? "s" : ""} skipped (listed above)`);
+  return bad > 0 && strict ? 1 : 0;
 }
