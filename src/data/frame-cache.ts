@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import type { Frames, Sample } from "./types";
 import { decodeClip, MediaError } from "./video";
-import { readNpy, writeNpy } from "../io/npy";
+import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
 import { createProgress } from "../util/progress";
 
@@ -85,9 +85,8 @@ export class FrameCache {
     const file = this.entryFile(source);
     const hit = this.memory.get(file);
     if (hit) { this.memory.delete(file); this.memory.set(file, hit); return hit; }
-    let frames: Frames;
-    if (existsSync(file)) frames = readEntry(file);
-    else {
+    let frames = existsSync(file) ? readEntryOrUndefined(file) : undefined;
+    if (!frames) {
       this.throwIfKnownBad(file, pathOf(source));
       frames = await this.decodeAndStore(source, file);
     }
@@ -104,7 +103,8 @@ export class FrameCache {
       if (err instanceof MediaError) writeFileAtomic(`${file}.bad`, err.reason);
       throw err;
     }
-    writeNpy(file, { dtype: "uint8", shape: [frames.frames, frames.height, frames.width, 3], data: frames.data });
+    // No fsync: an entry lost or cut short by a crash is unreadable and simply decoded again.
+    writeFileAtomic(file, encodeNpy({ dtype: "uint8", shape: [frames.frames, frames.height, frames.width, 3], data: frames.data }), { fsync: false });
     return frames;
   }
 
@@ -122,6 +122,11 @@ export class FrameCache {
       this.memoryUsed -= old.data.length;
     }
   }
+}
+
+/** An entry cut short (e.g. by a crash, as entries are not fsynced) reads as a miss and is decoded again. */
+function readEntryOrUndefined(file: string): Frames | undefined {
+  try { return readEntry(file); } catch { return undefined; }
 }
 
 function readEntry(file: string): Frames {

@@ -6,6 +6,7 @@ import { deflateSync } from "node:zlib";
 import type { Frames } from "./types";
 import { decodeClip } from "./video";
 import { writeFileAtomic } from "../util/atomic";
+import type { AtomicWriteOptions } from "../util/atomic";
 
 export { isImagePath } from "./video";
 
@@ -56,6 +57,6 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
   return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(rows, { level: 9 })), chunk("IEND", new Uint8Array(0))]);
 }
 
-export function writePng(path: string, rgb: Uint8Array, width: number, height: number): void {
-  writeFileAtomic(path, encodePng(rgb, width, height));
+export function writePng(path: string, rgb: Uint8Array, width: number, height: number, options: AtomicWriteOptions = {}): void {
+  writeFileAtomic(path, encodePng(rgb, width, height), options);
 }

@@ -4,7 +4,7 @@
  * (`select` by frame index, `-vsync 0`, rawvideo rgb24 to a pipe), resized by the short side and
  * optionally centre-cropped. Images are 1-frame clips through the same path.
  */
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from "node:fs";
 import { extname } from "node:path";
 import type { FfprobeData, FfprobeStream } from "fluent-ffmpeg";
 import type { Frames } from "./types";
@@ -105,6 +105,8 @@ function rate(text: string | undefined): number {
  */
 export async function probeVideo(path: string, countFrames = false): Promise<VideoInfo> {
   checkReadable(path);
+  const png = pngHeader(path);
+  if (png) return { path, frameCount: 1, ...png, fps: 0, rotation: 0, codec: "png", hasAudio: false, isImage: true };
   const data = await ffprobe(path, countFrames ? ["-count_frames"] : ["-count_packets"]);
   const video = data.streams.find((s) => s.codec_type === "video" && !(s.disposition?.attached_pic));
   if (!video) throw new MediaError(path, "no video stream");
@@ -126,6 +128,18 @@ export async function probeVideo(path: string, countFrames = false): Promise<Vid
     hasAudio: data.streams.some((s) => s.codec_type === "audio"),
     isImage: image,
   };
+}
+
+/** Width and height from a PNG's IHDR chunk (saves an ffprobe process per image); undefined if not a PNG. */
+function pngHeader(path: string): { width: number; height: number } | undefined {
+  if (extname(path).toLowerCase() !== ".png") return undefined;
+  const head = Buffer.alloc(24);
+  const fd = openSync(path, "r");
+  try { readSync(fd, head, 0, 24, 0); } finally { closeSync(fd); }
+  const signature = head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  if (!signature || head.toString("latin1", 12, 16) !== "IHDR") return undefined; // let ffprobe judge it
+  const width = head.readUInt32BE(16), height = head.readUInt32BE(20);
+  return width > 0 && height > 0 ? { width, height } : undefined;
 }
 
 interface RawDecode { data: Buffer; frameBytes: number; decoded: number }

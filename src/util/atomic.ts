@@ -1,21 +1,35 @@
-/** Atomic file writes: write a temporary file in the same folder, fsync, then rename over the target. */
+/**
+ * Atomic file writes: write a temporary file in the same folder, then rename it over the target, so that readers
+ * see the old file or the whole new one, never a part. With `fsync` (the default) the data is also on disk before
+ * the rename (survives a power cut); files that can be rebuilt (caches, generated data) may skip it: it costs
+ * milliseconds per file.
+ */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+export interface AtomicWriteOptions { fsync?: boolean }
+
+let counter = 0;
+
+export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
   const fd = openSync(tmp, "w");
   try {
     const bytes = typeof data === "string" ? Buffer.from(data) : data;
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } catch (err) {
+    if (options.fsync !== false) fsyncSync(fd);
     closeSync(fd);
+  } catch (err) {
+    try { closeSync(fd); } catch { /* closed already */ }
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw err;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw err;
+  }
 }

@@ -68,3 +68,12 @@ test("memory cache returns the same frames without reading the disk again", asyn
   const b = await cache.get(video);
   assert.equal(a, b);
 });
+
+test("an entry cut short is decoded again instead of failing", async () => {
+  const cache = new FrameCache({ dir: join(tmp, "e"), frames: 3, cacheSize: 12 });
+  const video = join(DEMOS, "task5/2.webm");
+  const good = await cache.get(video);
+  writeFileSync(cache.entryFile(video), Buffer.alloc(50, 1));
+  const again = await cache.get(video);
+  assert.ok(Buffer.from(again.data).equals(Buffer.from(good.data)));
+});

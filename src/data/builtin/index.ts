@@ -88,7 +88,7 @@ export async function ensureBuiltin(manifest: DatasetManifest, options: EnsureOp
           const rng = new Rng(deriveSeed(seed, name, split, i));
           const pixels = generator.render({ rng, label, digits, size: gen.size, frames: gen.frames });
           const file = mediaName(generator.kind, split, i);
-          if (generator.kind === "image") writePng(join(root, file), pixels, gen.size, gen.size);
+          if (generator.kind === "image") writePng(join(root, file), pixels, gen.size, gen.size, { fsync: false });
           else videos.push({ path: join(root, file), clip: pixels });
           lines[i] = JSON.stringify({ path: file, label: generator.classes[label] });
         }
