@@ -1,6 +1,7 @@
 /**
  * Progress for long work: count, rate, ETA and running metrics. On a terminal one line is redrawn in place;
  * elsewhere (CI logs, Jupyter/tslab notebooks) a plain line is printed every few seconds and at the end.
+ * Env COVER_PROGRESS: "off" silences every display, a number sets the seconds between plain lines.
  */
 export interface ProgressOptions {
   label: string;
@@ -22,7 +23,10 @@ export interface Progress {
 export function createProgress(options: ProgressOptions): Progress {
   const stream = options.stream ?? process.stderr;
   const tty = stream.isTTY === true;
-  const every = (options.everySeconds ?? (tty ? 0.2 : 10)) * 1000;
+  const env = process.env.COVER_PROGRESS;
+  const silent = options.silent === true || env === "off";
+  const envSeconds = env !== undefined && env !== "" && Number.isFinite(Number(env)) ? Number(env) : undefined;
+  const every = (options.everySeconds ?? (tty ? 0.2 : envSeconds ?? 10)) * 1000;
   const unit = options.unit ?? "item";
   const started = Date.now();
   let count = 0;
@@ -42,7 +46,7 @@ export function createProgress(options: ProgressOptions): Progress {
       `  elapsed ${duration(elapsed)}  eta ${duration(eta)}${shown ? `  ${shown}` : ""}`;
   };
   const print = (final: boolean) => {
-    if (options.silent) return;
+    if (silent) return;
     if (tty) stream.write(`\r\x1b[2K${line()}${final ? "\n" : ""}`);
     else stream.write(`${line()}\n`);
   };

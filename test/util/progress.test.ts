@@ -47,3 +47,21 @@ test("durations are short and readable", () => {
   assert.equal(duration(75), "1m15s");
   assert.equal(duration(3 * 3600 + 120), "3h02m");
 });
+
+test("env COVER_PROGRESS=off silences, a number sets the seconds between plain lines", () => {
+  const saved = process.env.COVER_PROGRESS;
+  try {
+    process.env.COVER_PROGRESS = "off";
+    const quiet = fakeStream(false);
+    const p = createProgress({ label: "x", total: 2, stream: quiet.stream, everySeconds: 0 });
+    p.tick(); p.tick(); p.done();
+    assert.equal(quiet.text(), "");
+    process.env.COVER_PROGRESS = "0";
+    const often = fakeStream(false);
+    const q = createProgress({ label: "y", total: 3, stream: often.stream });
+    q.tick(); q.tick(); q.tick();
+    assert.equal(often.text().trim().split("\n").length, 2);
+  } finally {
+    if (saved === undefined) delete process.env.COVER_PROGRESS; else process.env.COVER_PROGRESS = saved;
+  }
+});
