@@ -82,7 +82,10 @@ export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?:
   });
 }
 
-export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot" }
+export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot"; color?: string }
+
+/** plotly's default colour cycle, so that related lines (a dataset's kit and paper) can share a colour. */
+export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 export function lineChart(options: { title: string; series: LineSeries[]; xTitle?: string; yTitle?: string; logY?: boolean }): FigureSpec {
   for (const s of options.series) {
@@ -93,7 +96,8 @@ export function lineChart(options: { title: string; series: LineSeries[]; xTitle
   return {
     data: options.series.map((s) => ({
       type: "scatter", mode: s.x.length > 40 ? "lines" : "lines+markers", name: s.name, x: [...s.x], y: [...s.y],
-      line: { dash: s.dash ?? "solid" },
+      line: { dash: s.dash ?? "solid", ...(s.color ? { color: s.color } : {}) },
+      ...(s.color ? { marker: { color: s.color } } : {}),
     })),
     layout,
   };
@@ -149,21 +153,22 @@ export function lossCurves(runs: Record<string, string | MetricsRecord[]>, optio
 
 /**
  * A sweep: the kit's metric against a numeric setting column (e.g. w_image), one solid line per dataset,
- * with the paper's numbers as dashed lines where it has them.
+ * with the paper's numbers as a dashed line of the same colour where it has them.
  */
 export function sweepChart(rows: ResultRow[], options: { title: string; x: string; by?: string; xTitle?: string; yTitle?: string }): FigureSpec {
   const by = options.by ?? "dataset";
   const groups = [...new Set(rows.map((r) => String(r[by])))];
   const series: LineSeries[] = [];
-  for (const group of groups) {
+  for (const [g, group] of groups.entries()) {
+    const color = PALETTE[g % PALETTE.length];
     const points = rows.filter((r) => String(r[by]) === group).map((r) => {
       const x = r[options.x];
       if (typeof x !== "number") throw new Error(`figure "${options.title}": column "${options.x}" must be a number in every row, got ${JSON.stringify(x)}`);
       return { x, kit: r.kit, paper: r.paper };
     }).sort((a, b) => a.x - b.x);
-    series.push({ name: `${group} kit`, x: points.map((p) => p.x), y: points.map((p) => p.kit) });
+    series.push({ name: `${group} kit`, x: points.map((p) => p.x), y: points.map((p) => p.kit), color });
     if (points.some((p) => p.paper !== null)) {
-      series.push({ name: `${group} paper`, x: points.map((p) => p.x), y: points.map((p) => p.paper), dash: "dash" });
+      series.push({ name: `${group} paper`, x: points.map((p) => p.x), y: points.map((p) => p.paper), dash: "dash", color });
     }
   }
   const metrics = [...new Set(rows.map((r) => r.metric))];

@@ -34,7 +34,9 @@ test("sweepChart: kit lines sorted by the setting, paper lines dashed where the 
   assert.deepEqual(spec.data[0].x, [0, 0.5, 0.75]);
   assert.deepEqual(spec.data[1].y, [70.6, 70.8, 70.6]);
   assert.deepEqual(spec.data[3].y, [null, 86.1, 86.6]);
-  assert.deepEqual(spec.data[1].line, { dash: "dash" });
+  assert.deepEqual(spec.data[1].line, { dash: "dash", color: "#1f77b4" });
+  assert.deepEqual(spec.data[0].line, { dash: "solid", color: "#1f77b4" }, "a dataset's kit and paper lines share a colour");
+  assert.deepEqual(spec.data[2].line, { dash: "solid", color: "#ff7f0e" });
   assert.throws(() => sweepChart([{ ...rows[0], w_image: "high" }], { title: "t", x: "w_image" }), /"w_image" must be a number/);
 });
 
