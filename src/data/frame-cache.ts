@@ -148,15 +148,23 @@ export interface PrepareReport {
 }
 
 export interface PrepareOptions {
-  /** Parallel ffmpeg processes; default: the cores available. */
+  /** Parallel ffmpeg processes; default defaultJobs(). */
   jobs?: number;
   label?: string;
   silent?: boolean;
 }
 
+/**
+ * Twice the cores: small clips are bound by process start-up and pipe latency, not by CPU (measured on 2 cores:
+ * 88 images/s with 2 jobs, 222 with 4); large clips decode with one thread per process when jobs > 1.
+ */
+export function defaultJobs(): number {
+  return 2 * availableParallelism();
+}
+
 /** Fills the cache for all samples with parallel decoders; bad files are skipped, counted and returned, never fatal. */
 export async function prepareCache(cache: FrameCache, samples: Source[], options: PrepareOptions = {}): Promise<PrepareReport> {
-  const jobs = Math.max(1, Math.min(options.jobs ?? availableParallelism(), samples.length || 1));
+  const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), samples.length || 1));
   const progress = createProgress({ label: options.label ?? "frame cache", total: samples.length, unit: "clip", silent: options.silent });
   const report: PrepareReport = { total: samples.length, built: 0, cached: 0, bad: [], seconds: 0, jobs };
   const started = Date.now();

@@ -169,6 +169,9 @@ function decodeIndices(path: string, indices: number[], out: { width: number; he
       .videoFilters(filters.join(","))
       .format("rawvideo")
       .on("error", (err: Error, _stdout: string | null, stderr: string | null) => {
+        // fluent-ffmpeg reports "Output stream closed" when ffmpeg's exit comes more than 20 ms after its stdout
+        // closed (seen under load): the output is complete then, and a short one is caught by the frame count.
+        if (streamEnded && err.message === "Output stream closed") { processEnded = true; finish(); return; }
         reject(new MediaError(path, `ffmpeg could not decode it (${lastLine(stderr || err.message)})`));
       })
       .on("end", () => { processEnded = true; finish(); });

@@ -1,9 +1,8 @@
 /** `cover data prepare <manifest> [--split S] [--frames T] [--crop C | --cache-size N] [--jobs N]`: fill the frame cache. */
-import { availableParallelism } from "node:os";
 import { Flags, UsageError } from "../../cli/args";
 import { printJson } from "../../cli/output";
 import { openSplit } from "../builtin";
-import { cacheSizeForCrop, FrameCache, prepareCache } from "../frame-cache";
+import { cacheSizeForCrop, defaultJobs, FrameCache, prepareCache } from "../frame-cache";
 import type { PrepareReport } from "../frame-cache";
 import { loadManifest, resolveManifestPath } from "../manifest";
 
@@ -13,7 +12,7 @@ export const usage = `usage: cover data prepare <manifest name or path> [--split
 Decodes every clip of the split (default: all splits) once into the frame cache: T frames (default 8) sampled
 uniformly over the whole video, short side resized to N = ceil(1.15 * C) (default crop 224 -> 258), stored as
 uint8 .npy under --cache-dir (default env COVER_CACHE_DIR or <repo>/.cache/frames). Runs N parallel ffmpeg
-processes (default: the cores available). Bad files are skipped, counted and listed at the end; clips cached
+processes (default: twice the cores). Bad files are skipped, counted and listed at the end; clips cached
 already are not decoded again (a bad file is remembered until it changes). Built-in datasets are generated first
 when needed. --strict: exit status 1 when a file was bad.`;
 
@@ -24,7 +23,7 @@ export async function run(flags: Flags): Promise<number> {
   const frames = flags.int("frames", 8);
   const crop = flags.int("crop");
   const explicitSize = flags.int("cache-size");
-  const jobs = flags.int("jobs", availableParallelism());
+  const jobs = flags.int("jobs", defaultJobs());
   const dir = flags.string("cache-dir");
   const strict = flags.bool("strict");
   const quiet = flags.bool("quiet");
