@@ -3,7 +3,8 @@
  * the crop size (short side = cacheSize), stored as .npy and written atomically. COVER's frame positions are fixed
  * per video (uniform over the whole video), so only crops and flips stay random and are done from the cache.
  * Entries are keyed by (absolute path, file size, mtime, frames, cache size): a changed file or setting misses
- * and is rebuilt. A file that cannot be decoded leaves a `.bad` marker (with the reason) so it is not retried.
+ * and is rebuilt. A file that cannot be read (probe fails, no video stream, zero frames) leaves a `.bad` marker (with
+ * the reason) so it is not retried until it changes.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -100,7 +101,7 @@ export class FrameCache {
     try {
       frames = await decodeClip(path, { frames: this.frames, size: this.cacheSize, threads });
     } catch (err) {
-      if (err instanceof MediaError) writeFileAtomic(`${file}.bad`, err.reason);
+      if (err instanceof MediaError && !err.transient) writeFileAtomic(`${file}.bad`, err.reason, { fsync: false });
       throw err;
     }
     // No fsync: an entry lost or cut short by a crash is unreadable and simply decoded again.

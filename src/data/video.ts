@@ -10,9 +10,12 @@ import type { FfprobeData, FfprobeStream } from "fluent-ffmpeg";
 import type { Frames } from "./types";
 import { ffmpegCommand } from "./ffmpeg";
 
-/** A media file that cannot be used; the message names the file. */
+/**
+ * A media file that cannot be used; the message names the file. `transient`: the decoder failed while running
+ * (it may have been killed), so the file is not known to be bad for good.
+ */
 export class MediaError extends Error {
-  constructor(readonly path: string, readonly reason: string) {
+  constructor(readonly path: string, readonly reason: string, readonly transient = false) {
     super(`${path}: ${reason}`);
     this.name = "MediaError";
   }
@@ -172,7 +175,7 @@ function decodeIndices(path: string, indices: number[], out: { width: number; he
         // fluent-ffmpeg reports "Output stream closed" when ffmpeg's exit comes more than 20 ms after its stdout
         // closed (seen under load): the output is complete then, and a short one is caught by the frame count.
         if (streamEnded && err.message === "Output stream closed") { processEnded = true; finish(); return; }
-        reject(new MediaError(path, `ffmpeg could not decode it (${lastLine(stderr || err.message)})`));
+        reject(new MediaError(path, `ffmpeg could not decode it (${lastLine(stderr || err.message)})`, true));
       })
       .on("end", () => { processEnded = true; finish(); });
     const stream = command.pipe();
