@@ -1,7 +1,7 @@
 /**
  * `npm run bench:data`: data-loading throughput. Writes bench/results/data.json (and prints it):
  *  - realClips: decode + sample 8 frames (short side 224, centre crop) from the real SSv2 demo clips in
- *    ../shared/data/videos (427x240 to 1920x1080 VP9), one process at a time and with one ffmpeg per core;
+ *    ../shared/data/videos (427x240 to 1920x1080 VP9), one process at a time and with defaultJobs() (2 per core) in parallel;
  *  - builtinClips: the same for the built-in digits-motion clips (40x40 lossless mp4, 8 of 16 frames, short side 37);
  *  - frameCache: batches/s of `--batch` clips read from the frame cache (uint8 .npy entries, from disk, no memory cache),
  *    plus the one-time cost of filling it.
@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { parseArgs, Flags } from "../src/cli/args";
 import { openSplit } from "../src/data/builtin";
 import { ffmpegBinaries } from "../src/data/ffmpeg";
-import { cacheSizeForCrop, FrameCache, prepareCache } from "../src/data/frame-cache";
+import { cacheSizeForCrop, defaultJobs, FrameCache, prepareCache } from "../src/data/frame-cache";
 import { decodeClip } from "../src/data/video";
 import { writeFileAtomic } from "../src/util/atomic";
 import { Rng } from "../src/util/rng";
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   const repeat = flags.int("repeat", 2);
   flags.rejectUnknown();
   const cores = availableParallelism();
+  const jobs = defaultJobs();
 
   const realFiles = videosUnder(REAL);
   const realPasses = Array.from({ length: repeat }, () => realFiles).flat();
@@ -54,9 +55,9 @@ async function main(): Promise<void> {
   const realClips = {
     files: realFiles.length, passes: repeat, frames: 8, size: 224,
     oneProcess: await decodeAll(realPasses, 1, 8, 224, true),
-    parallel: { jobs: cores, ...(await decodeAll(realPasses, cores, 8, 224, true)) },
+    parallel: { jobs, ...(await decodeAll(realPasses, jobs, 8, 224, true)) },
   };
-  console.error(`real clips: ${realClips.oneProcess.clipsPerSec} clips/s (1 process), ${realClips.parallel.clipsPerSec} clips/s (${cores} processes)`);
+  console.error(`real clips: ${realClips.oneProcess.clipsPerSec} clips/s (1 process), ${realClips.parallel.clipsPerSec} clips/s (${jobs} processes)`);
 
   const genStart = Date.now();
   const motion = await openSplit("builtin-digits-motion", "train", { silent: true });
@@ -66,14 +67,14 @@ async function main(): Promise<void> {
     dataset: motion.dataset, frames: 8, size: cacheSizeForCrop(32),
     generationOrCheckSeconds: round(generationSeconds),
     oneProcess: await decodeAll(builtinFiles, 1, 8, cacheSizeForCrop(32), false),
-    parallel: { jobs: cores, ...(await decodeAll(builtinFiles, cores, 8, cacheSizeForCrop(32), false)) },
+    parallel: { jobs, ...(await decodeAll(builtinFiles, jobs, 8, cacheSizeForCrop(32), false)) },
   };
-  console.error(`built-in clips: ${builtinClips.oneProcess.clipsPerSec} clips/s (1 process), ${builtinClips.parallel.clipsPerSec} clips/s (${cores} processes)`);
+  console.error(`built-in clips: ${builtinClips.oneProcess.clipsPerSec} clips/s (1 process), ${builtinClips.parallel.clipsPerSec} clips/s (${jobs} processes)`);
 
   const dir = mkdtempSync(join(tmpdir(), "cover-bench-cache-"));
   const cacheSamples = motion.samples.slice(0, builtinCount);
   const cache = new FrameCache({ dir, frames: 8, cacheSize: cacheSizeForCrop(32) });
-  const fill = await prepareCache(cache, cacheSamples, { jobs: cores, silent: true });
+  const fill = await prepareCache(cache, cacheSamples, { jobs, silent: true });
   const rng = new Rng(0);
   const batches = Math.max(20, Math.ceil((4 * cacheSamples.length) / batch));
   const started = process.hrtime.bigint();

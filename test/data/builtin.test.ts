@@ -120,7 +120,16 @@ function reversed(f: Frames): Frames {
   return { ...f, data };
 }
 
-test("motion clips, decoded: each shows its motion, and reversed in time shows its pair class", async () => {
+function mirrored(f: Frames): Frames {
+  const data = new Uint8Array(f.data.length);
+  for (let t = 0; t < f.frames; t++) for (let y = 0; y < f.height; y++) for (let x = 0; x < f.width; x++) {
+    const from = ((t * f.height + y) * f.width + x) * 3, to = ((t * f.height + y) * f.width + (f.width - 1 - x)) * 3;
+    data.set(f.data.subarray(from, from + 3), to);
+  }
+  return { ...f, data };
+}
+
+test("motion clips, decoded: each shows its motion, reversed in time shows its pair class, mirrored too for left/right and rotation", async () => {
   const classes = GENERATORS["digits-motion"].classes;
   const pair = (label: number) => label ^ 1;
   const manifest = small("digits-motion", { train: 16, val: 0, size: 40, frames: 16 }, 7);
@@ -129,5 +138,7 @@ test("motion clips, decoded: each shows its motion, and reversed in time shows i
     const clip = await decodeClip(sample.path, { frames: 8, size: 40 });
     assert.equal(classifyMotion(clip), classes[sample.label], `${sample.path} (${classes[sample.label]})`);
     assert.equal(classifyMotion(reversed(clip)), classes[pair(sample.label)], `${sample.path} reversed`);
+    const mirrorSwaps = /left|right|clockwise/.test(classes[sample.label]);
+    assert.equal(classifyMotion(mirrored(clip)), classes[mirrorSwaps ? pair(sample.label) : sample.label], `${sample.path} mirrored`);
   }
 });
