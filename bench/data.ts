@@ -1,7 +1,7 @@
 /**
  * `npm run bench:data`: data-loading throughput. Writes bench/results/data.json (and prints it):
  *  - realClips: decode + sample 8 frames (short side 224, centre crop) from the real SSv2 demo clips in
- *    ../shared/data/videos (427x240 to 1920x1080 VP9), one process at a time and with defaultJobs() (2 per core) in parallel;
+ *    ../shared/data/videos (427x240 to 1920x1080 VP9), one process at a time and with defaultJobs() in parallel;
  *  - builtinClips: the same for the built-in digits-motion clips (40x40 lossless mp4, 8 of 16 frames, short side 37);
  *  - frameCache: batches/s of `--batch` clips read from the frame cache (uint8 .npy entries, from disk, no memory cache),
  *    plus the one-time cost of filling it.
@@ -47,7 +47,6 @@ async function main(): Promise<void> {
   const repeat = flags.int("repeat", 2);
   flags.rejectUnknown();
   const cores = availableParallelism();
-  const jobs = defaultJobs();
 
   const realFiles = videosUnder(REAL);
   const realPasses = Array.from({ length: repeat }, () => realFiles).flat();
@@ -55,9 +54,9 @@ async function main(): Promise<void> {
   const realClips = {
     files: realFiles.length, passes: repeat, frames: 8, size: 224,
     oneProcess: await decodeAll(realPasses, 1, 8, 224, true),
-    parallel: { jobs, ...(await decodeAll(realPasses, jobs, 8, 224, true)) },
+    parallel: { jobs: defaultJobs(realFiles), ...(await decodeAll(realPasses, defaultJobs(realFiles), 8, 224, true)) },
   };
-  console.error(`real clips: ${realClips.oneProcess.clipsPerSec} clips/s (1 process), ${realClips.parallel.clipsPerSec} clips/s (${jobs} processes)`);
+  console.error(`real clips: ${realClips.oneProcess.clipsPerSec} clips/s (1 process), ${realClips.parallel.clipsPerSec} clips/s (${realClips.parallel.jobs} processes)`);
 
   const genStart = Date.now();
   const motion = await openSplit("builtin-digits-motion", "train", { silent: true });
@@ -67,14 +66,14 @@ async function main(): Promise<void> {
     dataset: motion.dataset, frames: 8, size: cacheSizeForCrop(32),
     generationOrCheckSeconds: round(generationSeconds),
     oneProcess: await decodeAll(builtinFiles, 1, 8, cacheSizeForCrop(32), false),
-    parallel: { jobs, ...(await decodeAll(builtinFiles, jobs, 8, cacheSizeForCrop(32), false)) },
+    parallel: { jobs: defaultJobs(builtinFiles), ...(await decodeAll(builtinFiles, defaultJobs(builtinFiles), 8, cacheSizeForCrop(32), false)) },
   };
-  console.error(`built-in clips: ${builtinClips.oneProcess.clipsPerSec} clips/s (1 process), ${builtinClips.parallel.clipsPerSec} clips/s (${jobs} processes)`);
+  console.error(`built-in clips: ${builtinClips.oneProcess.clipsPerSec} clips/s (1 process), ${builtinClips.parallel.clipsPerSec} clips/s (${builtinClips.parallel.jobs} processes)`);
 
   const dir = mkdtempSync(join(tmpdir(), "cover-bench-cache-"));
   const cacheSamples = motion.samples.slice(0, builtinCount);
   const cache = new FrameCache({ dir, frames: 8, cacheSize: cacheSizeForCrop(32) });
-  const fill = await prepareCache(cache, cacheSamples, { jobs, silent: true });
+  const fill = await prepareCache(cache, cacheSamples, { silent: true });
   const rng = new Rng(0);
   const batches = Math.max(20, Math.ceil((4 * cacheSamples.length) / batch));
   const started = process.hrtime.bigint();

@@ -2,7 +2,7 @@
 import { Flags, UsageError } from "../../cli/args";
 import { printJson } from "../../cli/output";
 import { openSplit } from "../builtin";
-import { cacheSizeForCrop, defaultJobs, FrameCache, prepareCache } from "../frame-cache";
+import { cacheSizeForCrop, FrameCache, prepareCache } from "../frame-cache";
 import type { PrepareReport } from "../frame-cache";
 import { loadManifest, resolveManifestPath } from "../manifest";
 
@@ -12,7 +12,7 @@ export const usage = `usage: cover data prepare <manifest name or path> [--split
 Decodes every clip of the split (default: all splits) once into the frame cache: T frames (default 8) sampled
 uniformly over the whole video, short side resized to N = ceil(1.15 * C) (default crop 224 -> 258), stored as
 uint8 .npy under --cache-dir (default env COVER_CACHE_DIR or <repo>/.cache/frames). Runs N parallel ffmpeg
-processes (default: twice the cores). Bad files are skipped, counted and listed at the end; clips cached
+processes (default: the cores, twice the cores for small files). Bad files are skipped, counted and listed at the end; clips cached
 already are not decoded again (a bad file is remembered until it changes). Built-in datasets are generated first
 when needed. --strict: exit status 1 when a file was bad.`;
 
@@ -23,7 +23,7 @@ export async function run(flags: Flags): Promise<number> {
   const frames = flags.int("frames", 8);
   const crop = flags.int("crop");
   const explicitSize = flags.int("cache-size");
-  const jobs = flags.int("jobs", defaultJobs());
+  const jobs = flags.int("jobs");
   const dir = flags.string("cache-dir");
   const strict = flags.bool("strict");
   const quiet = flags.bool("quiet");
@@ -31,7 +31,7 @@ export async function run(flags: Flags): Promise<number> {
   flags.rejectUnknown();
   if (positionals.length !== 1) throw new UsageError("prepare takes exactly one manifest");
   if (crop !== undefined && explicitSize !== undefined) throw new UsageError("give --crop or --cache-size, not both");
-  if (frames < 1 || jobs < 1 || (crop ?? 1) < 1 || (explicitSize ?? 1) < 1) throw new UsageError("--frames, --jobs, --crop and --cache-size must be >= 1");
+  if (frames < 1 || (jobs ?? 1) < 1 || (crop ?? 1) < 1 || (explicitSize ?? 1) < 1) throw new UsageError("--frames, --jobs, --crop and --cache-size must be >= 1");
   const cacheSize = explicitSize ?? cacheSizeForCrop(crop ?? 224);
 
   const manifestPath = resolveManifestPath(positionals[0]);
