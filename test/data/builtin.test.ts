@@ -142,3 +142,19 @@ test("motion clips, decoded: each shows its motion, reversed in time shows its p
     assert.equal(classifyMotion(mirrored(clip)), classes[mirrorSwaps ? pair(sample.label) : sample.label], `${sample.path} mirrored`);
   }
 });
+
+test("clips are encoded losslessly: decoding gives back every frame exactly, alone or in a batch", async () => {
+  const { encodeLosslessMp4s } = await import("../../src/data/builtin/encode");
+  const frames = 6, size = 24;
+  const items = [0, 1, 2].map((k) => ({
+    path: join(tmp, "lossless", `${k}.mp4`),
+    clip: new Uint8Array(frames * size * size * 3).map((_, i) => ((i * (k + 3) * 2654435761) >>> 24) & 0xff),
+  }));
+  await encodeLosslessMp4s(items, frames, size, size);
+  await encodeLosslessMp4s([{ ...items[1], path: join(tmp, "lossless", "alone.mp4") }], frames, size, size);
+  for (const [path, clip] of [...items.map((it) => [it.path, it.clip] as const), [join(tmp, "lossless", "alone.mp4"), items[1].clip] as const]) {
+    const decoded = await decodeClip(path, { frames, size });
+    assert.ok(Buffer.from(decoded.data).equals(Buffer.from(clip)), path);
+  }
+  assert.deepEqual(readdirSync(join(tmp, "lossless")).sort(), ["0.mp4", "1.mp4", "2.mp4", "alone.mp4"]);
+});

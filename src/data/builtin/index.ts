@@ -25,9 +25,10 @@ import { mnistDigits } from "./mnist";
 export { GENERATORS } from "./generators";
 export type { BuiltinGenerator, GeneratorOptions } from "./generators";
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2; // 2: one encoder per batch of clips (segment muxer)
 const SPLITS = ["train", "val"] as const;
-const ENCODE_BATCH = 24;
+// Fixed (never derived from the core count): a clip's bytes depend on its place in its encoder batch.
+const ENCODE_BATCH = 64;
 
 export function builtinRoot(name: string): string {
   const base = process.env.COVER_DATA_DIR ? resolve(process.env.COVER_DATA_DIR) : resolve(__dirname, "../../../.cache/builtin");
@@ -74,7 +75,7 @@ export async function ensureBuiltin(manifest: DatasetManifest, options: EnsureOp
     const count = gen[split];
     const digits = mnistDigits(split === "train" ? "train" : "test");
     const lines: string[] = new Array(count);
-    // Contiguous batches: one ffmpeg process encodes a batch of clips.
+    // Contiguous batches of fixed size: one ffmpeg process encodes a batch of clips.
     const batch = generator.kind === "video" ? ENCODE_BATCH : 64;
     let next = 0;
     const worker = async () => {
