@@ -119,7 +119,8 @@ export async function probeVideo(path: string, countFrames = false): Promise<Vid
   const codedW = Number(video.width), codedH = Number(video.height);
   if (!(codedW > 0 && codedH > 0)) throw new MediaError(path, "video stream without a frame size");
   const swap = rotation === 90 || rotation === 270;
-  if (!(count > 0)) throw new MediaError(path, "zero decodable video frames");
+  if (!Number.isFinite(count) && !countFrames && !image) return probeVideo(path, true); // packets "N/A": count by decoding
+  if (!(count > 0) && !image) throw new MediaError(path, "zero decodable video frames");
   return {
     path,
     frameCount: image ? 1 : count,

@@ -77,7 +77,7 @@ async function rejectsNaming(file: string, reason: RegExp): Promise<void> {
   });
 }
 
-test("bad files give errors naming them: missing, not a file, corrupt, empty, no video", async () => {
+test("bad files give errors naming them: missing, not a file, corrupt, empty, no video, zero frames", async () => {
   await rejectsNaming(join(tmp, "missing.mp4"), /no such file/);
   mkdirSync(join(tmp, "folder.mp4"));
   await rejectsNaming(join(tmp, "folder.mp4"), /not a regular file/);
@@ -89,6 +89,9 @@ test("bad files give errors naming them: missing, not a file, corrupt, empty, no
   const audioOnly = join(tmp, "audio.ogg");
   execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0.2", "-c:a", "libopus", audioOnly]);
   await rejectsNaming(audioOnly, /no video stream/);
+  const headersOnly = join(tmp, "headers-only.webm"); // a video track, cut before the first frame
+  writeFileSync(headersOnly, readFileSync(join(DEMOS, "task5/1.webm")).subarray(0, 1000));
+  await rejectsNaming(headersOnly, /zero decodable video frames/);
 });
 
 test("a truncated download still decodes the frames it has", async () => {
