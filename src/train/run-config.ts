@@ -24,6 +24,8 @@ export type InitSpec =
   | { from: "run"; dir: string };
 
 export interface OptimSpec {
+  /** "sgd" with momentum is the paper's; "adamw" is for training from scratch at laptop scale. */
+  optimizer: "sgd" | "adamw";
   epochs: number;
   /** Clips per micro-batch. */
   batchSize: number;
@@ -60,7 +62,7 @@ export interface RunConfig {
 }
 
 export const PAPER_OPTIM: OptimSpec = {
-  epochs: 20, batchSize: 8, accumulate: 16, schedule: PAPER_SCHEDULE,
+  optimizer: "sgd", epochs: 20, batchSize: 8, accumulate: 16, schedule: PAPER_SCHEDULE,
   momentum: 0.9, weightDecay: 1e-4, labelSmoothing: 0, maxLoss: 1e3,
 };
 

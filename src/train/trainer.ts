@@ -13,7 +13,7 @@ import { createProgress } from "../util/progress";
 import { initModel } from "./init";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
-import { MomentumSgd } from "./optimizer";
+import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
 import { RunConfig, validateRunConfig } from "./run-config";
 import { learningRate } from "./schedule";
 import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
@@ -55,8 +55,10 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   writeFileAtomic(configPath, JSON.stringify(config, null, 2) + "\n");
 
   let model: TimeSformer;
-  const optimizer = (m: TimeSformer) => new MomentumSgd({ momentum: config.optim.momentum, weightDecay: config.optim.weightDecay }, m.params);
-  let sgd: MomentumSgd;
+  const optimizer = (m: TimeSformer): Optimizer => config.optim.optimizer === "adamw"
+    ? new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.optim.weightDecay }, m.params)
+    : new MomentumSgd({ momentum: config.optim.momentum, weightDecay: config.optim.weightDecay }, m.params);
+  let sgd: Optimizer;
   let state: TrainerState = { step: 0, seconds: 0 };
   const metricsPath = join(outDir, "metrics.jsonl");
   if (resuming) {
@@ -88,6 +90,7 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
       for (let micro = 0; micro < config.optim.accumulate; micro++) {
         const next = await batches.next();
         if (next.done) throw new Error("the training data ran out before the schedule ended");
+        if ((next.value as Batch).groups.length === 0) { micro--; continue; } // every clip of it failed to load (skipped, counted)
         const result = lossAndGradients(model, next.value as Batch, config.train, {
           labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + state.step * config.optim.accumulate + micro, trainable,
         });

@@ -1,0 +1,80 @@
+/**
+ * A run's data: the splits of every dataset the run trains or evaluates on (built-in data generated on first use),
+ * capped to the run's sample budget, decoded once into the frame cache, and served as deterministic mixed batches.
+ */
+import { modelConfig } from "../model/config";
+import type { RunConfig } from "../train/run-config";
+import type { RunData } from "../train/run-data";
+import { BatchSource } from "./batches";
+import { openSplit } from "./builtin";
+import { cacheSizeForCrop, FrameCache, prepareCache } from "./frame-cache";
+import { subsetSplit } from "./manifest";
+import type { DatasetSplit } from "./types";
+
+/** Decoded clips kept in memory (LRU) on top of the on-disk cache. */
+const MEMORY_BYTES = 1 << 30;
+
+export interface RunDataOptions { quiet?: boolean }
+
+export interface OpenedRunData extends RunData {
+  /** Media that could not be decoded (skipped and counted, never fatal). */
+  badFiles: { path: string; reason: string }[];
+}
+
+export async function openRunData(config: RunConfig, options: RunDataOptions = {}): Promise<OpenedRunData> {
+  const model = modelConfig(config.model.preset, {
+    ...(config.model.frames && { frames: config.model.frames }),
+    ...(config.model.imageSize && { imageSize: config.model.imageSize }),
+  });
+  const trainNames = Object.keys(config.train);
+  const evalNames = config.evaluate ?? trainNames;
+  const silent = options.quiet === true;
+
+  const train: Record<string, DatasetSplit> = {};
+  const evaluation: Record<string, DatasetSplit> = {};
+  for (const name of trainNames) {
+    train[name] = capped(await openSplit(name, config.splits.train, { silent, checkMedia: true }), config.maxSamples?.train, config.seed);
+  }
+  for (const name of evalNames) {
+    evaluation[name] = capped(await openSplit(name, config.splits.eval, { silent, checkMedia: true }), config.maxSamples?.eval, config.seed);
+  }
+
+  // One cache per frame count: videos at the model's T, images as 1 frame.
+  const caches = new Map<number, FrameCache>();
+  const cacheFor = (split: DatasetSplit) => {
+    const frames = split.kind === "image" ? 1 : model.frames;
+    let cache = caches.get(frames);
+    if (!cache) caches.set(frames, cache = new FrameCache({ frames, cacheSize: cacheSizeForCrop(model.imageSize), memoryBytes: MEMORY_BYTES }));
+    return cache;
+  };
+  const splitOf = (dataset: string) => train[dataset] ?? evaluation[dataset];
+
+  const badFiles: OpenedRunData["badFiles"] = [];
+  for (const [label, split] of [...Object.entries(train).map(([n, s]) => [`${n}/${config.splits.train}`, s] as const),
+    ...Object.entries(evaluation).map(([n, s]) => [`${n}/${config.splits.eval}`, s] as const)]) {
+    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${label}`, silent });
+    badFiles.push(...report.bad);
+  }
+  if (badFiles.length && !silent) console.error(`data: ${badFiles.length} media file(s) could not be decoded and are skipped, e.g. ${badFiles[0].path}: ${badFiles[0].reason}`);
+
+  const source = new BatchSource({
+    train, eval: evaluation, size: model.imageSize, batchSize: config.optim.batchSize, seed: config.seed,
+    ...(config.sampling && { weights: config.sampling }),
+    frameSource: (dataset, sample) => cacheFor(splitOf(dataset)).get(sample),
+    skipBadSamples: true,
+  });
+  return {
+    classes: source.classes,
+    microBatchesPerEpoch: source.microBatchesPerEpoch,
+    trainBatches: (start) => source.trainBatches(start),
+    evalSize: (dataset) => source.evalSize(dataset),
+    evalBatches: (dataset, views) => source.evalBatches(dataset, views),
+    close: () => source.close(),
+    badFiles,
+  };
+}
+
+/** A class-balanced seeded subset when the run caps its samples (small-scale runs). */
+function capped(split: DatasetSplit, max: number | undefined, seed: number): DatasetSplit {
+  return max === undefined ? split : subsetSplit(split, max, seed);
+}
