@@ -33,7 +33,7 @@ export class TimeSformer {
     validateConfig(config);
     const params = new Map<string, tf.Variable>();
     allSpecs(config).forEach((spec, i) => {
-      const init = initialValue(spec, seed * 100003 + i);
+      const init = initialValue(spec, seed * 100003 + i + 1); // +1: tfjs treats a seed of 0 as "no seed"
       params.set(spec.name, tf.variable(init, true, `${spec.name}#${Math.random().toString(36).slice(2)}`));
       init.dispose();
     });
