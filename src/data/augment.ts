@@ -8,10 +8,11 @@
  * Resampling, crop and flip are one separable pass: per-axis filter taps (a triangle filter widened when downscaling, so
  * large frames are averaged rather than aliased), horizontal then vertical. A crop at scale 1 is a plain copy.
  */
+import type { InputNormalization } from "./types";
 import type { Frames } from "./types";
 import type { Rng } from "../util/rng";
 
-export interface Normalization { mean: [number, number, number]; std: [number, number, number] }
+export type Normalization = InputNormalization;
 
 /** TimeSformer's input normalisation (official config: MEAN 0.45, STD 0.225 per channel, on [0, 1] pixels). */
 export const TIMESFORMER_NORM: Normalization = { mean: [0.45, 0.45, 0.45], std: [0.225, 0.225, 0.225] };

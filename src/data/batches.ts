@@ -126,6 +126,11 @@ export class BatchSource {
   /** Stops background loading (batches already in flight finish and are dropped). */
   async close(): Promise<void> { this.closed = true; }
 
+  /** The dataset's own normalisation (from its manifest), else the source's, else TimeSformer's default. */
+  private normOf(split: DatasetSplit): Normalization | undefined {
+    return split.normalization ?? this.options.norm;
+  }
+
   private evalSplit(dataset: string): DatasetSplit {
     const split = this.options.eval?.[dataset];
     if (!split) throw new Error(`batches: no evaluation split for dataset '${dataset}' (have: ${Object.keys(this.options.eval ?? {}).join(", ") || "none"})`);
@@ -171,7 +176,7 @@ export class BatchSource {
       clips.forEach((i, j) => {
         const rng = new Rng(deriveSeed(this.options.seed, "augment", k, i));
         const view = trainView(frames[i]!, samples[i].label, rng,
-          { size: S, flipMap: this.flipMaps[dataset], scale: this.options.scale, norm: this.options.norm }, x, j * per);
+          { size: S, flipMap: this.flipMaps[dataset], scale: this.options.scale, norm: this.normOf(this.options.train[dataset]) }, x, j * per);
         labels[j] = view.label;
       });
       groups.push({ dataset, x, shape: [clips.length, T, S, S, 3], labels });
@@ -187,7 +192,8 @@ export class BatchSource {
     const T = kept.length ? commonFrames(dataset, kept) : 1;
     const per = viewLength(T, S) * v;
     const x = new Float32Array(kept.length * per);
-    kept.forEach(([, f], j) => evalViews(f, S, views, x, j * per, this.options.norm));
+    const norm = this.normOf(this.evalSplit(dataset));
+    kept.forEach(([, f], j) => evalViews(f, S, views, x, j * per, norm));
     return { x, shape: [kept.length * v, T, S, S, 3], views: v, labels: Int32Array.from(kept.map(([s]) => s.label)) };
   }
 

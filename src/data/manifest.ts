@@ -15,7 +15,7 @@ import type { AnnotationFormat, ClassListFormat, DatasetManifest, DatasetSplit, 
 export const MANIFEST_DIR = resolve(__dirname, "../../data-manifests");
 
 const CLASS_LIST_FORMATS: readonly ClassListFormat[] = ["lines", "name-index", "ssv2-labels", "synsets", ...ANNOTATION_FORMATS];
-const TOP_LEVEL_FIELDS = ["name", "kind", "mediaRoot", "classes", "splits", "flip", "pathTemplate", "builtin", "description"];
+const TOP_LEVEL_FIELDS = ["name", "kind", "mediaRoot", "classes", "splits", "flip", "pathTemplate", "builtin", "normalization", "description"];
 const SPLIT_FIELDS = ["format", "files", "mediaRoot", "devkitOrder"];
 
 /** A manifest that failed validation: the message names the file and the field. */
@@ -56,6 +56,7 @@ export function validateManifest(json: unknown, file: string): DatasetManifest {
   if (typeof json.mediaRoot !== "string" || json.mediaRoot === "") fail("mediaRoot", "must be a non-empty path");
   validateClasses(json.classes, fail);
   validateFlip(json.flip, fail);
+  if (json.normalization !== undefined) validateNormalization(json.normalization, fail);
   if (!isObject(json.splits) || Object.keys(json.splits).length === 0) fail("splits", "must be an object with at least one split, e.g. {\"train\": {...}}");
   for (const [name, spec] of Object.entries(json.splits as Record<string, unknown>)) validateSplit(spec, `splits.${name}`, fail);
   if (json.pathTemplate !== undefined && (typeof json.pathTemplate !== "string" || json.pathTemplate === "")) fail("pathTemplate", "must be a non-empty string");
@@ -92,6 +93,13 @@ function validateClasses(classes: unknown, fail: Fail): void {
   if (typeof spec.file !== "string" || spec.file === "") fail("classes.file", "must be a path");
   if (spec.format !== undefined && !CLASS_LIST_FORMATS.includes(spec.format as ClassListFormat)) fail("classes.format", `must be one of ${CLASS_LIST_FORMATS.join(", ")}, got ${JSON.stringify(spec.format)}`);
   for (const key of Object.keys(spec)) if (key !== "file" && key !== "format") fail(`classes.${key}`, "is not a field (known: file, format)");
+}
+
+function validateNormalization(n: unknown, fail: Fail): void {
+  const triple = (v: unknown, positive: boolean) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && Number.isFinite(x) && (!positive || x > 0));
+  if (!isObject(n) || !triple(n.mean, false) || !triple(n.std, true) || Object.keys(n).length !== 2) {
+    fail("normalization", `must be {"mean": [r, g, b], "std": [r, g, b]} with positive std, got ${JSON.stringify(n)}`);
+  }
 }
 
 function validateFlip(flip: unknown, fail: Fail): void {
@@ -218,7 +226,8 @@ export function loadSplit(manifestPath: string, split: string, options: LoadSpli
     seen.set(entry.id, sample);
     samples.push(sample);
   }
-  return { dataset: manifest.name, kind: manifest.kind, split, classes, samples, flip: manifest.flip, problems };
+  return { dataset: manifest.name, kind: manifest.kind, split, classes, samples, flip: manifest.flip, problems,
+    ...(manifest.normalization && { normalization: manifest.normalization }) };
 }
 
 /** Class index of a raw label; -1 for unlabelled entries; undefined when the label is not a class. */

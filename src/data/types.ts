@@ -53,6 +53,12 @@ export interface DatasetManifest {
    * (src/data/builtin/) into mediaRoot, together with the split annotation files.
    */
   builtin?: { generator: string; seed: number; options?: Record<string, number> };
+  /**
+   * Input normalisation (pixel - mean) / std per channel; default TimeSformer's 0.45 / 0.225. Data far from natural
+   * video statistics needs its own: the built-in digits on black have their background at 0 (a background at -2 kept
+   * a ViT trained from scratch at chance for hundreds of steps, measured).
+   */
+  normalization?: InputNormalization;
   /** Free-form notes for humans (source, licence). */
   description?: string;
 }
@@ -83,7 +89,12 @@ export interface DatasetSplit {
   samples: Sample[];
   flip: FlipPolicy;
   problems: Problem[];
+  /** The dataset's own input normalisation, when its manifest gives one. */
+  normalization?: InputNormalization;
 }
+
+/** Per-channel (RGB) mean and standard deviation of pixel values in [0, 1]. */
+export interface InputNormalization { mean: [number, number, number]; std: [number, number, number] }
 
 /** Decoded frames of one clip: uint8 RGB, layout [T, H, W, 3]. */
 export interface Frames { data: Uint8Array; frames: number; height: number; width: number }

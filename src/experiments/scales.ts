@@ -34,14 +34,20 @@ const BUILTIN: Record<Role, string> = {
   moments: "builtin-digits-moments",
 };
 
-const LAPTOP_SCHEDULE = { ...PAPER_SCHEDULE, baseLr: 0.05, warmup: 0.05 };
+/**
+ * Laptop scales train a ViT from scratch on a few thousand small clips. Measured here: SGD at lr 0.05 / 0.01 / 0.003
+ * stayed at chance for 200 steps; AdamW at batch 8 learns only after many hundred steps; AdamW 1e-3 at batch 32 with
+ * warm-up learns from the start. The step schedule keeps the paper's shape (drops at 11/20 and 15/20 of the run).
+ */
+const LAPTOP_SCHEDULE = { ...PAPER_SCHEDULE, baseLr: 1e-3, warmup: 0.1 };
+const LAPTOP_OPTIM = { ...PAPER_OPTIM, optimizer: "adamw" as const, schedule: LAPTOP_SCHEDULE, weightDecay: 0.05 };
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
   smoke: {
     datasets: BUILTIN,
     model: { preset: "micro", frames: 4, imageSize: 16 },
     largeModel: { preset: "micro", frames: 4, imageSize: 16, },
-    optim: { ...PAPER_OPTIM, epochs: 1, batchSize: 4, accumulate: 1, schedule: LAPTOP_SCHEDULE, weightDecay: 0 },
+    optim: { ...LAPTOP_OPTIM, epochs: 1, batchSize: 4, accumulate: 1, schedule: { ...LAPTOP_SCHEDULE, baseLr: 3e-3 }, weightDecay: 0 },
     pretrainEpochs: 1,
     evalViews: "1x1",
     checkpointEvery: 4,
@@ -52,11 +58,11 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     datasets: BUILTIN,
     model: { preset: "tiny", frames: 8, imageSize: 32 },
     largeModel: { preset: "small", frames: 8, imageSize: 32 },
-    optim: { ...PAPER_OPTIM, epochs: 4, batchSize: 8, accumulate: 1, schedule: LAPTOP_SCHEDULE, weightDecay: 1e-4 },
-    pretrainEpochs: 2,
+    optim: { ...LAPTOP_OPTIM, epochs: 6, batchSize: 32, accumulate: 1 },
+    pretrainEpochs: 10,
     evalViews: "1x3",
     checkpointEvery: 50,
-    maxSamples: { train: 400, eval: 200 },
+    maxSamples: { eval: 200 },
     splits: { train: "train", eval: "val" },
   },
   paper: {
