@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
-import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
+import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
 import { RunConfig } from "./run-config";
 import { RunData } from "./run-data";
 import { evalOptions } from "./trainer";
@@ -37,4 +37,27 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
   } finally {
     model.dispose();
   }
+}
+
+export type Prediction = { clip: number; truth: string; predicted: string; confidence: number };
+
+/** The first `count` evaluation clips of a dataset with the run's predictions (for looking at what it learned). */
+export async function samplePredictions(runDir: string, data: RunData, dataset: string, count: number, views: "1x1" | "1x3" = "1x3"): Promise<Prediction[]> {
+  const model = loadModel(join(runDir, "weights.safetensors"));
+  const classes = data.classes[dataset];
+  const out: Prediction[] = [];
+  try {
+    for await (const batch of data.evalBatches(dataset, views)) {
+      const scores = clipScores(model, dataset, batch, false);
+      for (let i = 0; i < batch.labels.length && out.length < count; i++) {
+        const row = scores.subarray(i * classes.length, (i + 1) * classes.length);
+        const best = row.indexOf(Math.max(...row));
+        out.push({ clip: out.length, truth: classes[batch.labels[i]], predicted: classes[best], confidence: Math.round(row[best] * 1000) / 1000 });
+      }
+      if (out.length >= count) break;
+    }
+  } finally {
+    model.dispose();
+  }
+  return out;
 }
