@@ -13,7 +13,7 @@ export interface ExperimentContext {
   seed: number;
   cache: RunCache;
   /** Opens the data of a run (for evaluations beyond the run's own, e.g. reversed frames). */
-  openData(config: RunConfig): Promise<RunData>;
+  openData(config: RunConfig, options?: { quiet?: boolean }): Promise<RunData>;
   quiet: boolean;
   log(line: string): void;
 }

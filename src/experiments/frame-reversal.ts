@@ -12,7 +12,7 @@ export const frameReversal: Experiment = {
   paper: "Table 2",
   async run(ctx) {
     const run = await cover(ctx, ALL, "cover");
-    const data = await ctx.openData(run.config);
+    const data = await ctx.openData(run.config, { quiet: ctx.quiet });
     let reversed;
     try { reversed = await evaluateRun(run.dir, data, { reverseFrames: true }, ctx.quiet); } finally { await data.close(); }
     const rows: ResultRow[] = [];

@@ -12,7 +12,7 @@ import { RunResults, trainRun } from "../train/trainer";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 
-export type OpenRunData = (config: RunConfig) => Promise<RunData>;
+export type OpenRunData = (config: RunConfig, options?: { quiet?: boolean }) => Promise<RunData>;
 
 export class RunCache {
   constructor(readonly root: string, private readonly openData: OpenRunData, private readonly options: { quiet?: boolean } = {}) {}
@@ -28,7 +28,7 @@ export class RunCache {
     if (existsSync(resultsPath)) {
       return { dir, config, results: JSON.parse(readFileSync(resultsPath, "utf8")) as RunResults };
     }
-    const data = await this.openData(config);
+    const data = await this.openData(config, { quiet: this.options.quiet });
     try {
       const results = await trainRun(config, data, dir, { resume: true, quiet: this.options.quiet });
       if (!results) throw new Error(`run ${config.name} stopped before its end`);
