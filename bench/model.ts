@@ -13,6 +13,7 @@ import { modelConfig } from "../src/model/config";
 import { macsPerView } from "../src/model/flops";
 import { TimeSformer } from "../src/model/timesformer";
 import { writeFileAtomic } from "../src/util/atomic";
+import { median } from "../src/util/stats";
 
 const CONFIG = modelConfig("tiny", { classifiers: { bench: 10 } });
 const BATCH = 8;
@@ -27,10 +28,6 @@ interface BackendResult {
   stepsTimed: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function measure(backend: BackendName, steps: number): Promise<BackendResult> {
   await useBackend(backend);

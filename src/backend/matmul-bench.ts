@@ -1,6 +1,7 @@
 /** A quick speed figure per backend: GFLOP/s of an n x n x n float32 matmul (median over about a second). */
 import * as tf from "@tensorflow/tfjs";
 import { BackendName, useBackend } from "./index";
+import { median } from "../util/stats";
 
 export interface MatmulBench {
   backend: BackendName;
@@ -10,10 +11,6 @@ export interface MatmulBench {
   runs: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Times matMul (including reading the result back) on one backend; at least 3 runs, at most 30 or about 1 s. */
 export async function benchMatmul(backend: BackendName, n = 512): Promise<MatmulBench> {
