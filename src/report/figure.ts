@@ -184,8 +184,9 @@ function seriesStyle(name: string): Record<string, unknown> {
 function baseLayout(title: string, xTitle?: string, yTitle?: string, extra: Layout = {}): Layout {
   return {
     title: { text: title },
-    xaxis: xTitle ? { title: { text: xTitle } } : {},
-    yaxis: yTitle ? { title: { text: yTitle } } : {},
+    // automargin: long category labels ("motion / standard") are tilted and would be cut at the bottom otherwise
+    xaxis: { automargin: true, ...(xTitle && { title: { text: xTitle } }) },
+    yaxis: { automargin: true, ...(yTitle && { title: { text: yTitle } }) },
     template: "plotly_white",
     margin: { t: 60, r: 20, b: 60, l: 60 },
     ...extra,
