@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { AttentionType, patchesPerFrame, TimeSformerConfig, validateConfig } from "./config";
 import { applyDropPath, dropPathMask, layerNorm, linear, mlp, multiHeadAttention, selectRows } from "./layers";
-import { allSpecs, headParamName, headSpecs, initialValue, PREFIX } from "./params";
+import { allSpecs, headParamName, initialValue, PREFIX } from "./params";
 
 export interface ForwardOptions {
   /** Enables drop path. */
@@ -41,17 +41,6 @@ export class TimeSformer {
   }
 
   get headNames(): string[] { return Object.keys(this.config.classifiers); }
-
-  /** Adds a freshly initialised head (transfer to a new dataset). */
-  addHead(name: string, classes: number, seed = 0): void {
-    if (this.config.classifiers[name] !== undefined) throw new Error(`head '${name}' exists already`);
-    (this.config.classifiers as Record<string, number>)[name] = classes;
-    headSpecs(this.config, name).forEach((spec, i) => {
-      const init = initialValue(spec, seed * 100003 + 7919 + i);
-      this.params.set(spec.name, tf.variable(init, true));
-      init.dispose();
-    });
-  }
 
   private p(name: string): tf.Variable {
     const v = this.params.get(PREFIX + name);
