@@ -2,8 +2,7 @@
  * A run's data: the splits of every dataset the run trains or evaluates on (built-in data generated on first use),
  * capped to the run's sample budget, decoded once into the frame cache, and served as deterministic mixed batches.
  */
-import { modelConfig } from "../model/config";
-import type { RunConfig } from "../train/run-config";
+import { RunConfig, runModelConfig } from "../train/run-config";
 import type { RunData } from "../train/run-data";
 import { BatchSource } from "./batches";
 import { openSplit } from "./builtin";
@@ -22,10 +21,7 @@ export interface OpenedRunData extends RunData {
 }
 
 export async function openRunData(config: RunConfig, options: RunDataOptions = {}): Promise<OpenedRunData> {
-  const model = modelConfig(config.model.preset, {
-    ...(config.model.frames && { frames: config.model.frames }),
-    ...(config.model.imageSize && { imageSize: config.model.imageSize }),
-  });
+  const model = runModelConfig(config.model);
   const trainNames = Object.keys(config.train);
   const evalNames = config.evaluate ?? trainNames;
   const silent = options.quiet === true;

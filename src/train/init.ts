@@ -1,23 +1,14 @@
 /** The model a run starts from: fresh, from a weights file (ours, official, or an image ViT), or from an earlier run. */
 import { join } from "node:path";
-import { modelConfig } from "../model/config";
 import { TimeSformer } from "../model/timesformer";
 import { loadInto } from "../model/weights";
-import { RunConfig } from "./run-config";
+import { RunConfig, runModelConfig } from "./run-config";
 
 /** Parameters a checkpoint may lack: new heads, and what the image->video recipe leaves at its initial value. */
 const MAY_BE_MISSING = [/^model\.heads\./, /^model\.time_embed$/, /\.temporal_fc\./];
 
 export function initModel(config: RunConfig, classCounts: Record<string, number>, log: (line: string) => void = console.error): TimeSformer {
-  const m = config.model;
-  const overrides = {
-    classifiers: classCounts,
-    ...(m.attention && { attention: m.attention }),
-    ...(m.frames && { frames: m.frames }),
-    ...(m.imageSize && { imageSize: m.imageSize }),
-    ...(m.dropPath !== undefined && { dropPath: m.dropPath }),
-  };
-  const model = TimeSformer.create(modelConfig(m.preset, overrides), config.seed);
+  const model = TimeSformer.create(runModelConfig(config.model, classCounts), config.seed);
   const init = config.init;
   if (init.from === "scratch") return model;
   const path = init.from === "weights" ? init.path : join(init.dir, "weights.safetensors");

@@ -3,7 +3,7 @@
  * schedule, seed. COVER's objective is sum_i w_i * CE_i over the datasets of a batch (Sec. 3.3); the standard
  * paradigm is the same object with one video dataset.
  */
-import { AttentionType } from "../model/config";
+import { AttentionType, modelConfig, TimeSformerConfig } from "../model/config";
 import { PAPER_SCHEDULE, StepSchedule } from "./schedule";
 
 export interface ModelSpec {
@@ -13,6 +13,17 @@ export interface ModelSpec {
   frames?: number;
   imageSize?: number;
   dropPath?: number;
+}
+
+/** The TimeSformer config a run's model spec stands for (heads: dataset -> classes). */
+export function runModelConfig(spec: ModelSpec, classifiers?: Record<string, number>): TimeSformerConfig {
+  return modelConfig(spec.preset, {
+    ...(classifiers && { classifiers }),
+    ...(spec.attention && { attention: spec.attention }),
+    ...(spec.frames && { frames: spec.frames }),
+    ...(spec.imageSize && { imageSize: spec.imageSize }),
+    ...(spec.dropPath !== undefined && { dropPath: spec.dropPath }),
+  });
 }
 
 /** Where the initial weights come from. */
