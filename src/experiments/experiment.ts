@@ -1,9 +1,12 @@
 /** What an experiment is: runs (shared through the run cache) turned into tables and figures beside the paper's. */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { FigureSpec } from "../report/figure";
 import type { ResultRow, Table } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
 import type { RunData } from "../train/run-data";
 import { RunConfig } from "../train/run-config";
+import type { RunResults } from "../train/trainer";
 import { CachedRun, RunCache } from "./run-cache";
 import { Role, Scale, ScaleSettings } from "./scales";
 
@@ -52,3 +55,26 @@ function isCachedRun(x: CachedRun | Record<string, DatasetResult>): x is CachedR
 export function round1(x: number): number { return Math.round(x * 10) / 10; }
 
 export const fmt = (x: number | null) => (x === null ? "-" : x.toFixed(1));
+
+/**
+ * Half-width, in points, of the 95% interval of a top-1 measured on n clips: normal approximation at the worst case
+ * p = 50%. A difference between two runs evaluated on n clips each is known to sqrt(2) times that.
+ */
+export function top1Interval(n: number): number {
+  return 1.96 * Math.sqrt(0.25 / n) * 100;
+}
+
+/** How far evaluation noise alone can move the numbers, from the evaluation sizes in the runs' results.json. */
+export function evaluationNoiseFinding(runDirs: string[]): string | null {
+  const sizes = runDirs.flatMap((dir) => {
+    const path = join(dir, "results.json");
+    if (!existsSync(path)) return [];
+    const results = JSON.parse(readFileSync(path, "utf8")) as RunResults;
+    return Object.values(results.datasets).map((d) => d.samples);
+  });
+  if (sizes.length === 0) return null;
+  const n = Math.min(...sizes);
+  const clips = n === Math.max(...sizes) ? `${n}` : `${n} to ${Math.max(...sizes)}`;
+  return `evaluation noise: ${clips} clips per dataset, so a top-1 is known to within ±${fmt(top1Interval(n))} points and a ` +
+    `difference between two runs to ±${fmt(top1Interval(n) * Math.SQRT2)} (95%, worst case), before seed-to-seed variation (one seed per run)`;
+}

@@ -4,7 +4,7 @@ import { openRunData } from "../data/pipeline";
 import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
 import { writeFileAtomic } from "../util/atomic";
-import { ExperimentOutput } from "./experiment";
+import { evaluationNoiseFinding, ExperimentOutput } from "./experiment";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
 import { Scale, scaleSettings } from "./scales";
@@ -31,6 +31,8 @@ export async function runExperiment(name: string, options: ExperimentOptions): P
     scale, settings, seed: options.seed ?? 0, cache, openData: openRunData, quiet,
     log: (line) => { if (!quiet) console.error(line); },
   });
+  const noise = evaluationNoiseFinding(Object.values(output.runs));
+  if (noise) output.findings.push(noise);
   if (options.exportResults !== false) await exportExperiment(output, options.out);
   return output;
 }
