@@ -6,9 +6,9 @@
  *   npm run notebooks:check-lab [-- notebooks/_check.ipynb] [--jupyter <path to the jupyter command>]
  *
  * It copies the notebook to runs/lab-check/ (JupyterLab autosaves outputs into what it opens), starts `jupyter lab`
- * on a free local port, opens the copy in headless Chromium, runs every cell, then checks the cells for errors,
- * checks every figure went to the plotly renderer, hovers each to see it turn live and show a tooltip, and saves a screenshot next to the copy.
- * Exit 1 names what failed.
+ * on a free local port, opens the copy in headless Chromium and runs every cell. It then checks the cells for errors,
+ * checks that every figure went to the plotly renderer, hovers each until it turns live and shows a tooltip, and
+ * saves a screenshot next to the copy. Exit 1 names what failed.
  */
 import { spawn, ChildProcess } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";

@@ -1,12 +1,10 @@
 /** What an experiment is: runs (shared through the run cache) turned into tables and figures beside the paper's. */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { FigureSpec } from "../report/figure";
 import type { ResultRow, Table } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
 import type { RunData } from "../train/run-data";
 import { RunConfig } from "../train/run-config";
-import type { RunResults } from "../train/trainer";
+import { readRunResults } from "../train/trainer";
 import { CachedRun, RunCache } from "./run-cache";
 import { Role, Scale, ScaleSettings } from "./scales";
 
@@ -66,12 +64,7 @@ export function top1Interval(n: number): number {
 
 /** How far evaluation noise alone can move the numbers, from the evaluation sizes in the runs' results.json. */
 export function evaluationNoiseFinding(runDirs: string[]): string | null {
-  const sizes = runDirs.flatMap((dir) => {
-    const path = join(dir, "results.json");
-    if (!existsSync(path)) return [];
-    const results = JSON.parse(readFileSync(path, "utf8")) as RunResults;
-    return Object.values(results.datasets).map((d) => d.samples);
-  });
+  const sizes = runDirs.flatMap((dir) => Object.values(readRunResults(dir)?.datasets ?? {}).map((d) => d.samples));
   if (sizes.length === 0) return null;
   const n = Math.min(...sizes);
   const clips = n === Math.max(...sizes) ? `${n}` : `${n} to ${Math.max(...sizes)}`;

@@ -4,11 +4,10 @@
  * one resumes from its checkpoint. Nothing finished is ever recomputed or lost.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RunConfig } from "../train/run-config";
 import { RunData } from "../train/run-data";
-import { RunResults, trainRun } from "../train/trainer";
+import { readRunResults, RunResults, trainRun } from "../train/trainer";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 
@@ -24,10 +23,8 @@ export class RunCache {
 
   async get(config: RunConfig): Promise<CachedRun> {
     const dir = this.dirOf(config);
-    const resultsPath = join(dir, "results.json");
-    if (existsSync(resultsPath)) {
-      return { dir, config, results: JSON.parse(readFileSync(resultsPath, "utf8")) as RunResults };
-    }
+    const finished = readRunResults(dir);
+    if (finished) return { dir, config, results: finished };
     const data = await this.openData(config, { quiet: this.options.quiet });
     try {
       const results = await trainRun(config, data, dir, { resume: true, quiet: this.options.quiet });

@@ -121,10 +121,18 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   const results: RunResults = {
     run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
   };
-  writeFileAtomic(join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileAtomic(resultsPath(outDir), JSON.stringify(results, null, 2) + "\n");
   sgd.dispose();
   model.dispose();
   return results;
+}
+
+function resultsPath(runDir: string): string { return join(runDir, "results.json"); }
+
+/** A finished run's results.json, or null when the run has not finished (or never started). */
+export function readRunResults(runDir: string): RunResults | null {
+  const path = resultsPath(runDir);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as RunResults) : null;
 }
 
 export function evalOptions(config: RunConfig, overrides: Partial<EvalOptions> = {}): EvalOptions {
