@@ -70,15 +70,21 @@ export function randomViewBox(height: number, width: number, rng: Rng, options: 
   return { resizedHeight: resized.height, resizedWidth: resized.width, top, left, size: S, flip };
 }
 
-/** Evaluation crops: short side resized to S, then 1 centre crop or 3 crops along the long side (start, centre, end). */
-export function evalViewBoxes(height: number, width: number, size: number, views: EvalViews): ViewBox[] {
-  const r = resizeShortSide(height, width, size);
+/**
+ * Evaluation crops: short side resized to `shortSide` (default S, the official test-time resize), then 1 centre crop or 3
+ * crops along the long side (start, centre, end). A `shortSide` above S evaluates at the training crops' scale when
+ * training crops the frames at their own resolution.
+ */
+export function evalViewBoxes(height: number, width: number, size: number, views: EvalViews, shortSide = size): ViewBox[] {
+  if (!(Number.isInteger(shortSide) && shortSide >= size)) throw new Error(`augment: evaluation short side must be an integer >= the crop ${size}, got ${shortSide}`);
+  const r = resizeShortSide(height, width, shortSide);
   const landscape = r.width >= r.height;
   const slack = landscape ? r.width - size : r.height - size;
+  const across = Math.floor((landscape ? r.height - size : r.width - size) / 2);
   const offsets = views === "1x3" ? [0, Math.floor(slack / 2), slack] : [Math.floor(slack / 2)];
   return offsets.map((o) => ({
     resizedHeight: r.height, resizedWidth: r.width, size, flip: false,
-    top: landscape ? 0 : o, left: landscape ? o : 0,
+    top: landscape ? across : o, left: landscape ? o : across,
   }));
 }
 
@@ -216,8 +222,8 @@ export function trainView(
 }
 
 /** Evaluation views of one clip, float32 [views, T, S, S, 3] (view-major), into `out` at `offset` if given. */
-export function evalViews(frames: Frames, size: number, views: EvalViews, out?: Float32Array, offset = 0, norm?: Normalization): Float32Array {
-  const boxes = evalViewBoxes(frames.height, frames.width, size, views);
+export function evalViews(frames: Frames, size: number, views: EvalViews, out?: Float32Array, offset = 0, norm?: Normalization, shortSide = size): Float32Array {
+  const boxes = evalViewBoxes(frames.height, frames.width, size, views, shortSide);
   const per = viewLength(frames.frames, size);
   const x = out ?? new Float32Array(per * boxes.length);
   const base = out ? offset : 0;

@@ -54,6 +54,8 @@ export interface BatchSourceOptions {
   batchesPerEpoch?: number;
   /** How a batch's clips are spread over the datasets (see MixtureConfig.allocation); default "random". */
   allocation?: MixtureConfig["allocation"];
+  /** Short side evaluation frames are resized to before cropping (default S; see evalViewBoxes). */
+  evalShortSide?: number;
   /** Short-side scale jitter for training crops, as multiples of S (see augment.ts). */
   scale?: [number, number];
   norm?: Normalization;
@@ -193,7 +195,7 @@ export class BatchSource {
     const per = viewLength(T, S) * v;
     const x = new Float32Array(kept.length * per);
     const norm = this.normOf(this.evalSplit(dataset));
-    kept.forEach(([, f], j) => evalViews(f, S, views, x, j * per, norm));
+    kept.forEach(([, f], j) => evalViews(f, S, views, x, j * per, norm, this.options.evalShortSide ?? S));
     return { x, shape: [kept.length * v, T, S, S, 3], views: v, labels: Int32Array.from(kept.map(([s]) => s.label)) };
   }
 

@@ -35,12 +35,13 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     evaluation[name] = capped(await openSplit(name, config.splits.eval, { silent, checkMedia: true }), config.maxSamples?.eval, config.seed);
   }
 
+  const cacheSize = config.input ? model.imageSize + 2 * config.input.cropJitter : cacheSizeForCrop(model.imageSize);
   // One cache per frame count: videos at the model's T, images as 1 frame.
   const caches = new Map<number, FrameCache>();
   const cacheFor = (split: DatasetSplit) => {
     const frames = split.kind === "image" ? 1 : model.frames;
     let cache = caches.get(frames);
-    if (!cache) caches.set(frames, cache = new FrameCache({ frames, cacheSize: cacheSizeForCrop(model.imageSize), memoryBytes: MEMORY_BYTES }));
+    if (!cache) caches.set(frames, cache = new FrameCache({ frames, cacheSize, memoryBytes: MEMORY_BYTES }));
     return cache;
   };
   const splitOf = (dataset: string) => train[dataset] ?? evaluation[dataset];
@@ -56,6 +57,7 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   const source = new BatchSource({
     train, eval: evaluation, size: model.imageSize, batchSize: config.optim.batchSize, seed: config.seed,
     ...(config.sampling && { weights: config.sampling }),
+    ...(config.input && { evalShortSide: cacheSize }),
     frameSource: (dataset, sample) => cacheFor(splitOf(dataset)).get(sample),
     skipBadSamples: true,
   });

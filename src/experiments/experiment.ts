@@ -5,6 +5,7 @@ import type { DatasetResult } from "../train/evaluate";
 import type { RunData } from "../train/run-data";
 import { RunConfig } from "../train/run-config";
 import { readRunResults } from "../train/trainer";
+import type { Claim, ClaimMeasure } from "./claims";
 import { CachedRun, RunCache } from "./run-cache";
 import { Role, Scale, ScaleSettings } from "./scales";
 
@@ -19,15 +20,34 @@ export interface ExperimentContext {
   log(line: string): void;
 }
 
-export interface ExperimentOutput {
-  name: string;
-  scale: Scale;
-  rows: ResultRow[];
+/** Tables and figures of an experiment, drawn from result rows (one seed's, or the mean over seeds). */
+export interface Presentation {
   tables: Table[];
   figures: Record<string, FigureSpec>;
-  /** Plain-language statements of what the kit's numbers show, checked against the paper's claim. */
+}
+
+/** What an experiment measures on one seed. */
+export interface SeedOutput {
+  rows: ResultRow[];
+  /** The paper's claims as effects measured on this seed (combined over seeds by runExperiment). */
+  claims: ClaimMeasure[];
+  /** Plain-language statements of what this seed's numbers show. */
   findings: string[];
   /** The runs behind the numbers (folder per run). */
+  runs: Record<string, string>;
+  present(rows: ResultRow[]): Presentation;
+}
+
+/** An experiment over one or more seeds. */
+export interface ExperimentOutput extends Presentation {
+  name: string;
+  scale: Scale;
+  seeds: number[];
+  /** Every seed's rows, with a `seed` column. */
+  rows: ResultRow[];
+  claims: Claim[];
+  findings: string[];
+  /** The runs behind the numbers, keyed "<what> (seed N)". */
   runs: Record<string, string>;
 }
 
@@ -36,7 +56,7 @@ export interface Experiment {
   title: string;
   /** Where the paper reports it. */
   paper: string;
-  run(ctx: ExperimentContext): Promise<ExperimentOutput>;
+  run(ctx: ExperimentContext): Promise<SeedOutput>;
 }
 
 /** Top-1 of a dataset role in a run's results (null when the run did not evaluate it). */
@@ -69,5 +89,5 @@ export function evaluationNoiseFinding(runDirs: string[]): string | null {
   const n = Math.min(...sizes);
   const clips = n === Math.max(...sizes) ? `${n}` : `${n} to ${Math.max(...sizes)}`;
   return `evaluation noise: ${clips} clips per dataset, so a top-1 is known to within ±${fmt(top1Interval(n))} points and a ` +
-    `difference between two runs to ±${fmt(top1Interval(n) * Math.SQRT2)} (95%, worst case), before seed-to-seed variation (one seed per run)`;
+    `difference between two runs to ±${fmt(top1Interval(n) * Math.SQRT2)} (95%, worst case p = 50%); the claims' intervals add the seed-to-seed variation`;
 }

@@ -1,7 +1,9 @@
 /** Table 6: the image loss weight w_image with w_video = 1. */
 import { sweepChart } from "../report/figure";
 import { ResultRow, resultTable } from "../report/table";
+import { measure, term } from "./claims";
 import { Experiment, fmt, top1 } from "./experiment";
+import { CachedRun } from "./run-cache";
 import { LOSS_WEIGHT_SWEEP } from "./paper";
 import { Role } from "./scales";
 import { cover } from "./shared-runs";
@@ -13,13 +15,16 @@ export const lossWeightSweep: Experiment = {
   title: "Image loss weight sweep",
   paper: "Table 6",
   async run(ctx) {
+    const s = ctx.settings;
     const rows: ResultRow[] = [];
     const runs: Record<string, string> = {};
+    const byWeight = new Map<number, CachedRun>();
     for (const w of IMAGE_WEIGHTS) {
       // w_image = 0 leaves the images out of the mixture altogether (the paper's "-" for ImageNet).
       const weights: Partial<Record<Role, number>> = { appearance: 1, motion: 1, ...(w > 0 && { images: w }) };
       const run = await cover(ctx, weights, `sweep-image${w}`);
       runs[`w_image=${w}`] = run.dir;
+      byWeight.set(w, run);
       const paper = LOSS_WEIGHT_SWEEP.find((p) => p.imageWeight === w);
       rows.push({ experiment: "loss-weight-sweep", dataset: "images", metric: "top1", w_image: w, kit: w > 0 ? top1(run, "images", ctx.settings) : null, paper: paper?.images ?? null });
       rows.push({ experiment: "loss-weight-sweep", dataset: "motion", metric: "top1", w_image: w, kit: top1(run, "motion", ctx.settings), paper: paper?.motion ?? null });
@@ -31,10 +36,25 @@ export const lossWeightSweep: Experiment = {
       `motion top-1 across w_image ${IMAGE_WEIGHTS.join("/")}: ${motion.map(fmt).join(" / ")} (spread ${fmt(spread)}; paper: 70.6 / 70.8 / 70.6, a 0.2-point spread)`,
       `images top-1: ${IMAGE_WEIGHTS.slice(1).map((w) => fmt(rows.find((r) => r.dataset === "images" && r.w_image === w)?.kit ?? null)).join(" / ")} for w_image ${IMAGE_WEIGHTS.slice(1).join("/")}`,
     ];
+    const lowest = IMAGE_WEIGHTS[1], highest = IMAGE_WEIGHTS[IMAGE_WEIGHTS.length - 1];
+    const at = (w: number) => byWeight.get(w)!;
+    const paperImages = (w: number) => LOSS_WEIGHT_SWEEP.find((p) => p.imageWeight === w)?.images ?? null;
+    const claims = [
+      measure({
+        id: "image-weight-raises-images", claim: `a larger image loss weight raises image accuracy (w_image ${highest} minus ${lowest})`,
+        paper: { effect: (paperImages(0.75) ?? 0) - (paperImages(0.5) ?? 0) }, expect: "positive",
+      }, [term(1, at(highest), "images", s), term(-1, at(lowest), "images", s)]),
+      measure({
+        id: "image-weight-costs-motion", claim: `past some weight, the image loss costs the motion dataset (w_image ${highest} minus ${lowest})`,
+        paper: { effect: 70.6 - 70.8 }, expect: "negative",
+      }, [term(1, at(highest), "motion", s), term(-1, at(lowest), "motion", s)]),
+    ];
     return {
-      name: this.name, scale: ctx.scale, rows, findings, runs,
-      tables: [resultTable("loss-weight-sweep", rows, { title: "Image loss weight sweep, w_video = 1 (Table 6), top-1 %", delta: true })],
-      figures: { "loss-weight-sweep": sweepChart(rows, { title: "Image loss weight (Table 6)", x: "w_image", by: "dataset", xTitle: "w_image", yTitle: "top-1 %" }) },
+      rows, claims, findings, runs,
+      present: (mean) => ({
+        tables: [resultTable("loss-weight-sweep", mean, { title: "Image loss weight sweep, w_video = 1 (Table 6), top-1 %", delta: true })],
+        figures: { "loss-weight-sweep": sweepChart(mean, { title: "Image loss weight (Table 6)", x: "w_image", by: "dataset", xTitle: "w_image", yTitle: "top-1 %" }) },
+      }),
     };
   },
 };

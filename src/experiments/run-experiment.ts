@@ -1,17 +1,25 @@
-/** Runs an experiment at a scale into an output folder and exports its tables, figures and findings. */
+/**
+ * Runs an experiment at a scale over one or more seeds into an output folder: every seed's runs (shared through the run
+ * cache), the paper's claims combined over the seeds (effects with 95% intervals and verdicts), tables and figures of
+ * the mean over seeds, and findings.json.
+ */
 import { join } from "node:path";
 import { openRunData } from "../data/pipeline";
 import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
+import { claimsChart } from "../report/figure";
+import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
-import { evaluationNoiseFinding, ExperimentOutput } from "./experiment";
+import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
+import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
 import { Scale, scaleSettings } from "./scales";
 
 export interface ExperimentOptions {
   scale?: Scale;
-  seed?: number;
+  /** Seeds to run (default [0]); each seed trains its own runs, sharing only their configuration. */
+  seeds?: number[];
   /** Output folder: runs/ (shared by experiments with the same folder), tables/, figures/, findings.json. */
   out: string;
   quiet?: boolean;
@@ -23,18 +31,83 @@ export interface ExperimentOptions {
 
 export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentOutput> {
   const scale = options.scale ?? "cpu";
+  const seeds = options.seeds ?? [0];
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    throw new Error(`experiment ${name}: seeds must be distinct non-negative integers, got [${seeds.join(", ")}]`);
+  }
   const e = experiment(name);
   const settings = scaleSettings(scale);
   const quiet = options.quiet ?? false;
   const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet });
-  const output = await e.run({
-    scale, settings, seed: options.seed ?? 0, cache, openData: openRunData, quiet,
-    log: (line) => { if (!quiet) console.error(line); },
-  });
-  const noise = evaluationNoiseFinding(Object.values(output.runs));
-  if (noise) output.findings.push(noise);
+  const perSeed: { seed: number; output: SeedOutput }[] = [];
+  for (const seed of seeds) {
+    if (!quiet && seeds.length > 1) console.error(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);
+    const output = await e.run({
+      scale, settings, seed, cache, openData: openRunData, quiet,
+      log: (line) => { if (!quiet) console.error(line); },
+    });
+    perSeed.push({ seed, output });
+  }
+  const output = combineSeeds(name, scale, perSeed);
   if (options.exportResults !== false) await exportExperiment(output, options.out);
   return output;
+}
+
+function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; output: SeedOutput }[]): ExperimentOutput {
+  const seeds = perSeed.map((s) => s.seed);
+  const rows = perSeed.flatMap(({ seed, output }) => output.rows.map((r) => ({ ...r, seed })));
+  const runs: Record<string, string> = {};
+  for (const { seed, output } of perSeed) for (const [what, dir] of Object.entries(output.runs)) runs[`${what} (seed ${seed})`] = dir;
+  const claims = combineClaims(perSeed.map(({ seed, output }) => ({ seed, claims: output.claims })));
+  const last = perSeed[perSeed.length - 1].output;
+  const presentation = last.present(meanOverSeeds(perSeed.map((s) => s.output.rows)));
+  const findings = [
+    ...claims.map(claimLine),
+    ...perSeed.flatMap(({ seed, output }) => output.findings.map((f) => (perSeed.length > 1 ? `seed ${seed}: ${f}` : f))),
+  ];
+  const noise = evaluationNoiseFinding(Object.values(runs));
+  if (noise) findings.push(noise);
+  const tables = [...presentation.tables, claimsTable(name, claims), new Table(`${name}-per-seed`, rows, { title: `${name}: every seed's numbers` })];
+  const figures = { ...presentation.figures, ...(claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""})` }) } : {}) };
+  return { name, scale, seeds, rows, claims, findings, runs, tables, figures };
+}
+
+/**
+ * Rows averaged over seeds: the same row (every column but `kit` and `seed`) on each seed becomes one row whose `kit`
+ * is the mean, with `kit ±` the 95% half-width of that mean over seeds (t interval; 0 for one seed) and `seeds` the count.
+ */
+export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
+  const key = (r: ResultRow) => JSON.stringify(Object.entries(r).filter(([k]) => k !== "kit" && k !== "seed").sort(([a], [b]) => a.localeCompare(b)));
+  const groups = new Map<string, { row: ResultRow; values: number[] }>();
+  for (const rows of rowsPerSeed) {
+    for (const r of rows) {
+      const k = key(r);
+      const g = groups.get(k) ?? { row: r, values: [] };
+      if (r.kit !== null) g.values.push(r.kit);
+      groups.set(k, g);
+    }
+  }
+  return [...groups.values()].map(({ row, values }) => {
+    const n = values.length;
+    const mean = n ? values.reduce((a, b) => a + b, 0) / n : null;
+    const sd = n > 1 && mean !== null ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+    const half = n > 1 ? (tQuantile(n - 1) * sd) / Math.sqrt(n) : 0;
+    return { ...row, kit: mean === null ? null : Math.round(mean * 10) / 10, "kit ±": Math.round(half * 10) / 10, seeds: n };
+  });
+}
+
+function claimsTable(name: string, claims: ExperimentOutput["claims"]): Table {
+  const rows = claims.map((c) => ({
+    claim: c.claim,
+    "paper effect": "effect" in c.paper ? c.paper.effect : null,
+    "paper range": "range" in c.paper ? `${c.paper.range[0]} to ${c.paper.range[1]}` : null,
+    "kit effect": c.kit.effect, "kit low": c.kit.low, "kit high": c.kit.high,
+    seeds: c.kit.seeds.length, "per seed": c.kit.perSeed.map((v) => v.toFixed(1)).join(" / "), verdict: c.verdict,
+  }));
+  return new Table(`${name}-claims`, rows, {
+    title: `${name}: the paper's claims (effect in top-1 points, 95% interval over seeds and evaluation noise)`,
+    columns: ["claim", "paper effect", "paper range", "kit effect", "kit low", "kit high", "seeds", "per seed", "verdict"],
+  });
 }
 
 /** Runs are named by their config's hash, so one folder serves every experiment, scale and seed. */
@@ -51,6 +124,7 @@ export async function exportExperiment(output: ExperimentOutput, out: string): P
     await report.close();
   }
   writeFileAtomic(join(out, "findings.json"), JSON.stringify({
-    experiment: output.name, scale: output.scale, findings: output.findings, runs: output.runs, rows: output.rows,
+    experiment: output.name, scale: output.scale, seeds: output.seeds, claims: output.claims, findings: output.findings,
+    runs: output.runs, rows: output.rows,
   }, null, 2) + "\n");
 }

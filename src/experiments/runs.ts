@@ -8,7 +8,7 @@ import { Role, ScaleSettings } from "./scales";
 function base(s: ScaleSettings, name: string, seed: number): Omit<RunConfig, "train" | "init"> {
   return {
     name, seed, model: s.model, splits: s.splits, optim: s.optim, evalViews: s.evalViews,
-    checkpointEvery: s.checkpointEvery, ...(s.maxSamples && { maxSamples: s.maxSamples }),
+    checkpointEvery: s.checkpointEvery, ...(s.maxSamples && { maxSamples: s.maxSamples }), ...(s.input && { input: s.input }),
   };
 }
 

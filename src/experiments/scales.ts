@@ -18,12 +18,15 @@ export interface ScaleSettings {
   model: ModelSpec;
   /** The bigger model of the base-vs-large comparison (Fig. 4). */
   largeModel: ModelSpec;
+  /** More frames and a higher resolution than `model`: the 16x448 of the input-setting comparison (Table 7). */
+  highInput: { frames: number; imageSize: number };
   optim: OptimSpec;
   /** Image pre-training of the spatial weights (space_only), Eq. 1: epochs over the image dataset. */
   pretrainEpochs: number;
   evalViews: "1x1" | "1x3";
   checkpointEvery: number;
   maxSamples?: RunConfig["maxSamples"];
+  input?: RunConfig["input"];
   splits: RunConfig["splits"];
 }
 
@@ -47,6 +50,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     datasets: BUILTIN,
     model: { preset: "micro", frames: 4, imageSize: 16 },
     largeModel: { preset: "micro", frames: 4, imageSize: 16, },
+    highInput: { frames: 8, imageSize: 24 },
     optim: { ...LAPTOP_OPTIM, epochs: 1, batchSize: 4, accumulate: 1, schedule: { ...LAPTOP_SCHEDULE, baseLr: 3e-3 }, weightDecay: 0 },
     pretrainEpochs: 1,
     evalViews: "1x1",
@@ -56,19 +60,23 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
   },
   cpu: {
     datasets: BUILTIN,
-    model: { preset: "tiny", frames: 8, imageSize: 32 },
-    largeModel: { preset: "small", frames: 8, imageSize: 32 },
-    optim: { ...LAPTOP_OPTIM, epochs: 6, batchSize: 32, accumulate: 1 },
+    model: { preset: "tiny", frames: 4, imageSize: 32, timeEmbedInit: "trunc_normal" },
+    largeModel: { preset: "small", frames: 4, imageSize: 32, timeEmbedInit: "trunc_normal" },
+    // The built-in frames are 40 px: 40 is the highest resolution that holds more detail than 32.
+    highInput: { frames: 8, imageSize: 40 },
+    optim: { ...LAPTOP_OPTIM, epochs: 8, batchSize: 32, accumulate: 1, schedule: { ...LAPTOP_SCHEDULE, warmup: 0.05, decay: "cosine" } },
     pretrainEpochs: 10,
-    evalViews: "1x3",
+    // Square frames: three crops along the long side would be one crop three times.
+    evalViews: "1x1",
     checkpointEvery: 50,
-    maxSamples: { eval: 200 },
+    input: { cropJitter: 1 },
     splits: { train: "train", eval: "val" },
   },
   paper: {
     datasets: { images: "imagenet", appearance: "k400", motion: "ssv2", moments: "mit" },
     model: { preset: "base", frames: 8, imageSize: 224, dropPath: 0.1 },
     largeModel: { preset: "large", frames: 8, imageSize: 224, dropPath: 0.1 },
+    highInput: { frames: 16, imageSize: 448 },
     optim: PAPER_OPTIM,
     pretrainEpochs: 30,
     evalViews: "1x3",

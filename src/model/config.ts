@@ -22,6 +22,12 @@ export interface TimeSformerConfig {
   classifiers: Record<string, number>;
   /** Stochastic depth: the rate grows linearly from 0 at the first block to this at the last, as the official code. */
   dropPath: number;
+  /**
+   * time_embed's initial value: zeros as the official code (default), or trunc_normal(0.02) like pos_embed. At zero, a
+   * clip and its time reversal give the same output, so classes that differ only in time order start on a symmetric
+   * saddle that a short from-scratch run may not leave; a random start breaks the symmetry from step 0.
+   */
+  timeEmbedInit?: "zeros" | "trunc_normal";
 }
 
 export type ArchitecturePreset = Pick<TimeSformerConfig, "dim" | "depth" | "numHeads" | "mlpRatio" | "patchSize" | "imageSize" | "frames">;

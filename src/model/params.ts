@@ -63,7 +63,7 @@ export function backboneSpecs(c: TimeSformerConfig): ParamSpec[] {
     { name: `${PREFIX}cls_token`, shape: [1, 1, D], layout: "plain", init: "trunc_normal" },
     { name: `${PREFIX}pos_embed`, shape: [1, patchesPerFrame(c) + 1, D], layout: "plain", init: "trunc_normal" },
   ];
-  if (c.attention !== "space_only") specs.push({ name: `${PREFIX}time_embed`, shape: [1, c.frames, D], layout: "plain", init: "zeros" });
+  if (c.attention !== "space_only") specs.push({ name: `${PREFIX}time_embed`, shape: [1, c.frames, D], layout: "plain", init: c.timeEmbedInit ?? "zeros" });
   specs.push(
     { name: `${PREFIX}patch_embed.proj.weight`, shape: [D, 3, p, p], layout: "conv", init: "conv_uniform", fanIn },
     { name: `${PREFIX}patch_embed.proj.bias`, shape: [D], layout: "plain", init: "conv_uniform", fanIn },

@@ -82,6 +82,40 @@ export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?:
   });
 }
 
+/** What claimsChart needs of a claim (structurally the experiments' Claim). */
+export interface ClaimPoint {
+  id: string;
+  paper: { effect: number } | { range: [number, number] };
+  kit: { effect: number; low: number; high: number };
+  verdict: string;
+}
+
+/**
+ * The kit's effect per claim (bar, 95% interval as error bars) beside the paper's (a point, or a range drawn as an
+ * interval around its middle), the verdict in the category label; zero is the line that decides.
+ */
+export function claimsChart(claims: ClaimPoint[], options: { title: string }): FigureSpec {
+  if (claims.length === 0) throw new Error(`figure "${options.title}": no claims`);
+  const labels = claims.map((c) => `${c.id}<br>(${c.verdict})`);
+  const paperMid = claims.map((c) => ("effect" in c.paper ? c.paper.effect : (c.paper.range[0] + c.paper.range[1]) / 2));
+  const paperHalf = claims.map((c) => ("effect" in c.paper ? 0 : (c.paper.range[1] - c.paper.range[0]) / 2));
+  return {
+    data: [
+      {
+        type: "bar", name: "kit (95% interval)", x: labels, y: claims.map((c) => c.kit.effect), marker: { color: KIT_COLOR },
+        error_y: { type: "data", symmetric: false, array: claims.map((c) => c.kit.high - c.kit.effect), arrayminus: claims.map((c) => c.kit.effect - c.kit.low) },
+      },
+      {
+        type: "scatter", mode: "markers", name: "paper (point or range)", x: labels, y: paperMid,
+        marker: { color: PAPER_COLOR, size: 11, symbol: "diamond" }, error_y: { type: "data", array: paperHalf, visible: true },
+      },
+    ],
+    layout: baseLayout(options.title, undefined, "effect (top-1 points)", {
+      shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { color: "#333", width: 1 } }],
+    }),
+  };
+}
+
 export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot"; color?: string }
 
 /** plotly's default colour cycle, so that related lines (a dataset's kit and paper) can share a colour. */

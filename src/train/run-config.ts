@@ -13,6 +13,7 @@ export interface ModelSpec {
   frames?: number;
   imageSize?: number;
   dropPath?: number;
+  timeEmbedInit?: TimeSformerConfig["timeEmbedInit"];
 }
 
 /** The TimeSformer config a run's model spec stands for (heads: dataset -> classes). */
@@ -23,6 +24,7 @@ export function runModelConfig(spec: ModelSpec, classifiers?: Record<string, num
     ...(spec.frames && { frames: spec.frames }),
     ...(spec.imageSize && { imageSize: spec.imageSize }),
     ...(spec.dropPath !== undefined && { dropPath: spec.dropPath }),
+    ...(spec.timeEmbedInit && { timeEmbedInit: spec.timeEmbedInit }),
   });
 }
 
@@ -68,6 +70,13 @@ export interface RunConfig {
   evalViews: "1x1" | "1x3";
   /** Optimiser steps between checkpoints (plus one at every epoch end). */
   checkpointEvery: number;
+  /**
+   * Frame preprocessing. Default (undefined): the official recipe, frames cached at 1.15x the crop's short side and
+   * resized to the crop at test time. `cropJitter` instead caches frames at crop + 2 x jitter, so random training crops
+   * shift the content by at most `cropJitter` pixels, and evaluates centre crops at that same scale (a patch-8 ViT
+   * trained from scratch for a few hundred steps cannot learn tolerance to large shifts or to a test-time zoom).
+   */
+  input?: { cropJitter: number };
   /** Cap on the samples used per dataset and split (small-scale runs; undefined = all). */
   maxSamples?: { train?: number; eval?: number };
 }
@@ -89,6 +98,7 @@ export function validateRunConfig(c: RunConfig): void {
   if (!(o.epochs > 0)) problems.push(`optim.epochs must be > 0, got ${o.epochs}`);
   if (!(Number.isInteger(o.batchSize) && o.batchSize > 0)) problems.push(`optim.batchSize must be a positive integer, got ${o.batchSize}`);
   if (!(Number.isInteger(o.accumulate) && o.accumulate > 0)) problems.push(`optim.accumulate must be a positive integer, got ${o.accumulate}`);
+  if (c.input && !(Number.isInteger(c.input.cropJitter) && c.input.cropJitter >= 0)) problems.push(`input.cropJitter must be a non-negative integer, got ${c.input.cropJitter}`);
   if (!(c.checkpointEvery > 0)) problems.push(`checkpointEvery must be > 0, got ${c.checkpointEvery}`);
   if (problems.length) throw new Error(`run '${c.name}': ${problems.join("; ")}`);
 }

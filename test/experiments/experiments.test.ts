@@ -3,6 +3,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Claim } from "../../src/experiments/claims";
 import { top1Interval } from "../../src/experiments/experiment";
 import { EXPERIMENTS } from "../../src/experiments/registry";
 import { runExperiment } from "../../src/experiments/run-experiment";
@@ -14,9 +15,9 @@ before(async () => {
 });
 
 describe("experiments", () => {
-  test("all six named experiments are registered with their paper reference", () => {
+  test("all seven named experiments are registered with their paper reference", () => {
     assert.deepEqual(Object.keys(EXPERIMENTS).sort(),
-      ["base-vs-large", "cotrain-ablation", "frame-reversal", "frozen-transfer", "loss-weight-sweep", "standard-vs-cover"]);
+      ["base-vs-large", "cotrain-ablation", "frame-reversal", "frozen-transfer", "input-setting", "loss-weight-sweep", "standard-vs-cover"]);
   });
 
   test("the evaluation noise interval: 95% half-width at p = 50%", () => {
@@ -33,16 +34,34 @@ describe("experiments", () => {
     const kit = first.rows.map((r) => r.kit);
     assert.equal(kit.length, 4);
     assert.ok(kit.every((k) => typeof k === "number" && k >= 0 && k <= 100), JSON.stringify(kit));
-    const findings = JSON.parse(readFileSync(join(out1, "findings.json"), "utf8")) as { findings: string[] };
-    assert.ok(findings.findings.some((f) => /does not hold|holds/.test(f)));
-    const evalClips = JSON.parse(readFileSync(join(first.runs.cover, "results.json"), "utf8")) as { datasets: Record<string, { samples: number }> };
+    const findings = JSON.parse(readFileSync(join(out1, "findings.json"), "utf8")) as { findings: string[]; claims: Claim[]; seeds: number[] };
+    assert.deepEqual(findings.seeds, [0]);
+    assert.deepEqual(findings.claims.map((c) => c.id), ["reversal-motion", "reversal-motion-vs-appearance"]);
+    const [motion] = findings.claims;
+    const [inOrder, reversed] = first.rows.filter((r) => r.dataset === "motion").map((r) => r.kit as number);
+    assert.ok(Math.abs(motion.kit.effect - (reversed - inOrder)) < 0.06, `${motion.kit.effect} vs ${reversed} - ${inOrder}`);
+    assert.ok(motion.kit.low < motion.kit.effect && motion.kit.effect < motion.kit.high);
+    assert.equal(motion.verdict, "inconclusive", "one seed never decides a claim");
+    assert.ok(existsSync(join(out1, "tables", "frame-reversal-claims.csv")));
+    assert.ok(existsSync(join(out1, "figures", "frame-reversal-claims.html")));
+    const evalClips = JSON.parse(readFileSync(join(first.runs["cover (seed 0)"], "results.json"), "utf8")) as { datasets: Record<string, { samples: number }> };
     const n = Math.min(...Object.values(evalClips.datasets).map((d) => d.samples));
     assert.ok(findings.findings.some((f) => f.startsWith(`evaluation noise: ${n} clips per dataset, so a top-1 is known to within ±${top1Interval(n).toFixed(1)} points`)), findings.findings.join("\n"));
     const before = readdirSync(join(runs, "runs")).sort();
     const second = await runExperiment("standard-vs-cover", { scale: "smoke", out: tempDir("exp-svc"), runsRoot: runs, quiet: true });
     const after = readdirSync(join(runs, "runs")).sort();
     assert.ok(before.every((d) => after.includes(d)));
-    assert.equal(second.runs.cover, first.runs.cover, "the COVER run is shared, not trained twice");
+    assert.equal(second.runs["cover (seed 0)"], first.runs["cover (seed 0)"], "the COVER run is shared, not trained twice");
     assert.equal(after.length, before.length + 3, "only the three standard runs are new");
+
+    // A second seed: its own runs (image pre-training and COVER), seed 0's reused; claims now span two seeds.
+    const twoSeeds = await runExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], out: tempDir("exp-fr2"), runsRoot: runs, quiet: true });
+    assert.equal(readdirSync(join(runs, "runs")).length, after.length + 2);
+    assert.equal(twoSeeds.runs["cover (seed 0)"], first.runs["cover (seed 0)"]);
+    assert.notEqual(twoSeeds.runs["cover (seed 1)"], first.runs["cover (seed 0)"]);
+    assert.deepEqual(twoSeeds.claims[0].kit.seeds, [0, 1]);
+    assert.equal(twoSeeds.claims[0].kit.perSeed.length, 2);
+    assert.deepEqual([...new Set(twoSeeds.rows.map((r) => r.seed))], [0, 1]);
+    await assert.rejects(runExperiment("frame-reversal", { scale: "smoke", seeds: [1, 1], out: tempDir("exp-bad"), runsRoot: runs, quiet: true }), /distinct/);
   });
 });

@@ -44,8 +44,10 @@ test("a figure bundle carries the plotly spec, an HTML fallback and the PNG when
 
 test("notebookParameters reads COVER_SCALE, COVER_SEED and COVER_OUT, with defaults under the project", () => {
   assert.ok(existsSync(join(PROJECT_ROOT, "package.json")));
-  assert.deepEqual(notebookParameters("fr", {}, {}), { name: "fr", scale: "cpu", seed: 0, out: join(PROJECT_ROOT, "runs", "notebooks", "fr", "cpu") });
-  assert.deepEqual(notebookParameters("fr", {}, { COVER_SCALE: "smoke", COVER_SEED: "3", COVER_OUT: "/tmp/x" }), { name: "fr", scale: "smoke", seed: 3, out: "/tmp/x" });
+  assert.deepEqual(notebookParameters("fr", {}, {}), { name: "fr", scale: "cpu", seed: 0, seeds: [0], out: join(PROJECT_ROOT, "runs", "notebooks", "fr", "cpu") });
+  assert.deepEqual(notebookParameters("fr", {}, { COVER_SCALE: "smoke", COVER_SEED: "3", COVER_OUT: "/tmp/x" }), { name: "fr", scale: "smoke", seed: 3, seeds: [3], out: "/tmp/x" });
+  assert.deepEqual(notebookParameters("fr", {}, { COVER_SEEDS: "2,0,1" }).seeds, [2, 0, 1]);
+  assert.throws(() => notebookParameters("fr", {}, { COVER_SEEDS: "1,1" }), /COVER_SEEDS=1,1/);
   assert.equal(notebookParameters("fr", {}, { COVER_OUT: "out/a" }).out, resolve(PROJECT_ROOT, "out/a"));
   assert.throws(() => notebookParameters("fr", {}, { COVER_SCALE: "huge" }), /COVER_SCALE=huge: expected one of smoke, cpu, paper/);
   assert.throws(() => notebookParameters("fr", {}, { COVER_SEED: "1.5" }), /COVER_SEED=1.5/);

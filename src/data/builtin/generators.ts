@@ -51,17 +51,24 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v
 const lerp = (a: number, b: number, s: number) => a + (b - a) * s;
 const DIGIT_CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
+/**
+ * Digits sit at the centre (within 1 px) at a mildly varying size and angle. A patch-8 ViT trained from scratch for a few
+ * hundred steps does not learn to recognise a digit anywhere in the frame; measured: digits shifted by up to 5 px
+ * (60% of a patch) held image pre-training at 22% top-1, centred ones reached 81% with the same steps.
+ */
+const CENTRE_JITTER = 1;
+
 const digitsImages: BuiltinGenerator = {
   kind: "image",
   classes: DIGIT_CLASSES,
-  flip: "allowed",
-  defaults: { train: 2000, val: 500, size: 40, frames: 1 },
+  flip: "never",
+  defaults: { train: 2000, val: 1000, size: 40, frames: 1 },
   render(ctx) {
     const { rng, size } = ctx;
     const clip = blankClip(1, size);
     const place: Placement = {
-      x: size / 2 + uniform(rng, -4, 4), y: size / 2 + uniform(rng, -4, 4),
-      scale: (size / 40) * uniform(rng, 0.75, 1.0), angle: uniform(rng, -0.25, 0.25),
+      x: size / 2 + uniform(rng, -CENTRE_JITTER, CENTRE_JITTER), y: size / 2 + uniform(rng, -CENTRE_JITTER, CENTRE_JITTER),
+      scale: (size / 40) * uniform(rng, 0.85, 1.0), angle: uniform(rng, -0.15, 0.15),
     };
     drawDigit(clip, size, 0, randomDigit(ctx, ctx.label), place, randomColor(rng));
     return clip;
@@ -71,24 +78,23 @@ const digitsImages: BuiltinGenerator = {
 const digitsAppearance: BuiltinGenerator = {
   kind: "video",
   classes: DIGIT_CLASSES,
-  flip: "allowed",
-  defaults: { train: 1000, val: 200, size: 40, frames: 16 },
+  flip: "never",
+  defaults: { train: 1000, val: 1000, size: 40, frames: 16 },
   render(ctx) {
     const { rng, size, frames } = ctx;
     const clip = blankClip(frames, size);
     const sprite = randomDigit(ctx, ctx.label);
     const color = randomColor(rng);
-    const scale = (size / 40) * uniform(rng, 0.6, 0.8);
-    const margin = 14 * scale;
-    // Drift in a uniformly random direction plus per-frame jitter: motion says nothing about the label.
-    const heading = uniform(rng, 0, 2 * Math.PI), speed = uniform(rng, 0, 0.8) * (size / 40);
-    let x = uniform(rng, margin, size - margin), y = uniform(rng, margin, size - margin);
-    let angle = uniform(rng, -0.2, 0.2);
+    // Label-free motion: the centred digit wobbles (a pixel), turns a little and breathes in size.
+    const scale0 = (size / 40) * uniform(rng, 0.8, 0.95), pulse = uniform(rng, 0, 0.08), phase = uniform(rng, 0, 2 * Math.PI);
+    let angle = uniform(rng, -0.15, 0.15);
+    const spin = uniform(rng, -0.01, 0.01);
+    const c = size / 2;
     for (let t = 0; t < frames; t++) {
+      const x = c + uniform(rng, -CENTRE_JITTER, CENTRE_JITTER), y = c + uniform(rng, -CENTRE_JITTER, CENTRE_JITTER);
+      const scale = scale0 * (1 + pulse * Math.sin(phase + t / 2));
       drawDigit(clip, size, t, sprite, { x, y, scale, angle }, color);
-      x = clamp(x + speed * Math.cos(heading) + uniform(rng, -0.7, 0.7), margin, size - margin);
-      y = clamp(y + speed * Math.sin(heading) + uniform(rng, -0.7, 0.7), margin, size - margin);
-      angle += uniform(rng, -0.04, 0.04);
+      angle += spin;
     }
     return clip;
   },
@@ -135,7 +141,7 @@ const digitsMotion: BuiltinGenerator = {
   kind: "video",
   classes: MOTION_CLASSES,
   flip: "never",
-  defaults: { train: 1200, val: 240, size: 40, frames: 16 },
+  defaults: { train: 1200, val: 1000, size: 40, frames: 16 },
   render(ctx) {
     const forward = renderForwardMotion(ctx, ctx.label >> 1);
     return ctx.label % 2 === 0 ? forward : reverseClip(forward, ctx.frames);
@@ -148,7 +154,7 @@ const digitsMoments: BuiltinGenerator = {
   kind: "video",
   classes: MOMENTS_CLASSES,
   flip: "allowed",
-  defaults: { train: 900, val: 180, size: 40, frames: 16 },
+  defaults: { train: 900, val: 1000, size: 40, frames: 16 },
   render(ctx) {
     const { rng, size, frames } = ctx;
     const unit = size / 40;

@@ -25,7 +25,7 @@ import { mnistDigits } from "./mnist";
 export { GENERATORS } from "./generators";
 export type { BuiltinGenerator, GeneratorOptions } from "./generators";
 
-const FORMAT_VERSION = 2; // 2: one encoder per batch of clips (segment muxer)
+const FORMAT_VERSION = 3; // 2: one encoder per batch of clips (segment muxer); 3: centred digits, 1000+ val clips
 const SPLITS = ["train", "val"] as const;
 // Fixed (never derived from the core count): a clip's bytes depend on its place in its encoder batch.
 const ENCODE_BATCH = 64;

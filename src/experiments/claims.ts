@@ -1,0 +1,114 @@
+/**
+ * The paper's claims as effects the kit measures, with a 95% interval over seeds and evaluation noise and a verdict.
+ *
+ * An effect is a signed sum of top-1 accuracies (points), e.g. reversed minus in order, or COVER minus standard. Per
+ * seed it is measured once; over n seeds the interval's half-width combines
+ *   - seed variation: t(0.975, n-1) * sd / sqrt(n), and
+ *   - evaluation noise: the validation clips are the same for every seed, so their sampling noise does not average out
+ *     over seeds: 1.96 * sqrt(sum_k c_k^2 p_k (1 - p_k) / clips_k), the binomial variance of each top-1 in the sum
+ *     (treated as independent, which is conservative for accuracies measured on the same clips).
+ * Verdict: "holds" when the interval excludes zero on the side the paper claims, "does not hold" when it excludes zero on
+ * the other side, otherwise "inconclusive" (always so with fewer than 2 seeds: seed variation is then unknown).
+ */
+import type { DatasetResult } from "../train/evaluate";
+import type { CachedRun } from "./run-cache";
+import type { Role, ScaleSettings } from "./scales";
+
+export type Verdict = "holds" | "does not hold" | "inconclusive";
+
+/** The paper's value of an effect, or the range it reports across settings. */
+export type PaperEffect = { effect: number } | { range: [number, number] };
+
+export interface ClaimSpec {
+  id: string;
+  claim: string;
+  paper: PaperEffect;
+  /** The sign the paper's claim predicts for the effect. */
+  expect: "positive" | "negative";
+}
+
+/** One top-1 in an effect: coefficient, accuracy (%) and the clips it was measured on. */
+export interface EffectTerm { coef: number; top1: number; clips: number }
+
+/** A claim measured on one seed. */
+export interface ClaimMeasure extends ClaimSpec { terms: EffectTerm[] }
+
+export interface Claim extends ClaimSpec {
+  kit: { effect: number; low: number; high: number; seeds: number[]; perSeed: number[] };
+  verdict: Verdict;
+}
+
+type Results = CachedRun | Record<string, DatasetResult>;
+
+/** `coef` x the top-1 of a role in a run's results (or in a separate evaluation of it, e.g. reversed frames). */
+export function term(coef: number, results: Results, role: Role, settings: ScaleSettings): EffectTerm {
+  const datasets = "results" in results && "dir" in results ? (results as CachedRun).results.datasets : (results as Record<string, DatasetResult>);
+  const r = datasets[settings.datasets[role]];
+  if (!r) throw new Error(`claims: the run did not evaluate '${settings.datasets[role]}' (${role})`);
+  return { coef, top1: r.top1, clips: r.samples };
+}
+
+export function measure(spec: ClaimSpec, terms: EffectTerm[]): ClaimMeasure {
+  return { ...spec, terms };
+}
+
+export function effectOf(m: ClaimMeasure): number {
+  return m.terms.reduce((sum, t) => sum + t.coef * t.top1, 0);
+}
+
+/** Variance of an effect (points^2) from the binomial noise of its top-1s. */
+function evalVariance(m: ClaimMeasure): number {
+  return m.terms.reduce((sum, t) => {
+    const p = t.top1 / 100;
+    return sum + (t.coef ** 2 * p * (1 - p) * 1e4) / Math.max(1, t.clips);
+  }, 0);
+}
+
+/** Two-sided 95% quantile of Student's t with `df` degrees of freedom. */
+export function tQuantile95(df: number): number {
+  const table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042];
+  if (!(Number.isInteger(df) && df >= 1)) throw new Error(`tQuantile95: degrees of freedom must be a positive integer, got ${df}`);
+  return df <= table.length ? table[df - 1] : 1.96;
+}
+
+/** Combines the per-seed measures of every claim (same ids on every seed) into claims with intervals and verdicts. */
+export function combineClaims(perSeed: { seed: number; claims: ClaimMeasure[] }[]): Claim[] {
+  if (perSeed.length === 0) return [];
+  const ids = perSeed[0].claims.map((c) => c.id);
+  return ids.map((id) => {
+    const measures = perSeed.map(({ seed, claims }) => {
+      const m = claims.find((c) => c.id === id);
+      if (!m) throw new Error(`claims: seed ${seed} did not measure claim '${id}'`);
+      return m;
+    });
+    const values = measures.map(effectOf);
+    const n = values.length;
+    const mean = values.reduce((a, b) => a + b, 0) / n;
+    const sd = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+    const seedHalf = n > 1 ? (tQuantile95(n - 1) * sd) / Math.sqrt(n) : 0;
+    const evalHalf = 1.96 * Math.sqrt(measures.reduce((a, m) => a + evalVariance(m), 0) / n);
+    const half = Math.sqrt(seedHalf ** 2 + evalHalf ** 2);
+    const { terms: _terms, ...spec } = measures[0];
+    const kit = { effect: round2(mean), low: round2(mean - half), high: round2(mean + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2) };
+    return { ...spec, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, n) };
+  });
+}
+
+export function verdictOf(expect: ClaimSpec["expect"], low: number, high: number, seeds: number): Verdict {
+  if (seeds < 2) return "inconclusive";
+  const sign = expect === "positive" ? 1 : -1;
+  const [lo, hi] = sign > 0 ? [low, high] : [-high, -low];
+  if (lo > 0) return "holds";
+  if (hi < 0) return "does not hold";
+  return "inconclusive";
+}
+
+/** One line per claim, for findings and logs. */
+export function claimLine(c: Claim): string {
+  const paper = "effect" in c.paper ? fmtSigned(c.paper.effect) : `${fmtSigned(c.paper.range[0])} to ${fmtSigned(c.paper.range[1])}`;
+  return `${c.claim}: ${c.verdict} (kit ${fmtSigned(c.kit.effect)} [${fmtSigned(c.kit.low)}, ${fmtSigned(c.kit.high)}] over ${c.kit.seeds.length} seed(s); paper ${paper})`;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const fmtSigned = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;

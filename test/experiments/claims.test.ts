@@ -1,0 +1,53 @@
+/** Claims: effects over seeds with intervals that include evaluation noise, and verdicts. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { combineClaims, measure, tQuantile95, verdictOf } from "../../src/experiments/claims";
+import type { ClaimSpec } from "../../src/experiments/claims";
+
+const spec: ClaimSpec = { id: "x", claim: "A beats B", paper: { effect: 2 }, expect: "positive" };
+/** A minus B on one seed, both measured on `clips` clips. */
+const seed = (a: number, b: number, clips = 1000) => measure(spec, [{ coef: 1, top1: a, clips }, { coef: -1, top1: b, clips }]);
+
+test("t quantiles: the 95% two-sided values for small samples, 1.96 beyond the table", () => {
+  assert.equal(tQuantile95(1), 12.706);
+  assert.equal(tQuantile95(2), 4.303);
+  assert.equal(tQuantile95(200), 1.96);
+  assert.throws(() => tQuantile95(0), /positive integer/);
+});
+
+test("the interval combines seed variation (t, n - 1) and the binomial noise of every top-1 in the effect", () => {
+  const [c] = combineClaims([{ seed: 0, claims: [seed(80, 70)] }, { seed: 1, claims: [seed(82, 70)] }, { seed: 2, claims: [seed(84, 70)] }]);
+  // effects 10, 12, 14: mean 12, sd 2 -> seed half-width 4.303 * 2 / sqrt(3)
+  const seedHalf = (4.303 * 2) / Math.sqrt(3);
+  const p = [0.8, 0.82, 0.84].map((x) => x * (1 - x) * 1e4 / 1000 + 0.7 * 0.3 * 1e4 / 1000);
+  const evalHalf = 1.96 * Math.sqrt(p.reduce((a, b) => a + b, 0) / 3);
+  const half = Math.sqrt(seedHalf ** 2 + evalHalf ** 2);
+  assert.equal(c.kit.effect, 12);
+  assert.ok(Math.abs(c.kit.low - (12 - half)) < 0.01 && Math.abs(c.kit.high - (12 + half)) < 0.01, JSON.stringify(c.kit));
+  assert.deepEqual(c.kit.perSeed, [10, 12, 14]);
+  assert.deepEqual(c.kit.seeds, [0, 1, 2]);
+  assert.equal(c.verdict, "holds");
+  assert.equal(c.claim, "A beats B");
+  assert.ok(!("terms" in c), "per-seed terms stay out of findings.json");
+});
+
+test("verdicts: holds, does not hold, inconclusive, and never a verdict from one seed", () => {
+  assert.equal(verdictOf("positive", 1, 5, 3), "holds");
+  assert.equal(verdictOf("positive", -5, -1, 3), "does not hold");
+  assert.equal(verdictOf("positive", -1, 5, 3), "inconclusive");
+  assert.equal(verdictOf("negative", -9, -2, 3), "holds");
+  assert.equal(verdictOf("negative", 2, 9, 3), "does not hold");
+  assert.equal(verdictOf("positive", 1, 5, 1), "inconclusive");
+  const [one] = combineClaims([{ seed: 0, claims: [seed(90, 10)] }]);
+  assert.equal(one.verdict, "inconclusive");
+});
+
+test("a small evaluation set widens the interval until a consistent effect is no longer decided", () => {
+  const seeds = (clips: number) => [0, 1, 2].map((s) => ({ seed: s, claims: [seed(60 + s, 55, clips)] }));
+  assert.equal(combineClaims(seeds(5000))[0].verdict, "holds");
+  assert.equal(combineClaims(seeds(100))[0].verdict, "inconclusive");
+});
+
+test("every seed must measure every claim", () => {
+  assert.throws(() => combineClaims([{ seed: 0, claims: [seed(1, 0)] }, { seed: 1, claims: [] }]), /seed 1 did not measure claim 'x'/);
+});
