@@ -2,11 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { AnnotationError, parseAnnotationFile, parseCsvLine, readSsv2Labels, readSynsets } from "../../src/data/annotations";
 import type { AnnotationFormat } from "../../src/data/types";
+import { ANNOTATION_SETS } from "../helpers/annotation-sets";
 
-const SHARED = resolve(__dirname, "../../../shared/data");
 const tmp = mkdtempSync(join(tmpdir(), "cover-annotations-"));
 const lenient = { strict: false, mediaRoot: tmp };
 const strict = { strict: true, mediaRoot: tmp };
@@ -28,36 +28,63 @@ test("CSV fields: quotes, escaped quotes, empty fields, open quote", () => {
   assert.equal(parseCsvLine('"open,a'), null);
 });
 
-test("Kinetics-400 val (quoted labels, is_cc column): 19,906 clips, 400 classes, conventional paths", () => {
-  const { entries, problems } = parse("kinetics-csv", join(SHARED, "kinetics/kinetics-400_val.csv"));
-  assert.equal(problems.length, 0);
-  assert.equal(entries.length, 19906);
-  assert.equal(new Set(entries.map((e) => e.label)).size, 400);
-  const first = entries[0];
-  assert.deepEqual(first, {
-    id: "0wR5jVB-WPk_000417_000427", path: "abseiling/0wR5jVB-WPk_000417_000427.mp4", label: "abseiling",
-    source: { file: join(SHARED, "kinetics/kinetics-400_val.csv"), line: 2 },
+for (const set of ANNOTATION_SETS) {
+  const { facts } = set;
+
+  test(`Kinetics-400 val (quoted labels, is_cc column): ${facts.k400Val.rows} clips, ${facts.k400Val.classes} classes, conventional paths (${set.label})`, set.options, () => {
+    const file = set.path("kinetics/kinetics-400_val.csv");
+    const { entries, problems } = parse("kinetics-csv", file);
+    assert.equal(problems.length, 0);
+    assert.equal(entries.length, facts.k400Val.rows);
+    assert.equal(new Set(entries.map((e) => e.label)).size, facts.k400Val.classes);
+    assert.deepEqual(entries[0], {
+      id: "0wR5jVB-WPk_000417_000427", path: "abseiling/0wR5jVB-WPk_000417_000427.mp4", label: "abseiling",
+      source: { file, line: 2 },
+    });
+    const quoted = entries.find((e) => e.id.startsWith("--nQbRBEz2s"));
+    assert.equal(quoted?.label, "air drumming");
+    assert.equal(quoted?.path, "air drumming/--nQbRBEz2s_000104_000114.mp4");
   });
-  const quoted = entries.find((e) => e.id.startsWith("--nQbRBEz2s"));
-  assert.equal(quoted?.label, "air drumming");
-  assert.equal(quoted?.path, "air drumming/--nQbRBEz2s_000104_000114.mp4");
-});
 
-test("Kinetics-600 val (unquoted labels): 30,000 clips, 600 classes", () => {
-  const { entries, problems } = parse("kinetics-csv", join(SHARED, "kinetics/kinetics-600_val.csv"));
-  assert.equal(problems.length, 0);
-  assert.equal(entries.length, 30000);
-  assert.equal(new Set(entries.map((e) => e.label)).size, 600);
-  assert.ok(entries.some((e) => e.label === "passing American football (in game)"));
-});
+  test(`Kinetics-600 val (unquoted labels): ${facts.k600Val.rows} clips, ${facts.k600Val.classes} classes (${set.label})`, set.options, () => {
+    const { entries, problems } = parse("kinetics-csv", set.path("kinetics/kinetics-600_val.csv"));
+    assert.equal(problems.length, 0);
+    assert.equal(entries.length, facts.k600Val.rows);
+    assert.equal(new Set(entries.map((e) => e.label)).size, facts.k600Val.classes);
+    assert.ok(entries.some((e) => e.label === "passing American football (in game)"));
+    assert.ok(entries.some((e) => e.label === "passing american football (not in game)"), "case is kept: a different class");
+  });
 
-test("Kinetics-400 test file has no labels; the label folder is dropped from the path", () => {
-  const { entries, problems } = parse("kinetics-csv", join(SHARED, "kinetics/kinetics-400_test.csv"));
-  assert.equal(problems.length, 0);
-  assert.equal(entries.length, 38685);
-  assert.equal(entries[0].label, null);
-  assert.equal(entries[0].path, "--6bJUbfpnQ_000017_000027.mp4");
-});
+  test(`Kinetics-400 test file has no labels; the label folder is dropped from the path (${set.label})`, set.options, () => {
+    const { entries, problems } = parse("kinetics-csv", set.path("kinetics/kinetics-400_test.csv"));
+    assert.equal(problems.length, 0);
+    assert.equal(entries.length, facts.k400Test.rows);
+    assert.ok(entries.every((e) => e.label === null));
+    assert.equal(entries[0].path, "--6bJUbfpnQ_000017_000027.mp4");
+  });
+
+  test(`SSv2 validation JSON: ${facts.ssv2Val.entries} entries, ${facts.ssv2Val.classes} classes from templates, line numbers, <id>.webm (${set.label})`, set.options, () => {
+    const file = set.path("ssv2/something-something-v2-validation.json");
+    const { entries, problems } = parse("ssv2-json", file);
+    assert.equal(problems.length, 0);
+    assert.equal(entries.length, facts.ssv2Val.entries);
+    const classes = readSsv2Labels(set.path("ssv2/something-something-v2-labels.json"));
+    assert.equal(classes.length, facts.ssv2Val.classes);
+    assert.equal(classes[facts.closingSomething], "Closing something");
+    const known = new Set(classes);
+    assert.ok(entries.every((e) => known.has(e.label as string)));
+    assert.equal(new Set(entries.map((e) => e.label)).size, facts.ssv2Val.classes);
+    const { id, label } = facts.ssv2Val.first;
+    assert.deepEqual(entries[0], { id, path: `${id}.webm`, label, source: { file, line: 2 } });
+    assert.equal(entries[entries.length - 1].source.line, facts.ssv2Val.entries + 1);
+  });
+
+  test(`SSv2 test JSON has ids only (${set.label})`, set.options, () => {
+    const { entries } = parse("ssv2-json", set.path("ssv2/something-something-v2-test.json"));
+    assert.equal(entries.length, facts.ssv2Test.entries);
+    assert.ok(entries.every((e) => e.label === null));
+  });
+}
 
 test("Kinetics: 'validate' split, path template tokens, malformed rows lenient vs strict", () => {
   const file = write("k700.csv", [
@@ -75,27 +102,6 @@ test("Kinetics: 'validate' split, path template tokens, malformed rows lenient v
   assert.ok(r.problems.every((p) => p.kind === "malformed-line" && p.message.startsWith(`${file}:`)));
   assert.throws(() => parse("kinetics-csv", file, strict), (err: unknown) => err instanceof AnnotationError && err.message.startsWith(`${file}:3:`));
   assert.throws(() => parse("kinetics-csv", write("nohdr.csv", "a,b,1,2,val\n")), /not a Kinetics CSV/);
-});
-
-test("SSv2 validation JSON: 24,777 entries, 174 classes from templates, line numbers, <id>.webm", () => {
-  const file = join(SHARED, "ssv2/something-something-v2-validation.json");
-  const { entries, problems } = parse("ssv2-json", file);
-  assert.equal(problems.length, 0);
-  assert.equal(entries.length, 24777);
-  const classes = readSsv2Labels(join(SHARED, "ssv2/something-something-v2-labels.json"));
-  assert.equal(classes.length, 174);
-  assert.equal(classes[5], "Closing something");
-  const known = new Set(classes);
-  assert.ok(entries.every((e) => known.has(e.label as string)));
-  assert.equal(new Set(entries.map((e) => e.label)).size, 174);
-  assert.deepEqual(entries[0], { id: "74225", path: "74225.webm", label: "Spinning something that quickly stops spinning", source: { file, line: 2 } });
-  assert.equal(entries[24776].source.line, 24778);
-});
-
-test("SSv2 test JSON has ids only", () => {
-  const { entries } = parse("ssv2-json", join(SHARED, "ssv2/something-something-v2-test.json"));
-  assert.equal(entries.length, 27157);
-  assert.ok(entries.every((e) => e.label === null));
 });
 
 test("SSv2: malformed entries name their line; invalid JSON names file and line", () => {

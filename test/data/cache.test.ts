@@ -2,11 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../../src/data/frame-cache";
 import { decodeClip, MediaError } from "../../src/data/video";
+import { DEMO_CLIP_SETS } from "../helpers/demo-clips";
 
-const DEMOS = resolve(__dirname, "../../../shared/data/videos/ssv2-demos");
 const tmp = mkdtempSync(join(tmpdir(), "cover-cache-"));
 
 test("cache size is 1.15x the crop, rounded up", () => {
@@ -14,66 +14,70 @@ test("cache size is 1.15x the crop, rounded up", () => {
   assert.equal(cacheSizeForCrop(32), 37);
 });
 
-test("a cached clip equals a direct decode, is built once and then read back", async () => {
-  const cache = new FrameCache({ dir: join(tmp, "a"), frames: 8, cacheSize: 20 });
-  const video = join(DEMOS, "task5/0.webm");
-  assert.equal(cache.has(video), false);
-  const first = await cache.get(video);
-  assert.equal(cache.has(video), true);
-  assert.equal(await cache.build(video), "cached");
-  const again = await cache.get({ id: "x", path: video, label: 0, source: { file: "f", line: 1 } });
-  const direct = await decodeClip(video, { frames: 8, size: 20 });
-  assert.deepEqual([again.frames, again.height, again.width], [8, 20, 36]);
-  assert.ok(Buffer.from(again.data).equals(Buffer.from(direct.data)));
-  assert.ok(Buffer.from(first.data).equals(Buffer.from(direct.data)));
-});
+for (const clips of DEMO_CLIP_SETS) {
+  const clip = async (name: string) => join(await clips.root(), name);
 
-test("a changed file or setting misses the cache", async () => {
-  const dir = join(tmp, "b");
-  const video = join(tmp, "clip.webm");
-  copyFileSync(join(DEMOS, "task5/1.webm"), video);
-  const cache = new FrameCache({ dir, frames: 4, cacheSize: 16 });
-  await cache.build(video);
-  const before = cache.entryFile(video);
-  assert.notEqual(new FrameCache({ dir, frames: 5, cacheSize: 16 }).entryFile(video), before);
-  assert.notEqual(new FrameCache({ dir, frames: 4, cacheSize: 17 }).entryFile(video), before);
-  copyFileSync(join(DEMOS, "task5/2.webm"), video);
-  utimesSync(video, new Date(), new Date(Date.now() + 5000));
-  assert.notEqual(cache.entryFile(video), before);
-  assert.equal(cache.has(video), false);
-  assert.equal(await cache.build(video), "built");
-});
+  test(`a cached clip equals a direct decode, is built once and then read back (${clips.label})`, clips.options, async () => {
+    const cache = new FrameCache({ dir: join(tmp, `${clips.key}-a`), frames: 8, cacheSize: 20 });
+    const video = await clip("task5/0.webm");
+    assert.equal(cache.has(video), false);
+    const first = await cache.get(video);
+    assert.equal(cache.has(video), true);
+    assert.equal(await cache.build(video), "cached");
+    const again = await cache.get({ id: "x", path: video, label: 0, source: { file: "f", line: 1 } });
+    const direct = await decodeClip(video, { frames: 8, size: 20 });
+    assert.deepEqual([again.frames, again.height, again.width], [8, 20, 36]);
+    assert.ok(Buffer.from(again.data).equals(Buffer.from(direct.data)));
+    assert.ok(Buffer.from(first.data).equals(Buffer.from(direct.data)));
+  });
 
-test("prepare fills the cache in parallel, skipping and reporting bad files", async () => {
-  const corrupt = join(tmp, "corrupt.webm");
-  writeFileSync(corrupt, Buffer.alloc(3000, 7));
-  const good = ["task5/0.webm", "task41/1.webm", "task93/1.webm"].map((f) => join(DEMOS, f));
-  const dir = join(tmp, "c");
-  const cache = new FrameCache({ dir, frames: 4, cacheSize: 16 });
-  const report = await prepareCache(cache, [good[0], corrupt, join(tmp, "missing.webm"), good[1], good[2]], { jobs: 2, silent: true });
-  assert.equal(report.total, 5);
-  assert.equal(report.built, 3);
-  assert.deepEqual(report.bad.map((b) => b.path).sort(), [corrupt, join(tmp, "missing.webm")].sort());
-  const again = await prepareCache(cache, good, { jobs: 2, silent: true });
-  assert.deepEqual([again.built, again.cached, again.bad.length], [0, 3, 0]);
-  // The bad file is remembered, and reading it still names it.
-  await assert.rejects(cache.get(corrupt), (err: Error) => err instanceof MediaError && err.message.startsWith(corrupt));
-  assert.ok(readdirSync(dir).length > 0 && !existsSync(join(dir, "tmp")));
-});
+  test(`a changed file or setting misses the cache (${clips.label})`, clips.options, async () => {
+    const dir = join(tmp, `${clips.key}-b`);
+    const video = join(tmp, `${clips.key}-clip.webm`);
+    copyFileSync(await clip("task5/1.webm"), video);
+    const cache = new FrameCache({ dir, frames: 4, cacheSize: 16 });
+    await cache.build(video);
+    const before = cache.entryFile(video);
+    assert.notEqual(new FrameCache({ dir, frames: 5, cacheSize: 16 }).entryFile(video), before);
+    assert.notEqual(new FrameCache({ dir, frames: 4, cacheSize: 17 }).entryFile(video), before);
+    copyFileSync(await clip("task5/2.webm"), video);
+    utimesSync(video, new Date(), new Date(Date.now() + 5000));
+    assert.notEqual(cache.entryFile(video), before);
+    assert.equal(cache.has(video), false);
+    assert.equal(await cache.build(video), "built");
+  });
 
-test("memory cache returns the same frames without reading the disk again", async () => {
-  const cache = new FrameCache({ dir: join(tmp, "d"), frames: 2, cacheSize: 12, memoryBytes: 1 << 20 });
-  const video = join(DEMOS, "task41/2.webm");
-  const a = await cache.get(video);
-  const b = await cache.get(video);
-  assert.equal(a, b);
-});
+  test(`prepare fills the cache in parallel, skipping and reporting bad files (${clips.label})`, clips.options, async () => {
+    const corrupt = join(tmp, `${clips.key}-corrupt.webm`);
+    writeFileSync(corrupt, Buffer.alloc(3000, 7));
+    const good = await Promise.all(["task5/0.webm", "task41/1.webm", "task93/1.webm"].map(clip));
+    const dir = join(tmp, `${clips.key}-c`);
+    const cache = new FrameCache({ dir, frames: 4, cacheSize: 16 });
+    const report = await prepareCache(cache, [good[0], corrupt, join(tmp, `${clips.key}-missing.webm`), good[1], good[2]], { jobs: 2, silent: true });
+    assert.equal(report.total, 5);
+    assert.equal(report.built, 3);
+    assert.deepEqual(report.bad.map((b) => b.path).sort(), [corrupt, join(tmp, `${clips.key}-missing.webm`)].sort());
+    const again = await prepareCache(cache, good, { jobs: 2, silent: true });
+    assert.deepEqual([again.built, again.cached, again.bad.length], [0, 3, 0]);
+    // The bad file is remembered, and reading it still names it.
+    await assert.rejects(cache.get(corrupt), (err: Error) => err instanceof MediaError && err.message.startsWith(corrupt));
+    assert.ok(readdirSync(dir).length > 0 && !existsSync(join(dir, "tmp")));
+  });
 
-test("an entry cut short is decoded again instead of failing", async () => {
-  const cache = new FrameCache({ dir: join(tmp, "e"), frames: 3, cacheSize: 12 });
-  const video = join(DEMOS, "task5/2.webm");
-  const good = await cache.get(video);
-  writeFileSync(cache.entryFile(video), Buffer.alloc(50, 1));
-  const again = await cache.get(video);
-  assert.ok(Buffer.from(again.data).equals(Buffer.from(good.data)));
-});
+  test(`memory cache returns the same frames without reading the disk again (${clips.label})`, clips.options, async () => {
+    const cache = new FrameCache({ dir: join(tmp, `${clips.key}-d`), frames: 2, cacheSize: 12, memoryBytes: 1 << 20 });
+    const video = await clip("task41/2.webm");
+    const a = await cache.get(video);
+    const b = await cache.get(video);
+    assert.equal(a, b);
+  });
+
+  test(`an entry cut short is decoded again instead of failing (${clips.label})`, clips.options, async () => {
+    const cache = new FrameCache({ dir: join(tmp, `${clips.key}-e`), frames: 3, cacheSize: 12 });
+    const video = await clip("task5/2.webm");
+    const good = await cache.get(video);
+    writeFileSync(cache.entryFile(video), Buffer.alloc(50, 1));
+    const again = await cache.get(video);
+    assert.ok(Buffer.from(again.data).equals(Buffer.from(good.data)));
+  });
+}

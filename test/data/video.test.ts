@@ -3,15 +3,12 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { decodeClip, MediaError, probeVideo, resizedShape, uniformIndices } from "../../src/data/video";
 import { decodeImage, writePng } from "../../src/data/image";
 import { ffmpegBinaries } from "../../src/data/ffmpeg";
+import { DEMO_CLIP_SETS } from "../helpers/demo-clips";
 
-const DEMOS = resolve(__dirname, "../../../shared/data/videos/ssv2-demos");
-const small = join(DEMOS, "task5/2.webm");      // 427x240, 12 fps, 47 frames
-const portrait = join(DEMOS, "task41/0.webm");  // 1080x1920, 30 fps, Opus audio
-const landscape = join(DEMOS, "task93/0.webm"); // 1920x1080, 30 fps, Opus audio
 const tmp = mkdtempSync(join(tmpdir(), "cover-video-"));
 
 test("uniform indices: frame i of T at floor((i + 0.5) * N / T)", () => {
@@ -27,47 +24,6 @@ test("resize by the short side keeps the aspect", () => {
   assert.deepEqual(resizedShape(1080, 1920, 32), { width: 32, height: 57 });
 });
 
-test("probe counts packets of VP9 WebM without header frame counts, sees audio and portrait sizes", async () => {
-  const p = await probeVideo(portrait);
-  assert.equal(p.frameCount, 154);
-  assert.deepEqual([p.width, p.height, p.fps, p.hasAudio, p.codec], [1080, 1920, 30, true, "vp9"]);
-  const s = await probeVideo(small);
-  assert.deepEqual([s.frameCount, s.width, s.height, s.fps, s.hasAudio], [47, 427, 240, 12, false]);
-});
-
-test("decoded shapes: 427x240, 1080p and portrait sources, with and without centre crop", async () => {
-  for (const file of [small, landscape, portrait]) {
-    const c = await decodeClip(file, { frames: 8, size: 32, crop: true });
-    assert.deepEqual([c.frames, c.height, c.width, c.data.length], [8, 32, 32, 8 * 32 * 32 * 3], file);
-  }
-  const full = await decodeClip(portrait, { frames: 4, size: 24 });
-  assert.deepEqual([full.frames, full.height, full.width], [4, 43, 24]);
-  const wide = await decodeClip(landscape, { frames: 4, size: 24 });
-  assert.deepEqual([wide.frames, wide.height, wide.width], [4, 24, 43]);
-});
-
-test("the sampled frames are exactly the frames at the uniform indices", async () => {
-  const all = await decodeClip(small, { frames: 47, size: 24 }); // T = N: every frame once
-  const eight = await decodeClip(small, { frames: 8, size: 24 });
-  const frameBytes = all.height * all.width * 3;
-  const frame = (f: { data: Uint8Array }, k: number) => Buffer.from(f.data.subarray(k * frameBytes, (k + 1) * frameBytes));
-  assert.ok(!frame(all, 0).equals(frame(all, 46)), "first and last frames differ");
-  uniformIndices(47, 8).forEach((index, t) => assert.ok(frame(eight, t).equals(frame(all, index)), `frame ${t} is source frame ${index}`));
-});
-
-test("more frames than the video has repeat frames in order", async () => {
-  const clip = await decodeClip(small, { frames: 94, size: 16, crop: true });
-  const frameBytes = 16 * 16 * 3;
-  const f = (k: number) => Buffer.from(clip.data.subarray(k * frameBytes, (k + 1) * frameBytes));
-  assert.ok(f(0).equals(f(1)) && f(92).equals(f(93)));
-});
-
-test("byte-identical files decode to identical frames", async () => {
-  const a = await decodeClip(join(DEMOS, "task93/1.webm"), { frames: 8, size: 32, crop: true });
-  const b = await decodeClip(join(DEMOS, "task93/2.webm"), { frames: 8, size: 32, crop: true });
-  assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
-});
-
 async function rejectsNaming(file: string, reason: RegExp): Promise<void> {
   await assert.rejects(decodeClip(file, { frames: 8, size: 32 }), (err: Error) => {
     assert.ok(err instanceof MediaError, String(err));
@@ -77,7 +33,93 @@ async function rejectsNaming(file: string, reason: RegExp): Promise<void> {
   });
 }
 
-test("bad files give errors naming them: missing, not a file, corrupt, empty, no video, zero frames", async () => {
+/** One field of the file's first video ("v:0") or audio ("a:0") stream, as ffprobe reads it from the header. */
+function ffprobeField(file: string, stream: "v:0" | "a:0", field: string): string {
+  return execFileSync(ffmpegBinaries().ffprobe, ["-v", "error", "-select_streams", stream, "-show_entries", `stream=${field}`, "-of", "csv=p=0", file],
+    { encoding: "utf8" }).trim();
+}
+
+/** The file cut 20 bytes into its first WebM Cluster: headers and a video track, but not one whole frame. */
+function cutInsideFirstCluster(file: string): Buffer {
+  const bytes = readFileSync(file);
+  const cluster = Buffer.from([0x1f, 0x43, 0xb6, 0x75]);
+  const seekId = Buffer.from([0x53, 0xab, 0x84]); // a SeekHead entry naming the Cluster ID is not a Cluster
+  for (let at = bytes.indexOf(cluster); at >= 0; at = bytes.indexOf(cluster, at + 1)) {
+    if (!bytes.subarray(at - 3, at).equals(seekId)) return bytes.subarray(0, at + 20);
+  }
+  throw new Error(`${file}: no WebM Cluster found`);
+}
+
+for (const clips of DEMO_CLIP_SETS) {
+  const clip = async (name: string) => join(await clips.root(), name);
+
+  test(`probe counts packets of VP9 WebM without header frame counts, sees audio and portrait sizes (${clips.label})`, clips.options, async () => {
+    const portrait = await clip("task41/0.webm"), small = await clip("task5/2.webm");
+    assert.equal(ffprobeField(portrait, "v:0", "nb_frames"), "N/A", "the header has no frame count");
+    const p = await probeVideo(portrait);
+    assert.equal(p.frameCount, clips.frames("task41/0.webm"));
+    assert.deepEqual([p.width, p.height, p.fps, p.hasAudio, p.codec], [1080, 1920, 30, true, "vp9"]);
+    assert.equal(ffprobeField(portrait, "a:0", "codec_name"), "opus");
+    const s = await probeVideo(small);
+    assert.deepEqual([s.frameCount, s.width, s.height, s.fps, s.hasAudio], [clips.frames("task5/2.webm"), 427, 240, 12, false]);
+  });
+
+  test(`decoded shapes: 427x240, 1080p and portrait sources (Opus track ignored), with and without centre crop (${clips.label})`, clips.options, async () => {
+    const portrait = await clip("task41/0.webm"), landscape = await clip("task93/0.webm");
+    for (const file of [await clip("task5/2.webm"), landscape, portrait]) {
+      const c = await decodeClip(file, { frames: 8, size: 32, crop: true });
+      assert.deepEqual([c.frames, c.height, c.width, c.data.length], [8, 32, 32, 8 * 32 * 32 * 3], file);
+    }
+    const full = await decodeClip(portrait, { frames: 4, size: 24 });
+    assert.deepEqual([full.frames, full.height, full.width], [4, 43, 24]);
+    const wide = await decodeClip(landscape, { frames: 4, size: 24 });
+    assert.deepEqual([wide.frames, wide.height, wide.width], [4, 24, 43]);
+  });
+
+  test(`the sampled frames are exactly the frames at the uniform indices (${clips.label})`, clips.options, async () => {
+    const small = await clip("task5/2.webm"), count = clips.frames("task5/2.webm");
+    const all = await decodeClip(small, { frames: count, size: 24 }); // T = N: every frame once
+    const eight = await decodeClip(small, { frames: 8, size: 24 });
+    const frameBytes = all.height * all.width * 3;
+    const frame = (f: { data: Uint8Array }, k: number) => Buffer.from(f.data.subarray(k * frameBytes, (k + 1) * frameBytes));
+    assert.ok(!frame(all, 0).equals(frame(all, count - 1)), "first and last frames differ");
+    uniformIndices(count, 8).forEach((index, t) => assert.ok(frame(eight, t).equals(frame(all, index)), `frame ${t} is source frame ${index}`));
+  });
+
+  test(`more frames than the video has repeat frames in order (${clips.label})`, clips.options, async () => {
+    const twice = 2 * clips.frames("task5/2.webm");
+    const c = await decodeClip(await clip("task5/2.webm"), { frames: twice, size: 16, crop: true });
+    const frameBytes = 16 * 16 * 3;
+    const f = (k: number) => Buffer.from(c.data.subarray(k * frameBytes, (k + 1) * frameBytes));
+    assert.ok(f(0).equals(f(1)) && f(twice - 2).equals(f(twice - 1)));
+  });
+
+  test(`byte-identical files decode to identical frames (${clips.label})`, clips.options, async () => {
+    const [one, two] = [await clip("task93/1.webm"), await clip("task93/2.webm")];
+    assert.ok(readFileSync(one).equals(readFileSync(two)), "the two files are byte-identical");
+    const a = await decodeClip(one, { frames: 8, size: 32, crop: true });
+    const b = await decodeClip(two, { frames: 8, size: 32, crop: true });
+    assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)));
+  });
+
+  test(`a video track cut before its first frame has zero decodable frames (${clips.label})`, clips.options, async () => {
+    const headersOnly = join(tmp, `headers-only-${clips.key}.webm`);
+    writeFileSync(headersOnly, cutInsideFirstCluster(await clip("task5/1.webm")));
+    await rejectsNaming(headersOnly, /zero decodable video frames/);
+  });
+
+  test(`a truncated download still decodes the frames it has (${clips.label})`, clips.options, async () => {
+    const small = await clip("task5/2.webm");
+    const cut = join(tmp, `cut-${clips.key}.webm`);
+    const bytes = readFileSync(small);
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+    assert.ok((await probeVideo(cut)).frameCount < clips.frames("task5/2.webm"), "the cut file has lost frames");
+    const c = await decodeClip(cut, { frames: 8, size: 16, crop: true });
+    assert.equal(c.frames, 8);
+  });
+}
+
+test("bad files give errors naming them: missing, not a file, corrupt, empty, no video", async () => {
   await rejectsNaming(join(tmp, "missing.mp4"), /no such file/);
   mkdirSync(join(tmp, "folder.mp4"));
   await rejectsNaming(join(tmp, "folder.mp4"), /not a regular file/);
@@ -89,16 +131,6 @@ test("bad files give errors naming them: missing, not a file, corrupt, empty, no
   const audioOnly = join(tmp, "audio.ogg");
   execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0.2", "-c:a", "libopus", audioOnly]);
   await rejectsNaming(audioOnly, /no video stream/);
-  const headersOnly = join(tmp, "headers-only.webm"); // a video track, cut before the first frame
-  writeFileSync(headersOnly, readFileSync(join(DEMOS, "task5/1.webm")).subarray(0, 1000));
-  await rejectsNaming(headersOnly, /zero decodable video frames/);
-});
-
-test("a truncated download still decodes the frames it has", async () => {
-  const cut = join(tmp, "cut.webm");
-  writeFileSync(cut, readFileSync(small).subarray(0, 20000));
-  const clip = await decodeClip(cut, { frames: 8, size: 16, crop: true });
-  assert.equal(clip.frames, 8);
 });
 
 test("PNG and JPEG images are 1-frame clips through the same path", async () => {
