@@ -4,6 +4,7 @@ import { openRunData } from "../data/pipeline";
 import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
 import { writeFileAtomic } from "../util/atomic";
+import { withStopSignal } from "../util/interrupt";
 import { evaluationNoiseFinding, ExperimentOutput } from "./experiment";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
@@ -19,16 +20,22 @@ export interface ExperimentOptions {
   exportResults?: boolean;
   /** Where training runs live, shared by all experiments (default $COVER_RUNS, else <project>/runs/cache). */
   runsRoot?: string;
+  /** Stops the experiment (the run in progress checkpointed; InterruptedError) when aborted. Without one, SIGINT and SIGTERM do. */
+  signal?: AbortSignal;
 }
 
 export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentOutput> {
+  return withStopSignal(options.signal, (signal) => runWithSignal(name, options, signal));
+}
+
+async function runWithSignal(name: string, options: ExperimentOptions, signal: AbortSignal): Promise<ExperimentOutput> {
   const scale = options.scale ?? "cpu";
   const e = experiment(name);
   const settings = scaleSettings(scale);
   const quiet = options.quiet ?? false;
-  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet });
+  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet, signal });
   const output = await e.run({
-    scale, settings, seed: options.seed ?? 0, cache, openData: openRunData, quiet,
+    scale, settings, seed: options.seed ?? 0, cache, openData: openRunData, quiet, signal,
     log: (line) => { if (!quiet) console.error(line); },
   });
   const noise = evaluationNoiseFinding(Object.values(output.runs));
