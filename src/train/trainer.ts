@@ -117,7 +117,7 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
         // The model and optimiser are still those of the last finished step; the partial step's gradients are dropped.
         saveCheckpoint(outDir, model, sgd.state(), state);
         sgd.dispose(); model.dispose();
-        throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir} and resumes from there`);
+        throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; resume it to continue (cover train --resume, or trainRun with resume: true)`);
       }
       sgd.step(lr);
       state = { step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
