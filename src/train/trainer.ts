@@ -113,11 +113,8 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
         sgd.accumulate(result.grads);
         losses.push(result.losses);
       }
-      if (signal.aborted) {
-        // The model and optimiser are still those of the last finished step; the partial step's gradients are dropped.
-        saveCheckpoint(outDir, model, sgd.state(), state);
-        sgd.dispose(); model.dispose();
-        throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; resume it to continue (cover train --resume, or trainRun with resume: true)`);
+      if (losses.length < config.optim.accumulate) { // stopped part-way: the partial step's gradients are dropped
+        stopRun(outDir, model, sgd, state, totalSteps, signal, false);
       }
       sgd.step(lr);
       state = { step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
@@ -125,9 +122,9 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
       appendFileSync(metricsPath, JSON.stringify(record) + "\n");
       progress.tick(1, { loss: record.loss, lr });
       const epochEnd = state.step % stepsPerEpoch === 0;
-      if (state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt) {
-        saveCheckpoint(outDir, model, sgd.state(), state);
-      }
+      const checkpointDue = state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt;
+      if (checkpointDue) saveCheckpoint(outDir, model, sgd.state(), state);
+      if (signal.aborted && state.step < stopAt) stopRun(outDir, model, sgd, state, totalSteps, signal, checkpointDue);
     }
   } finally {
     progress.done();
@@ -151,6 +148,15 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
   sgd.dispose();
   model.dispose();
   return results;
+}
+
+/** Checkpoints the last finished step, frees the model and throws the InterruptedError that tells how to go on. */
+function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: TrainerState, totalSteps: number, signal: AbortSignal, saved: boolean): never {
+  if (!saved) saveCheckpoint(outDir, model, sgd.state(), state);
+  sgd.dispose();
+  model.dispose();
+  throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; ` +
+    "resume it to continue (cover train --resume, or trainRun with resume: true)");
 }
 
 function resultsPath(runDir: string): string { return join(runDir, "results.json"); }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname } from "node:path";
-import { classCounts, loadManifest, loadSplit, ManifestError, problemCounts, resolveManifestPath } from "../../data/manifest";
+import { classCounts, loadManifest, loadSplit, MANIFEST_DIR, ManifestError, problemCounts, resolveManifestPath } from "../../data/manifest";
 import type { DatasetSplit, FlipPolicy, ProblemKind } from "../../data/types";
 import { Flags, OptionSpecs, UsageError } from "../args";
 import { printJson } from "../output";
@@ -101,7 +101,7 @@ and can be named without the path; built-in datasets are generated first if need
 const INSPECT_OPTIONS: OptionSpecs = { split: "string", "check-media": "boolean", strict: "boolean", examples: "string", json: "boolean" };
 
 /** The manifest templates shipped in data-manifests/ for real datasets, with their annotation formats. */
-const TEMPLATES = "k400/k600/k700 (Kinetics CSV), ssv2 (Something-Something JSON), mit (Moments in Time CSV), imagenet (image list)";
+const TEMPLATES = "k400/k600/k700 (Kinetics CSV), ssv2 (Something-Something JSON), mit (Moments in Time CSV), imagenet (class folders)";
 
 /**
  * When `path` is a file that is not a manifest but most likely an annotation file (a CSV/TXT/JSONL list, a JSON
@@ -117,9 +117,9 @@ export function notAManifestHint(path: string): string | undefined {
   return `${path} looks like an annotation file, not a dataset manifest.\n` +
     "A manifest is a small JSON file naming the dataset, its kind (video/image), its classes, where its media are\n" +
     "(mediaRoot) and, per split, which annotation files list the samples and in which format; the kit reads the\n" +
-    `annotation files through it. Start from a template in data-manifests/: ${TEMPLATES}.\n` +
-    "Copy one, set mediaRoot, point the split's files at this annotation file (format: data-manifests/README.md),\n" +
-    "then run: cover data inspect my-manifest.json";
+    `annotation files through it. Start from a template in ${MANIFEST_DIR}/: ${TEMPLATES}.\n` +
+    "Copy one, set mediaRoot, and point the split's files at this annotation file; other formats (plain lists, JSONL)\n" +
+    "and every field are described in data-manifests/README.md. Then run: cover data inspect my-manifest.json";
 }
 
 /** Samples whose media file is missing, over every split of the report. */
