@@ -2,12 +2,12 @@
  * Stopping a run: a real SIGINT / SIGTERM to `cover train` checkpoints and exits (130 / 143) within seconds, and
  * --resume then finishes exactly as an uninterrupted run; in a library call (a notebook kernel) SIGINT to the
  * process makes trainRun reject with InterruptedError after checkpointing, the process lives on, and resuming
- * finishes exactly; an experiment's run cache stops the same way.
+ * finishes exactly; `cover experiment` and an experiment's run cache stop the same way.
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openRunData } from "../../src/data/pipeline";
 import { RunCache } from "../../src/experiments/run-cache";
@@ -83,6 +83,31 @@ describe("cover train stopped by a signal", () => {
       assertSameRun(whole, dir);
     });
   }
+});
+
+test("cover experiment: SIGINT checkpoints the run in progress and exits 130; the rerun resumes it and finishes", async () => {
+  const out = tempDir("exp-out");
+  const runs = tempDir("exp-runs");
+  const args = [join(ROOT, "bin", "cover.js"), "experiment", "frame-reversal", "--scale", "smoke", "--out", out, "--runs", runs, "--backend", "wasm", "--quiet"];
+  const coverRunDir = () => {
+    const names = existsSync(join(runs, "runs")) ? readdirSync(join(runs, "runs")).filter((n) => n.startsWith("cover-")) : [];
+    return names.length ? join(runs, "runs", names[0]) : undefined;
+  };
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
+  const exit = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  await until(() => { const dir = coverRunDir(); return dir !== undefined && metricRows(dir) >= 2; }, "the COVER run's first steps");
+  child.kill("SIGINT");
+  assert.equal(await exit, 130, stderr);
+  const dir = coverRunDir()!;
+  assert.ok(existsSync(join(dir, "checkpoint.safetensors")), "the run in progress is checkpointed");
+  assert.ok(!existsSync(join(dir, "results.json")), "and not finished");
+  assert.ok(!existsSync(join(out, "findings.json")), "the experiment stopped");
+  const rerun = spawnSync(process.execPath, args, { encoding: "utf8" });
+  assert.equal(rerun.status, 0, rerun.stderr);
+  assert.ok(existsSync(join(dir, "results.json")) && existsSync(join(out, "findings.json")));
+  assert.equal(metricRows(dir), results(dir).steps, "the rerun resumed the run: one metrics row per step");
 });
 
 /** Sends SIGINT to this very process once `dir` has `steps` metric rows (as a notebook kernel's interrupt does). */
