@@ -107,7 +107,7 @@ const TEMPLATES = "k400/k600/k700 (Kinetics CSV), ssv2 (Something-Something JSON
  * When `path` is a file that is not a manifest but most likely an annotation file (a CSV/TXT/JSONL list, a JSON
  * array, a JSON object without manifest fields): what a manifest is and where to start one. Else undefined.
  */
-export function notAManifestHint(path: string): string | undefined {
+function notAManifestHint(path: string): string | undefined {
   if (!existsSync(path) || !statSync(path).isFile()) return undefined;
   let json: unknown;
   try { json = JSON.parse(readFileSync(path, "utf8")); } catch { json = undefined; }
