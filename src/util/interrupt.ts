@@ -2,8 +2,8 @@
  * Stopping long work on SIGINT (Ctrl-C, a Jupyter kernel interrupt) or SIGTERM (cluster preemption).
  * Training computes synchronously, so a signal handler only runs when the loop yields to the event loop between
  * micro-batches; the handler aborts an AbortSignal, the loop sees it, checkpoints and throws InterruptedError.
- * The CLI turns that error into exit code 130 / 143; a library call (a notebook cell) just rejects with it, so the
- * kernel survives and the next call resumes.
+ * The CLI turns that error into exit code 130 / 143; a library call (a notebook cell) rejects with it after a SIGINT,
+ * so the kernel survives and the next call resumes.
  */
 export type StopSignal = "SIGINT" | "SIGTERM";
 
@@ -76,7 +76,8 @@ export function watchInterrupts(options: WatchOptions = {}): InterruptWatch {
 
 /**
  * Runs `work` with the caller's stop signal, or, when there is none (a library call, e.g. from a notebook), with one
- * that SIGINT and SIGTERM abort while `work` runs.
+ * that SIGINT and SIGTERM abort while `work` runs. After a SIGINT the process lives on (a kernel's interrupt); a
+ * SIGTERM was only held back for the checkpoint, so it is raised again once `work` has stopped.
  */
 export async function withStopSignal<T>(given: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   if (given) return work(given);
@@ -85,5 +86,6 @@ export async function withStopSignal<T>(given: AbortSignal | undefined, work: (s
     return await work(watch.signal);
   } finally {
     watch.dispose();
+    if (watch.signal.reason === "SIGTERM") process.kill(process.pid, "SIGTERM");
   }
 }

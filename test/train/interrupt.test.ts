@@ -163,3 +163,31 @@ describe("library calls stopped by SIGINT (a notebook kernel's interrupt)", () =
     assert.ok(existsSync(join(dir, "results.json")));
   });
 });
+
+test("a script calling trainRun, sent SIGTERM (preemption), checkpoints and then ends by that SIGTERM", async () => {
+  const dir = tempDir("lib-sigterm");
+  const script = `
+    const { useBackend } = require("./src/backend");
+    const { openRunData } = require("./src/data/pipeline");
+    const { resolveRunConfig } = require("./src/experiments/named-runs");
+    const { trainRun } = require("./src/train/trainer");
+    (async () => {
+      await useBackend("wasm");
+      const base = resolveRunConfig("standard-appearance", "smoke", 0);
+      const config = { ...base, optim: { ...base.optim, epochs: 12 } };
+      const data = await openRunData(config, { quiet: true });
+      await trainRun(config, data, ${JSON.stringify(dir)}, { quiet: true }).catch((err) => console.error("rejected:", err.name));
+      await data.close();
+      setTimeout(() => console.error("still alive"), 5000);
+    })();`;
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
+  const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+  await until(() => metricRows(dir) >= 3, "three steps");
+  child.kill("SIGTERM");
+  assert.equal(await exit, "SIGTERM", stderr);
+  assert.doesNotMatch(stderr, /rejected|still alive/, "the process ends at once, after the checkpoint");
+  const step = checkpointStep(dir);
+  assert.ok(step >= 3 && step === metricRows(dir), `checkpoint at step ${step}`);
+});
