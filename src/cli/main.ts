@@ -63,10 +63,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = entry.load();
+  const beforeDashDash = rest.indexOf("--") === -1 ? rest : rest.slice(0, rest.indexOf("--"));
+  if (beforeDashDash.includes("--help") || beforeDashDash.includes("-h")) { console.log(command.usage); return 0; }
   try {
-    const flags = parseFlags(rest, command.options);
-    if (flags.bool("help")) { console.log(command.usage); return 0; }
-    return await command.run(flags);
+    return await command.run(parseFlags(rest, command.options));
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`cover ${name}: ${err.message}\n\n${command.usage}`);

@@ -64,7 +64,7 @@ test("--help, -h and help answer without loading tfjs or danfojs", async () => {
   const loadedTf = () => Object.keys(require.cache).filter((k) => k.includes("@tensorflow") || k.includes("danfojs"));
   assert.deepEqual(loadedTf(), [], "this test file itself must not load them");
   for (const argv of [["--help"], ["-h"], ["help", "train"], ["train", "--help"], ["experiment", "-h"], ["eval", "--help"], ["predict", "--help"],
-    ["model", "--help"], ["backend", "--help"], ["data", "--help"]]) {
+    ["model", "--help"], ["backend", "--help"], ["data", "--help"], ["train", "--bogus", "--help"]]) {
     const r = await mainCapturing(argv);
     assert.equal(r.code, 0, `${argv.join(" ")}: ${r.err}`);
     assert.match(r.out, /usage: cover/, argv.join(" "));
