@@ -52,8 +52,11 @@ export interface InterruptWatch {
 export interface WatchOptions {
   /** Called on the first signal, after the watch's signal is aborted. */
   onFirst?(signal: StopSignal): void;
-  /** Called on every later signal (the CLI exits at once there). */
-  onRepeat?(signal: StopSignal): void;
+  /**
+   * Stop listening after the first signal, so that a second one ends the process at once, by the signal's default
+   * action: unlike a listener, that works even in the middle of a synchronous computation (the CLI's second Ctrl-C).
+   */
+  releaseAfterFirst?: boolean;
 }
 
 /** Listens for SIGINT and SIGTERM until disposed. While it listens, these signals no longer end the process. */
@@ -61,17 +64,16 @@ export function watchInterrupts(options: WatchOptions = {}): InterruptWatch {
   const controller = new AbortController();
   const listeners = STOP_SIGNALS.map((name) => {
     const listener = () => {
-      if (controller.signal.aborted) { options.onRepeat?.(name); return; }
+      if (controller.signal.aborted) return; // a repeat while the stop is under way
       controller.abort(name);
+      if (options.releaseAfterFirst) dispose();
       options.onFirst?.(name);
     };
     process.on(name, listener);
     return { name, listener };
   });
-  return {
-    signal: controller.signal,
-    dispose: () => { for (const { name, listener } of listeners) process.off(name, listener); },
-  };
+  const dispose = () => { for (const { name, listener } of listeners) process.off(name, listener); };
+  return { signal: controller.signal, dispose };
 }
 
 /**
