@@ -16,7 +16,7 @@ export const command: Command = {
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
   Prints what it will do (model, data, backend, steps, checkpoints, estimated time; not with --quiet), then trains.
   Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
-  Ctrl-C (or SIGTERM) checkpoints and exits with 130 (143); a second one exits at once.
+  Ctrl-C (or SIGTERM) checkpoints after the current micro-batch and exits with 130 (143); a second one exits at once.
   --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.`,
   options: {
     out: "string", scale: "string", seed: "string", resume: "boolean", init: "string", "init-run": "string",
