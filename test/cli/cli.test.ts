@@ -40,6 +40,9 @@ test("a boolean flag before a valued one parses (--resume takes no value)", () =
   assert.equal(flags.bool("resume"), true);
   assert.equal(flags.string("out"), "x");
   assert.equal(flags.int("seed"), 3);
+  const first = parseFlags(["--resume", "cover", "--out", "x"], { out: "string", resume: "boolean" });
+  assert.deepEqual(first.positionals, ["cover"], "the word after a boolean flag is a positional, not its value");
+  assert.equal(first.bool("resume"), true);
 });
 
 test("parse errors name the option and what is wrong with it", () => {
