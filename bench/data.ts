@@ -10,7 +10,7 @@
 import { readdirSync, statSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs, Flags } from "../src/cli/args";
+import { parseFlags } from "../src/cli/args";
 import { openSplit } from "../src/data/builtin";
 import { ffmpegBinaries } from "../src/data/ffmpeg";
 import { cacheSizeForCrop, defaultJobs, FrameCache, prepareCache } from "../src/data/frame-cache";
@@ -41,7 +41,7 @@ async function decodeAll(files: string[], jobs: number, frames: number, size: nu
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main(): Promise<void> {
-  const flags = new Flags(parseArgs(process.argv.slice(2)));
+  const flags = parseFlags(process.argv.slice(2), { batch: "string", builtin: "string", repeat: "string" });
   const batch = flags.int("batch", 16);
   const builtinCount = flags.int("builtin", 256);
   const repeat = flags.int("repeat", 2);

@@ -12,7 +12,7 @@ import { buildNative, NativeBuildError } from "../src/backend/build";
 import type { BackendCheck } from "../src/backend/check";
 import { nativeDir, nvidiaGpuVisible, PROJECT_ROOT } from "../src/backend/native";
 import { writeFileAtomic } from "../src/util/atomic";
-import { Flags, parseArgs, UsageError } from "../src/cli/args";
+import { Flags, parseFlags, UsageError } from "../src/cli/args";
 
 const USAGE = `usage: npm run native:build -- [--wheel FILE.whl] [--tf-version V] [--libtensorflow DIR] [--gpu] [--dir DIR]
 
@@ -59,7 +59,7 @@ function main(): number {
   let flags: Flags;
   let options;
   try {
-    flags = new Flags(parseArgs(process.argv.slice(2)));
+    flags = parseFlags(process.argv.slice(2), { wheel: "string", "tf-version": "string", libtensorflow: "string", gpu: "boolean", dir: "string" });
     if (flags.bool("help")) { console.log(USAGE); return 0; }
     options = {
       wheel: flags.string("wheel"),

@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
-import { Flags, parseArgs, UsageError } from "../src/cli/args";
+import { parseFlags, UsageError } from "../src/cli/args";
 import { SCALES, Scale } from "../src/experiments/scales";
 import { findChromium } from "../src/report/browser";
 import { checkExports, declaredExports, describeFailure } from "../src/report/nbcheck";
@@ -25,7 +25,7 @@ const USAGE = "usage: npm run notebooks:run -- [--scale smoke|cpu|paper] [--out 
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) { console.log(USAGE); return 0; }
-  const flags = new Flags(parseArgs(argv));
+  const flags = parseFlags(argv, { scale: "string", out: "string", timeout: "string", seed: "string", python: "string" });
   const scale = (flags.string("scale") ?? "smoke") as Scale;
   if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, got '${scale}'`);
   const outRoot = resolve(flags.string("out") ?? join(PROJECT_ROOT, "runs", "notebooks-run", scale));

@@ -10,10 +10,10 @@ import {
   builtCandidate, loadBinding, loadedBinding, NativeCandidate, nvidiaGpuVisible, officialGpuCandidate, shortError,
 } from "./native";
 
-export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
+import { BACKEND_NAMES, BackendName, isBackendName, parseBackendRequest } from "./names";
 
-/** Best first: the order "auto" tries them in. */
-export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+export { BACKEND_NAMES, isBackendName, parseBackendRequest } from "./names";
+export type { BackendName } from "./names";
 
 export interface BackendChoice {
   name: BackendName;
@@ -29,16 +29,6 @@ export class BackendUnavailableError extends Error {
   constructor(readonly backend: BackendName, readonly why: string) {
     super(`backend '${backend}' is not available: ${why}`);
   }
-}
-
-export function isBackendName(value: string): value is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(value);
-}
-
-/** Parses a request ("auto" or a backend name); `source` names where it came from for the error. */
-export function parseBackendRequest(value: string, source: string): BackendName | "auto" {
-  if (value === "auto" || isBackendName(value)) return value;
-  throw new Error(`${source}: unknown backend '${value}'; expected auto, ${BACKEND_NAMES.join(", ")}`);
 }
 
 function requestFromEnv(): BackendName | "auto" | undefined {

@@ -1,37 +1,61 @@
-/** A small, strict argv parser: positionals plus `--flag value` / `--flag` / `--flag=value`. */
-export interface ParsedArgs {
-  positionals: string[];
-  flags: Map<string, string | true>;
-}
+/**
+ * Command-line flags through Node's own `util.parseArgs`, strict: every command declares its options and which of
+ * them are boolean, so `cover train cover --resume --out x` parses (`--resume` takes no value) and an unknown or
+ * malformed option is a usage error (exit 2) that names the option and suggests the closest known one.
+ */
+import { parseArgs } from "node:util";
+import { didYouMean } from "./suggest";
 
-export function parseArgs(argv: string[]): ParsedArgs {
-  const positionals: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith("--")) { positionals.push(arg); continue; }
-    const eq = arg.indexOf("=");
-    if (eq > 0) { flags.set(arg.slice(2, eq), arg.slice(eq + 1)); continue; }
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith("--")) { flags.set(arg.slice(2), next); i++; }
-    else flags.set(arg.slice(2), true);
-  }
-  return { positionals, flags };
-}
+/** Option name (without dashes) -> whether it takes a value ("string") or not ("boolean"). */
+export type OptionSpecs = Readonly<Record<string, "string" | "boolean">>;
 
 export class UsageError extends Error {}
 
-/** Reads flags by name, remembering which were used so that unknown flags can be reported. */
-export class Flags {
-  private readonly used = new Set<string>();
-  constructor(private readonly args: ParsedArgs) {}
+type Values = Record<string, string | boolean | undefined>;
 
-  get positionals(): string[] { return this.args.positionals; }
+/** Parses argv against `options` (plus --help / -h); throws UsageError naming the offending option. */
+export function parseFlags(argv: string[], options: OptionSpecs): Flags {
+  const config = parseArgsConfig(options);
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: config, strict: true, allowPositionals: true });
+    return new Flags(positionals, values as Values);
+  } catch (err) {
+    throw new UsageError(explainParseError(argv, { ...options, help: "boolean" }, err as Error));
+  }
+}
+
+function parseArgsConfig(options: OptionSpecs): Record<string, { type: "string" | "boolean"; short?: string }> {
+  const config: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const [name, type] of Object.entries(options)) config[name] = { type };
+  config.help = { type: "boolean", short: "h" };
+  return config;
+}
+
+/** Node's messages are generic; re-read the tokens leniently to say which option is wrong and how. */
+function explainParseError(argv: string[], options: OptionSpecs, err: Error): string {
+  const { tokens } = parseArgs({ args: argv, options: parseArgsConfig(options), strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const type = options[token.name];
+    if (type === undefined) return `unknown option '${token.rawName}'${didYouMean(token.name, Object.keys(options), "--")}`;
+    if (type === "boolean" && token.inlineValue) return `${token.rawName} takes no value, got '${token.value}'`;
+    if (type === "string" && token.value === undefined) return `${token.rawName} needs a value`;
+    if (type === "string" && !token.inlineValue && token.value?.startsWith("-")) {
+      return `${token.rawName} needs a value, got '${token.value}' (write ${token.rawName}=${token.value} if that is the value)`;
+    }
+  }
+  return err.message;
+}
+
+/** The parsed flags, read by name; remembers which were read so that a flag no (sub)command reads is reported. */
+export class Flags {
+  private readonly used = new Set<string>(["help"]);
+  constructor(readonly positionals: string[], private readonly values: Values) {}
 
   string(name: string): string | undefined {
     this.used.add(name);
-    const v = this.args.flags.get(name);
-    if (v === true) throw new UsageError(`--${name} needs a value`);
+    const v = this.values[name];
+    if (typeof v === "boolean") throw new UsageError(`--${name} needs a value`);
     return v;
   }
 
@@ -47,7 +71,7 @@ export class Flags {
     const v = this.string(name);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got '${v}'`);
+    if (v.trim() === "" || !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got '${v}'`);
     return n;
   }
 
@@ -57,22 +81,22 @@ export class Flags {
     const v = this.string(name);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${v}'`);
+    if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${v}'`);
     return n;
   }
 
   bool(name: string): boolean {
     this.used.add(name);
-    const v = this.args.flags.get(name);
-    if (v === undefined) return false;
-    if (v === true || v === "true") return true;
-    if (v === "false") return false;
-    throw new UsageError(`--${name} takes no value, got '${v}'`);
+    const v = this.values[name];
+    if (typeof v === "string") throw new UsageError(`--${name} takes no value, got '${v}'`);
+    return v === true;
   }
 
-  /** Throws on any flag that no command read. Call after reading all flags. */
+  /** Throws on a flag that was given but not read (a command sharing one option table among subcommands). */
   rejectUnknown(): void {
-    const unknown = [...this.args.flags.keys()].filter((k) => !this.used.has(k));
-    if (unknown.length) throw new UsageError(`unknown option${unknown.length > 1 ? "s" : ""}: ${unknown.map((k) => `--${k}`).join(", ")}`);
+    const unknown = Object.keys(this.values).filter((k) => this.values[k] !== undefined && !this.used.has(k));
+    if (unknown.length === 0) return;
+    const suggestion = unknown.length === 1 ? didYouMean(unknown[0], [...this.used].filter((k) => k !== "help"), "--") : "";
+    throw new UsageError(`unknown option${unknown.length > 1 ? "s" : ""} here: ${unknown.map((k) => `--${k}`).join(", ")}${suggestion}`);
   }
 }

@@ -14,6 +14,7 @@ import type { Frames, Sample } from "./types";
 import { decodeClip, MediaError } from "./video";
 import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
+import { throwIfStopped } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 
 const CACHE_VERSION = 1;
@@ -153,6 +154,8 @@ export interface PrepareOptions {
   jobs?: number;
   label?: string;
   silent?: boolean;
+  /** Stops the preparation (InterruptedError) when aborted; what is decoded stays in the cache. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -176,6 +179,7 @@ export async function prepareCache(cache: FrameCache, samples: Source[], options
   let next = 0;
   const worker = async () => {
     while (next < samples.length) {
+      throwIfStopped(options.signal, `${options.label ?? "frame cache"} stopped; what is decoded stays cached`);
       const sample = samples[next++];
       try {
         const result = await cache.build(sample, jobs > 1 ? 1 : undefined);

@@ -13,11 +13,17 @@ import type { DatasetSplit } from "./types";
 /** Decoded clips kept in memory (LRU) on top of the on-disk cache. */
 const MEMORY_BYTES = 1 << 30;
 
-export interface RunDataOptions { quiet?: boolean }
+export interface RunDataOptions {
+  quiet?: boolean;
+  /** Stops decoding into the frame cache (InterruptedError) when aborted. */
+  signal?: AbortSignal;
+}
 
 export interface OpenedRunData extends RunData {
   /** Media that could not be decoded (skipped and counted, never fatal). */
   badFiles: { path: string; reason: string }[];
+  /** Per training dataset: its clips and the frames the model sees of each (1 for images). */
+  trainClips: Record<string, { clips: number; frames: number }>;
 }
 
 export async function openRunData(config: RunConfig, options: RunDataOptions = {}): Promise<OpenedRunData> {
@@ -49,7 +55,7 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   const badFiles: OpenedRunData["badFiles"] = [];
   for (const [label, split] of [...Object.entries(train).map(([n, s]) => [`${n}/${config.splits.train}`, s] as const),
     ...Object.entries(evaluation).map(([n, s]) => [`${n}/${config.splits.eval}`, s] as const)]) {
-    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${label}`, silent });
+    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${label}`, silent, signal: options.signal });
     badFiles.push(...report.bad);
   }
   if (badFiles.length && !silent) console.error(`data: ${badFiles.length} media file(s) could not be decoded and are skipped, e.g. ${badFiles[0].path}: ${badFiles[0].reason}`);
@@ -69,6 +75,7 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     evalBatches: (dataset, views) => source.evalBatches(dataset, views),
     close: () => source.close(),
     badFiles,
+    trainClips: Object.fromEntries(Object.entries(train).map(([name, split]) => [name, { clips: split.samples.length, frames: cacheFor(split).frames }])),
   };
 }
 

@@ -17,6 +17,8 @@ export interface ExperimentContext {
   /** Opens the data of a run (for evaluations beyond the run's own, e.g. reversed frames). */
   openData(config: RunConfig, options?: { quiet?: boolean }): Promise<RunData>;
   quiet: boolean;
+  /** Aborted by SIGINT/SIGTERM: long steps stop (the run in progress checkpointed) with an InterruptedError. */
+  signal: AbortSignal;
   log(line: string): void;
 }
 

@@ -19,7 +19,7 @@ export const frameReversal: Experiment = {
     const run = await cover(ctx, ALL, "cover");
     const data = await ctx.openData(run.config, { quiet: ctx.quiet });
     let reversed: Record<string, DatasetResult>;
-    try { reversed = await evaluateRun(run.dir, data, { reverseFrames: true }, ctx.quiet); } finally { await data.close(); }
+    try { reversed = await evaluateRun(run.dir, data, { reverseFrames: true }, ctx.quiet, ctx.signal); } finally { await data.close(); }
     const rows: ResultRow[] = [];
     const roles = ["appearance", "motion"] as const;
     for (const role of roles) {

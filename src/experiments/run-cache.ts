@@ -11,10 +11,16 @@ import { readRunResults, RunResults, trainRun } from "../train/trainer";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 
-export type OpenRunData = (config: RunConfig, options?: { quiet?: boolean }) => Promise<RunData>;
+export type OpenRunData = (config: RunConfig, options?: { quiet?: boolean; signal?: AbortSignal }) => Promise<RunData>;
+
+export interface RunCacheOptions {
+  quiet?: boolean;
+  /** Stops the run in progress (checkpointed; InterruptedError) when aborted. */
+  signal?: AbortSignal;
+}
 
 export class RunCache {
-  constructor(readonly root: string, private readonly openData: OpenRunData, private readonly options: { quiet?: boolean } = {}) {}
+  constructor(readonly root: string, private readonly openData: OpenRunData, private readonly options: RunCacheOptions = {}) {}
 
   dirOf(config: RunConfig): string {
     const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 10);
@@ -25,9 +31,10 @@ export class RunCache {
     const dir = this.dirOf(config);
     const finished = readRunResults(dir);
     if (finished) return { dir, config, results: finished };
-    const data = await this.openData(config, { quiet: this.options.quiet });
+    const { quiet, signal } = this.options;
+    const data = await this.openData(config, { quiet, signal });
     try {
-      const results = await trainRun(config, data, dir, { resume: true, quiet: this.options.quiet });
+      const results = await trainRun(config, data, dir, { resume: true, quiet, signal });
       if (!results) throw new Error(`run ${config.name} stopped before its end`);
       return { dir, config, results };
     } finally {

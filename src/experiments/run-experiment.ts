@@ -10,6 +10,7 @@ import { Report } from "../report/report";
 import { claimsChart } from "../report/figure";
 import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
+import { withStopSignal } from "../util/interrupt";
 import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { experiment } from "./registry";
@@ -27,9 +28,15 @@ export interface ExperimentOptions {
   exportResults?: boolean;
   /** Where training runs live, shared by all experiments (default $COVER_RUNS, else <project>/runs/cache). */
   runsRoot?: string;
+  /** Stops the experiment (the run in progress checkpointed; InterruptedError) when aborted. Without one, SIGINT and SIGTERM do. */
+  signal?: AbortSignal;
 }
 
 export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentOutput> {
+  return withStopSignal(options.signal, (signal) => runWithSignal(name, options, signal));
+}
+
+async function runWithSignal(name: string, options: ExperimentOptions, signal: AbortSignal): Promise<ExperimentOutput> {
   const scale = options.scale ?? "cpu";
   const seeds = options.seeds ?? [0];
   if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
@@ -38,12 +45,12 @@ export async function runExperiment(name: string, options: ExperimentOptions): P
   const e = experiment(name);
   const settings = scaleSettings(scale);
   const quiet = options.quiet ?? false;
-  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet });
+  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];
   for (const seed of seeds) {
     if (!quiet && seeds.length > 1) console.error(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);
     const output = await e.run({
-      scale, settings, seed, cache, openData: openRunData, quiet,
+      scale, settings, seed, cache, openData: openRunData, quiet, signal,
       log: (line) => { if (!quiet) console.error(line); },
     });
     perSeed.push({ seed, output });

@@ -18,8 +18,11 @@ export function evalResultPath(runDir: string, options: EvalOptions): string {
   return join(runDir, `eval-${options.views}${options.reverseFrames ? "-reversed" : ""}.json`);
 }
 
-/** Evaluates runDir/weights.safetensors; the result is stored beside it, and read back when already there. */
-export async function evaluateRun(runDir: string, data: RunData, overrides: Partial<EvalOptions> = {}, quiet = false): Promise<Record<string, DatasetResult>> {
+/**
+ * Evaluates runDir/weights.safetensors; the result is stored beside it, and read back when already there.
+ * Rejects with InterruptedError when `signal` is aborted.
+ */
+export async function evaluateRun(runDir: string, data: RunData, overrides: Partial<EvalOptions> = {}, quiet = false, signal?: AbortSignal): Promise<Record<string, DatasetResult>> {
   const config = readRunConfig(runDir);
   const options = evalOptions(config, overrides);
   const out = evalResultPath(runDir, options);
@@ -31,7 +34,7 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
   if (!existsSync(weights)) throw new Error(`${runDir}: the run has not finished (no weights.safetensors); resume it with cover train --resume`);
   const model = loadModel(weights);
   try {
-    const results = await evaluateModel(model, data, options, quiet);
+    const results = await evaluateModel(model, data, options, quiet, signal);
     writeFileAtomic(out, JSON.stringify(results, null, 2) + "\n");
     return results;
   } finally {

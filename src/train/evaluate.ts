@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { TimeSformer } from "../model/timesformer";
+import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 import { ClassificationMeter, ClassificationResult } from "./metrics";
 
@@ -21,7 +22,8 @@ export interface EvalOptions { views: "1x1" | "1x3"; reverseFrames: boolean; dat
 
 export interface DatasetResult extends ClassificationResult { views: string; reverseFrames: boolean; classes: string[] }
 
-export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false): Promise<Record<string, DatasetResult>> {
+/** Rejects with InterruptedError when `signal` is aborted (checked between batches). */
+export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false, signal?: AbortSignal): Promise<Record<string, DatasetResult>> {
   const results: Record<string, DatasetResult> = {};
   for (const dataset of options.datasets) {
     const classes = source.classes[dataset];
@@ -29,11 +31,16 @@ export async function evaluateModel(model: TimeSformer, source: EvalSource, opti
     if (model.config.classifiers[dataset] === undefined) throw new Error(`the model has no head for dataset '${dataset}'`);
     const meter = new ClassificationMeter(classes.length);
     const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: source.evalSize(dataset), unit: "clip", silent: quiet });
-    for await (const batch of source.evalBatches(dataset, options.views)) {
-      meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
-      progress.tick(batch.labels.length);
+    try {
+      for await (const batch of source.evalBatches(dataset, options.views)) {
+        await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between batches
+        throwIfStopped(signal, `evaluation of ${dataset} stopped`);
+        meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
+        progress.tick(batch.labels.length);
+      }
+    } finally {
+      progress.done();
     }
-    progress.done();
     results[dataset] = { ...meter.result(), views: options.views, reverseFrames: options.reverseFrames, classes };
   }
   return results;

@@ -9,11 +9,13 @@ import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
 import { saveWeights } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
+import { InterruptedError, interruptedBy, withStopSignal, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
 import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
+import { runSchedule } from "./plan";
 import { RunConfig, validateRunConfig } from "./run-config";
 import { learningRate } from "./schedule";
 import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
@@ -41,11 +43,22 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Stops after this many optimiser steps in this call (tests of resume; the run stays resumable). */
   stopAfterSteps?: number;
-  /** When aborted (Ctrl-C), the run checkpoints after the current step and returns null; resume continues it. */
+  /**
+   * When aborted (the CLI's Ctrl-C), the run checkpoints its last finished step and trainRun rejects with an
+   * InterruptedError; resume continues it exactly. Without one, SIGINT and SIGTERM do that while trainRun runs.
+   */
   signal?: AbortSignal;
 }
 
+/**
+ * Trains (or resumes) a run into outDir; returns its results, or null when stopAfterSteps ended it early.
+ * Rejects with InterruptedError, after checkpointing, on the stop signal (see TrainOptions.signal).
+ */
 export async function trainRun(config: RunConfig, data: RunData, outDir: string, options: TrainOptions = {}): Promise<RunResults | null> {
+  return withStopSignal(options.signal, (signal) => train(config, data, outDir, options, signal));
+}
+
+async function train(config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults | null> {
   validateRunConfig(config);
   mkdirSync(outDir, { recursive: true });
   const configPath = join(outDir, "config.json");
@@ -74,11 +87,11 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
     writeFileAtomic(metricsPath, "");
   }
 
-  const stepsPerEpoch = Math.max(1, Math.floor(data.microBatchesPerEpoch / config.optim.accumulate));
-  const totalSteps = Math.max(1, Math.round(config.optim.epochs * stepsPerEpoch));
+  const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
   const heads = Object.keys(config.train);
   const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
-  const progress = createProgress({ label: `train ${config.name}`, total: totalSteps, unit: "step", silent: options.quiet });
+  const epochOf = (step: number) => `epoch ${Math.min(Math.ceil(config.optim.epochs), Math.floor(step / stepsPerEpoch) + 1)}/${config.optim.epochs}`;
+  const progress = createProgress({ label: `train ${config.name}`, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
   progress.tick(state.step);
   const batches = data.trainBatches(state.step * config.optim.accumulate);
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, state.step + options.stopAfterSteps) : totalSteps;
@@ -88,6 +101,8 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
       const lr = learningRate(config.optim.schedule, state.step, totalSteps);
       const losses: StepLosses[] = [];
       for (let micro = 0; micro < config.optim.accumulate; micro++) {
+        await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between micro-batches
+        if (signal.aborted) break;
         const next = await batches.next();
         if (next.done) throw new Error("the training data ran out before the schedule ended");
         if ((next.value as Batch).groups.length === 0) { micro--; continue; } // every clip of it failed to load (skipped, counted)
@@ -98,17 +113,18 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
         sgd.accumulate(result.grads);
         losses.push(result.losses);
       }
+      if (losses.length < config.optim.accumulate) { // stopped part-way: the partial step's gradients are dropped
+        stopRun(outDir, model, sgd, state, totalSteps, signal, false);
+      }
       sgd.step(lr);
       state = { step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
       const record = stepRecord(state, stepsPerEpoch, lr, losses);
       appendFileSync(metricsPath, JSON.stringify(record) + "\n");
       progress.tick(1, { loss: record.loss, lr });
       const epochEnd = state.step % stepsPerEpoch === 0;
-      const aborted = options.signal?.aborted === true;
-      if (state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt || aborted) {
-        saveCheckpoint(outDir, model, sgd.state(), state);
-      }
-      if (aborted) break;
+      const checkpointDue = state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt;
+      if (checkpointDue) saveCheckpoint(outDir, model, sgd.state(), state);
+      if (signal.aborted && state.step < stopAt) stopRun(outDir, model, sgd, state, totalSteps, signal, checkpointDue);
     }
   } finally {
     progress.done();
@@ -117,7 +133,14 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   if (state.step < totalSteps) { sgd.dispose(); model.dispose(); return null; }
 
   saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name });
-  const datasets = await evaluateModel(model, data, evalOptions(config), options.quiet);
+  let datasets: Record<string, DatasetResult>;
+  try {
+    datasets = await evaluateModel(model, data, evalOptions(config), options.quiet, signal);
+  } catch (err) {
+    sgd.dispose(); model.dispose();
+    if (err instanceof InterruptedError) throw interruptedBy(signal, `the run finished training in ${outDir}; resuming it evaluates it`);
+    throw err;
+  }
   const results: RunResults = {
     run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
   };
@@ -125,6 +148,15 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   sgd.dispose();
   model.dispose();
   return results;
+}
+
+/** Checkpoints the last finished step, frees the model and throws the InterruptedError that tells how to go on. */
+function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: TrainerState, totalSteps: number, signal: AbortSignal, saved: boolean): never {
+  if (!saved) saveCheckpoint(outDir, model, sgd.state(), state);
+  sgd.dispose();
+  model.dispose();
+  throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; ` +
+    "resume it to continue (cover train --resume, or trainRun with resume: true)");
 }
 
 function resultsPath(runDir: string): string { return join(runDir, "results.json"); }

@@ -12,6 +12,8 @@ export interface ProgressOptions {
   /** Seconds between plain lines when not on a terminal. */
   everySeconds?: number;
   stream?: NodeJS.WriteStream;
+  /** Extra text after the count, from the count (e.g. the epoch a step is in). */
+  detail?: (count: number) => string;
 }
 
 export interface Progress {
@@ -42,7 +44,8 @@ export function createProgress(options: ProgressOptions): Progress {
     const eta = rate > 0 && options.total > count ? (options.total - count) / rate : 0;
     const pct = options.total > 0 ? Math.floor((100 * count) / options.total) : 100;
     const shown = Object.entries(metrics).map(([k, v]) => `${k} ${formatMetric(v)}`).join("  ");
-    return `${options.label}: ${count}/${options.total} ${unit}s (${pct}%)  ${rate.toFixed(rate < 10 ? 2 : 1)} ${unit}/s` +
+    const detail = options.detail ? `  ${options.detail(count)}` : "";
+    return `${options.label}: ${count}/${options.total} ${unit}s (${pct}%)${detail}  ${rate.toFixed(rate < 10 ? 2 : 1)} ${unit}/s` +
       `  elapsed ${duration(elapsed)}  eta ${duration(eta)}${shown ? `  ${shown}` : ""}`;
   };
   const print = (final: boolean) => {

@@ -65,3 +65,21 @@ test("env COVER_PROGRESS=off silences, a number sets the seconds between plain l
     if (saved === undefined) delete process.env.COVER_PROGRESS; else process.env.COVER_PROGRESS = saved;
   }
 });
+
+test("after a resume the rate and ETA count only the steps since the resume; detail shows e.g. the epoch", () => {
+  const { stream, text } = fakeStream(false);
+  const realNow = Date.now;
+  let now = 1_000_000;
+  Date.now = () => now;
+  try {
+    const p = createProgress({ label: "train", total: 1000, unit: "step", stream, everySeconds: 0, detail: (step) => `epoch ${Math.floor(step / 100) + 1}/10` });
+    p.tick(900); // resumed at step 900
+    now += 10_000;
+    p.tick(10); // 10 steps in 10 s since the resume: 1 step/s, 90 steps left
+    p.done();
+  } finally {
+    Date.now = realNow;
+  }
+  const last = text().trim().split("\n").pop()!;
+  assert.match(last, /^train: 910\/1000 steps \(91%\)  epoch 10\/10  1\.00 step\/s  elapsed 10s  eta 1m30s/);
+});

@@ -1,19 +1,17 @@
-import { BACKEND_NAMES, parseBackendRequest, probeBackends, useBackend } from "../../backend";
-import { checkActiveBackend } from "../../backend/check";
-import { benchMatmul, MatmulBench } from "../../backend/matmul-bench";
-import { nativeDir, readBuildInfo } from "../../backend/native";
+import type { MatmulBench } from "../../backend/matmul-bench";
+import { BACKEND_NAMES, parseBackendRequest } from "../../backend/names";
 import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
 import type { Command } from "../main";
 
 export const command: Command = {
-  summary: "which compute backend would be chosen, and why the better ones were not",
   usage: `usage: cover backend [--backend auto|${BACKEND_NAMES.join("|")}] [--all] [--check] [--bench [--size N]] [--json]
 
 Shows the backend the kit would use (--backend, else COVER_BACKEND, else auto: ${BACKEND_NAMES.join(" -> ")})
 and why each better one was not chosen. --all probes every backend; --check runs a matmul on the chosen one and compares it with
 plain JavaScript (exit 1 when they disagree); --bench times an N^3 matmul (default 512) on every
 available backend, side by side in one run. Build the native one with npm run native:build.`,
+  options: { backend: "string", all: "boolean", check: "boolean", bench: "boolean", size: "string", json: "boolean" },
   async run(flags: Flags): Promise<number> {
     const requestText = flags.string("backend");
     const all = flags.bool("all");
@@ -28,6 +26,11 @@ available backend, side by side in one run. Build the native one with npm run na
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    // the chooser, the checks and the native loader all load tfjs: only now that the flags are good
+    const { probeBackends, useBackend } = require("../../backend") as typeof import("../../backend");
+    const { checkActiveBackend } = require("../../backend/check") as typeof import("../../backend/check");
+    const { benchMatmul } = require("../../backend/matmul-bench") as typeof import("../../backend/matmul-bench");
+    const { nativeDir, readBuildInfo } = require("../../backend/native") as typeof import("../../backend/native");
     const source = requestText !== undefined ? "--backend" : process.env.COVER_BACKEND ? "COVER_BACKEND" : "auto";
     const choice = await useBackend(request);
     const probes = all || bench ? await probeBackends() : undefined;

@@ -1,8 +1,11 @@
-import { classCounts, loadManifest, loadSplit, problemCounts, resolveManifestPath } from "../../data/manifest";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { extname } from "node:path";
+import { classCounts, loadManifest, loadSplit, MANIFEST_DIR, ManifestError, problemCounts, resolveManifestPath } from "../../data/manifest";
 import type { DatasetSplit, FlipPolicy, ProblemKind } from "../../data/types";
-import { Flags, UsageError } from "../args";
+import { Flags, OptionSpecs, UsageError } from "../args";
 import { printJson } from "../output";
 import type { Command } from "../main";
+import { didYouMean } from "../suggest";
 
 const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplicate", "malformed-line", "bad-media"];
 
@@ -92,37 +95,73 @@ const INSPECT_USAGE = `usage: cover data inspect <manifest name or path> [--spli
 
 inspect: samples, classes, per-class counts and problems (missing media with --check-media, unknown labels,
 duplicates, malformed lines with file:line) of every split, or of --split S. --strict stops at the first
-malformed line. Shipped manifests are in data-manifests/ and can be named without the path; built-in
-datasets are generated first if needed.`;
+malformed line. --check-media exits 1 when media files are missing. Shipped manifests are in data-manifests/
+and can be named without the path; built-in datasets are generated first if needed.`;
 
-/** The delegated module's exported `usage`, if it has one (main.ts answers --help before dispatching). */
-function delegatedUsage(sub: string): string {
+const INSPECT_OPTIONS: OptionSpecs = { split: "string", "check-media": "boolean", strict: "boolean", examples: "string", json: "boolean" };
+
+/** The manifest templates shipped in data-manifests/ for real datasets, with their annotation formats. */
+const TEMPLATES = "k400/k600/k700 (Kinetics CSV), ssv2 (Something-Something JSON), mit (Moments in Time CSV), imagenet (class folders)";
+
+/**
+ * When `path` is a file that is not a manifest but most likely an annotation file (a CSV/TXT/JSONL list, a JSON
+ * array, a JSON object without manifest fields): what a manifest is and where to start one. Else undefined.
+ */
+function notAManifestHint(path: string): string | undefined {
+  if (!existsSync(path) || !statSync(path).isFile()) return undefined;
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(path, "utf8")); } catch { json = undefined; }
+  if (json === undefined && extname(path) === ".json") return undefined; // a broken manifest: its JSON error says more
+  const isObject = typeof json === "object" && json !== null && !Array.isArray(json);
+  if (isObject && ["splits", "kind", "mediaRoot"].some((field) => field in (json as object))) return undefined;
+  return `${path} looks like an annotation file, not a dataset manifest.\n` +
+    "A manifest is a small JSON file naming the dataset, its kind (video/image), its classes, where its media are\n" +
+    "(mediaRoot) and, per split, which annotation files list the samples and in which format; the kit reads the\n" +
+    `annotation files through it. Start from a template in ${MANIFEST_DIR}/: ${TEMPLATES}.\n` +
+    "Copy one, set mediaRoot, and point the split's files at this annotation file; other formats (plain lists, JSONL)\n" +
+    "and every field are described in data-manifests/README.md. Then run: cover data inspect my-manifest.json";
+}
+
+/** Samples whose media file is missing, over every split of the report. */
+function missingMedia(report: InspectReport): number {
+  return Object.values(report.splits).reduce((n, s) => n + s.problems["missing-media"], 0);
+}
+
+interface DelegatedModule { usage?: string; options?: OptionSpecs; run(flags: Flags): Promise<number> }
+
+function delegated(sub: string): DelegatedModule | undefined {
   try {
-    const mod = require(DELEGATED[sub]) as { usage?: string };
-    return mod.usage ?? `usage: cover data ${sub} ...`;
+    return require(DELEGATED[sub]) as DelegatedModule; // require, not import(): tsx runs the CLI as CommonJS
   } catch {
-    return `cover data ${sub}: not available in this build`;
+    return undefined;
   }
 }
 
+/** The delegated module's exported `usage`, if it has one (main.ts answers --help before dispatching). */
+function delegatedUsage(sub: string): string {
+  const mod = delegated(sub);
+  return mod ? mod.usage ?? `usage: cover data ${sub} ...` : `cover data ${sub}: not available in this build`;
+}
+
 export const command: Command = {
-  summary: "datasets: inspect a manifest, sample frames from a video, prepare the frame cache",
   get usage(): string {
     return [INSPECT_USAGE, ...Object.keys(DELEGATED).map(delegatedUsage)].join("\n\n");
+  },
+  /** One table for all subcommands; each subcommand rejects the options it does not read. */
+  get options(): OptionSpecs {
+    return Object.assign({}, INSPECT_OPTIONS, ...Object.keys(DELEGATED).map((sub) => delegated(sub)?.options ?? {})) as OptionSpecs;
   },
   async run(flags: Flags): Promise<number> {
     const [sub, ...rest] = flags.positionals;
     if (sub && DELEGATED[sub]) {
-      const target = DELEGATED[sub];
-      let mod: { run(flags: Flags): Promise<number> };
-      try {
-        mod = require(target) as typeof mod; // require, not import(): tsx runs the CLI as CommonJS
-      } catch (err) {
-        throw new Error(`cover data ${sub} is not available: ${(err as Error).message}`);
-      }
+      const mod = delegated(sub);
+      if (!mod) throw new Error(`cover data ${sub} is not available in this build`);
       return mod.run(flags);
     }
-    if (sub !== "inspect") throw new UsageError(sub ? `unknown subcommand '${sub}'` : "a subcommand is needed");
+    const subcommands = ["inspect", ...Object.keys(DELEGATED)];
+    if (sub !== "inspect") {
+      throw new UsageError(sub ? `unknown subcommand '${sub}'${didYouMean(sub, subcommands)}` : `a subcommand is needed: ${subcommands.join(", ")}`);
+    }
     if (rest.length !== 1) throw new UsageError("inspect takes exactly one manifest");
     const options = {
       split: flags.string("split"),
@@ -137,11 +176,15 @@ export const command: Command = {
     try {
       report = await inspectManifest(rest[0], options);
     } catch (err) {
+      const hint = err instanceof ManifestError ? notAManifestHint(rest[0]) : undefined;
+      if (hint) { console.error(`cover data inspect: ${hint}`); return 2; }
       console.error(`cover data inspect: ${(err as Error).message}`);
       return 1;
     }
     if (json) printJson(report);
     else printHuman(report, 20);
-    return 0;
+    const missing = options.checkMedia ? missingMedia(report) : 0;
+    if (missing > 0) console.error(`cover data inspect: ${missing} media file(s) missing (see problems above)`);
+    return missing > 0 ? 1 : 0;
   },
 };

@@ -1,16 +1,13 @@
-import { openRunData } from "../../data/pipeline";
-import { evalResultPath, evaluateRun, readRunConfig } from "../../train/evaluate-run";
-import { EvalOptions } from "../../train/evaluate";
-import { evalOptions } from "../../train/trainer";
+import type { EvalOptions } from "../../train/evaluate";
 import { Flags, UsageError } from "../args";
-import { backendFromFlags } from "../backend-flag";
+import { backendRequest, selectBackend } from "../backend-flag";
 import type { Command } from "../main";
 import { printJson } from "../output";
 
 export const command: Command = {
-  summary: "evaluate a finished run (top-1/top-5, views, reversed frames)",
   usage: `usage: cover eval --run DIR [--views 1x3|1x1] [--reverse-frames] [--datasets a,b] [--backend B] [--quiet]
   Writes DIR/eval-<views>[-reversed].json with per-dataset top-1, top-5 and the confusion matrix.`,
+  options: { run: "string", views: "string", "reverse-frames": "boolean", datasets: "string", backend: "string", quiet: "boolean" },
   async run(flags: Flags): Promise<number> {
     if (flags.positionals.length) throw new UsageError(`unexpected argument '${flags.positionals[0]}'`);
     const runDir = flags.requiredString("run");
@@ -19,9 +16,13 @@ export const command: Command = {
     const reverseFrames = flags.bool("reverse-frames");
     const datasets = flags.string("datasets")?.split(",");
     const quiet = flags.bool("quiet");
-    await backendFromFlags(flags);
+    const backend = backendRequest(flags);
     flags.rejectUnknown();
+    const { evalResultPath, evaluateRun, readRunConfig } = require("../../train/evaluate-run") as typeof import("../../train/evaluate-run");
+    const { evalOptions } = require("../../train/trainer") as typeof import("../../train/trainer");
+    const { openRunData } = require("../../data/pipeline") as typeof import("../../data/pipeline");
     const config = readRunConfig(runDir);
+    await selectBackend(backend);
     const overrides: Partial<EvalOptions> = { reverseFrames, ...(views && { views }), ...(datasets && { datasets }) };
     const data = await openRunData(config);
     try {

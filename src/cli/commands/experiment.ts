@@ -1,36 +1,58 @@
-import { EXPERIMENTS } from "../../experiments/registry";
-import { runExperiment } from "../../experiments/run-experiment";
 import { Scale, SCALES } from "../../experiments/scales";
 import { Flags, UsageError } from "../args";
-import { backendFromFlags } from "../backend-flag";
+import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
+import { cliInterrupts } from "../interrupt";
 import type { Command } from "../main";
+import { didYouMean } from "../suggest";
+
+/** The experiments' names and titles, without loading them (the registry loads tfjs and danfojs). */
+const EXPERIMENT_TITLES: Record<string, string> = {
+  "frame-reversal": "frame order reversed at test time (Table 2)",
+  "frozen-transfer": "frozen features and transfer (Sec. 3.2, Fig. 3)",
+  "loss-weight-sweep": "image loss weight (Table 6)",
+  "base-vs-large": "model size (Fig. 4)",
+  "cotrain-ablation": "which datasets to co-train (Table 5a)",
+  "standard-vs-cover": "standard training vs COVER (Table 1)",
+  "input-setting": "more frames and a higher resolution (Table 7)",
+};
+
+export const EXPERIMENT_NAMES = Object.keys(EXPERIMENT_TITLES);
 
 export const command: Command = {
-  summary: "reproduce one of the paper's experiments, with tables and figures",
   usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--runs DIR] [--backend B] [--quiet]
-  names: ${Object.values(EXPERIMENTS).map((e) => `\n    ${e.name.padEnd(20)} ${e.title} (${e.paper})`).join("")}
+  names: ${Object.entries(EXPERIMENT_TITLES).map(([name, title]) => `\n    ${name.padEnd(20)} ${title}`).join("")}
   Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json. Training runs go to
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
-  paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.`,
+  paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
+  Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.`,
+  options: { out: "string", scale: "string", seed: "string", seeds: "string", runs: "string", backend: "string", quiet: "boolean" },
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("an experiment name is needed");
     if (extra) throw new UsageError(`unexpected argument '${extra}'`);
-    if (!EXPERIMENTS[name]) throw new UsageError(`unknown experiment '${name}'`);
+    if (!EXPERIMENT_TITLES[name]) throw new UsageError(`unknown experiment '${name}'${didYouMean(name, EXPERIMENT_NAMES)}`);
     const out = flags.requiredString("out");
     const scale = (flags.string("scale") ?? "cpu") as Scale;
-    if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}`);
+    if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, got '${scale}'${didYouMean(scale, SCALES)}`);
     const seeds = parseSeeds(flags.string("seeds"), flags.string("seed"));
     const runsRoot = flags.string("runs");
     const quiet = flags.bool("quiet");
-    await backendFromFlags(flags);
+    const backend = backendRequest(flags);
     flags.rejectUnknown();
-    const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot });
-    for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
-    console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
-    console.error(`\nexports in ${out}`);
-    return 0;
+    const { runExperiment } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+    const choice = await selectBackend(backend);
+    if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
+    const interrupts = cliInterrupts();
+    try {
+      const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal });
+      for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
+      console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
+      console.error(`\nexports in ${out}`);
+      return 0;
+    } finally {
+      interrupts.dispose();
+    }
   },
 };
 

@@ -1,13 +1,14 @@
 import { AttentionType, modelConfig, presetNames, TimeSformerConfig } from "../../model/config";
 import { macsPerView } from "../../model/flops";
-import { allSpecs, countParams } from "../../model/params";
 import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
+import { didYouMean } from "../suggest";
 import type { Command } from "../main";
 
 const ATTENTION: AttentionType[] = ["divided_space_time", "space_only", "joint_space_time"];
 
 export function modelInfo(config: TimeSformerConfig) {
+  const { allSpecs, countParams } = require("../../model/params") as typeof import("../../model/params"); // loads tfjs
   return {
     config,
     params: countParams(allSpecs(config)),
@@ -16,12 +17,12 @@ export function modelInfo(config: TimeSformerConfig) {
 }
 
 export const command: Command = {
-  summary: "model architecture facts (parameters, GMACs per view)",
   usage: `usage: cover model info [--preset ${presetNames().join("|")}] [--frames T] [--size S] [--patch P]
                        [--classes K] [--attention ${ATTENTION.join("|")}] [--json]`,
+  options: { preset: "string", attention: "string", frames: "string", size: "string", patch: "string", classes: "string", json: "boolean" },
   async run(flags: Flags): Promise<number> {
     const [sub] = flags.positionals;
-    if (sub !== "info") throw new UsageError(sub ? `unknown subcommand '${sub}'` : "a subcommand is needed");
+    if (sub !== "info") throw new UsageError(sub ? `unknown subcommand '${sub}'${didYouMean(sub, ["info"])}` : "a subcommand is needed: info");
     const preset = flags.string("preset") ?? "base";
     const attention = flags.string("attention") ?? "divided_space_time";
     if (!ATTENTION.includes(attention as AttentionType)) throw new UsageError(`--attention must be one of ${ATTENTION.join(", ")}`);

@@ -1,12 +1,13 @@
-import * as tf from "@tensorflow/tfjs";
 import { readNpy, writeNpy } from "../../io/npy";
-import { loadModel } from "../../model/weights";
 import { Flags, UsageError } from "../args";
 import { backendFromFlags } from "../backend-flag";
 import type { Command } from "../main";
 
 /** Logits for a batch in the official input layout [B, 3, T, H, W] (float32, already normalised). */
 export function predictOfficialLayout(weights: string, input: string, options: { numHeads?: number; head?: string }): Float32Array[] {
+  // loaded here, not at the top, so that `cover predict --help` loads no tfjs
+  const tf = require("@tensorflow/tfjs") as typeof import("@tensorflow/tfjs");
+  const { loadModel } = require("../../model/weights") as typeof import("../../model/weights");
   const model = loadModel(weights, { numHeads: options.numHeads, headName: options.head });
   try {
     const array = readNpy(input);
@@ -27,11 +28,11 @@ export function predictOfficialLayout(weights: string, input: string, options: {
 }
 
 export const command: Command = {
-  summary: "logits for clips in the official layout, from TimeSformer weights",
   usage: `usage: cover predict --weights W.safetensors --input clip.npy --out logits.npy [--heads N] [--head NAME] [--backend B]
   --input   float32 .npy [B, 3, T, H, W], normalised (T may differ from the trained frame count; T=1 is an image)
   --heads   attention heads per layer (needed for checkpoints without cover-kit metadata)
   --head    which classification head (default: the first; an official checkpoint's head is 'default')`,
+  options: { weights: "string", input: "string", out: "string", heads: "string", head: "string", backend: "string" },
   async run(flags: Flags): Promise<number> {
     if (flags.positionals.length) throw new UsageError(`unexpected argument '${flags.positionals[0]}'`);
     const weights = flags.requiredString("weights");

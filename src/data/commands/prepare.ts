@@ -1,5 +1,5 @@
 /** `cover data prepare <manifest> [--split S] [--frames T] [--crop C | --cache-size N] [--jobs N]`: fill the frame cache. */
-import { Flags, UsageError } from "../../cli/args";
+import { Flags, OptionSpecs, UsageError } from "../../cli/args";
 import { printJson } from "../../cli/output";
 import { openSplit } from "../builtin";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../frame-cache";
@@ -15,6 +15,11 @@ uint8 .npy under --cache-dir (default env COVER_CACHE_DIR or <repo>/.cache/frame
 processes (default: the cores, twice the cores for small files). Bad files are skipped, counted and listed at the end; clips cached
 already are not decoded again (a bad file is remembered until it changes). Built-in datasets are generated first
 when needed. --strict: exit status 1 when a file was bad.`;
+
+export const options: OptionSpecs = {
+  split: "string", frames: "string", crop: "string", "cache-size": "string", jobs: "string", "cache-dir": "string",
+  strict: "boolean", quiet: "boolean", json: "boolean",
+};
 
 export async function run(flags: Flags): Promise<number> {
   const positionals = flags.positionals[0] === "prepare" ? flags.positionals.slice(1) : flags.positionals;

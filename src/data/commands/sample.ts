@@ -1,6 +1,6 @@
 /** `cover data sample <video> --frames T --size S --out frames.npy`: uint8 [T, S, S, 3] (short side to S, centre crop). */
 import { resolve } from "node:path";
-import { Flags, UsageError } from "../../cli/args";
+import { Flags, OptionSpecs, UsageError } from "../../cli/args";
 import { printJson } from "../../cli/output";
 import { writeNpy } from "../../io/npy";
 import { decodeClip, MediaError, probeVideo, uniformIndices } from "../video";
@@ -10,6 +10,8 @@ export const usage = `usage: cover data sample <video or image> --out frames.npy
 Decodes T frames (default 8) sampled uniformly over the whole video (frame i at floor((i + 0.5) * N / T) of the
 N decodable frames), resizes the short side to S (default 224) and centre-crops to S x S, then writes uint8
 [T, S, S, 3] as .npy. --no-crop keeps the whole frame ([T, H, W, 3], short side S). An image gives T = 1.`;
+
+export const options: OptionSpecs = { frames: "string", size: "string", out: "string", "no-crop": "boolean", json: "boolean" };
 
 export async function run(flags: Flags): Promise<number> {
   const positionals = flags.positionals[0] === "sample" ? flags.positionals.slice(1) : flags.positionals;

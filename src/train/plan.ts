@@ -1,0 +1,67 @@
+/** What a run will do, told before it starts: model, data, schedule, backend, checkpoints, and an estimated time. */
+import { macsPerView } from "../model/flops";
+import { allSpecs, countParams } from "../model/params";
+import { duration } from "../util/progress";
+import { RunConfig, runModelConfig } from "./run-config";
+
+export interface RunSchedule { stepsPerEpoch: number; totalSteps: number }
+
+/** Optimiser steps per epoch and in all: micro-batches per epoch / accumulation, times the epochs. */
+export function runSchedule(config: RunConfig, microBatchesPerEpoch: number): RunSchedule {
+  const stepsPerEpoch = Math.max(1, Math.floor(microBatchesPerEpoch / config.optim.accumulate));
+  return { stepsPerEpoch, totalSteps: Math.max(1, Math.round(config.optim.epochs * stepsPerEpoch)) };
+}
+
+/**
+ * Training throughput per backend, in GFLOP/s (6 FLOPs per multiply-accumulate and clip: forward, and backward at
+ * twice the forward), measured with `npm run bench:model` (tiny TimeSformer 8x32, batch 8, Adam) on a 2-core
+ * machine: tensorflow 22.4, wasm 9.1; cpu from its measured 22-25 s per step of the same model. No GPU was measured.
+ */
+export const TRAIN_GFLOPS_PER_SECOND: Readonly<Partial<Record<string, number>>> = { tensorflow: 22.4, wasm: 9.1, cpu: 0.31 };
+
+export interface PlanData {
+  /** Per training dataset: clips and the frames the model sees of each (1 for images). */
+  trainClips: Record<string, { clips: number; frames: number }>;
+  evalSize(dataset: string): number;
+  microBatchesPerEpoch: number;
+}
+
+/** Seconds of training (data preparation and evaluation excluded) from the backend's measured throughput. */
+export function estimateTrainingSeconds(config: RunConfig, data: PlanData, backend: string): number | undefined {
+  const gflops = TRAIN_GFLOPS_PER_SECOND[backend];
+  if (gflops === undefined) return undefined;
+  const model = runModelConfig(config.model, Object.fromEntries(Object.keys(data.trainClips).map((d) => [d, 10])));
+  const flopsPerEpoch = Object.values(data.trainClips).reduce((sum, d) => sum + d.clips * 6 * macsPerView(model, d.frames), 0);
+  return (flopsPerEpoch * config.optim.epochs) / (gflops * 1e9);
+}
+
+export interface PlanContext {
+  outDir: string;
+  backend: string;
+  backendLine: string;
+  /** Whether the run continues from a checkpoint in outDir. */
+  resuming: boolean;
+  classCounts: Record<string, number>;
+}
+
+/** The lines printed before a run starts. */
+export function describeRunPlan(config: RunConfig, data: PlanData, context: PlanContext): string[] {
+  const model = runModelConfig(config.model, context.classCounts);
+  const params = countParams(allSpecs(model));
+  const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
+  const datasets = Object.entries(data.trainClips).map(([name, d]) => `${name} ${d.clips} train / ${data.evalSize(name)} eval clips`);
+  const evalOnly = (config.evaluate ?? []).filter((d) => !(d in data.trainClips)).map((d) => `${d} ${data.evalSize(d)} eval clips`);
+  const estimate = estimateTrainingSeconds(config, data, context.backend);
+  return [
+    `run ${config.name} -> ${context.outDir}${context.resuming ? " (resuming from its checkpoint)" : ""}`,
+    `  model:    ${config.model.preset} TimeSformer ${model.frames}x${model.imageSize}, patch ${model.patchSize}, dim ${model.dim}, depth ${model.depth}: ${params.toLocaleString("en-US")} parameters`,
+    `  data:     ${[...datasets, ...evalOnly].join("; ")}`,
+    `  backend:  ${context.backendLine}`,
+    `  steps:    ${config.optim.epochs} epochs x ${stepsPerEpoch} steps/epoch = ${totalSteps} steps of ${config.optim.accumulate} x ${config.optim.batchSize} clips`,
+    `  checkpoints: every ${config.checkpointEvery} steps and at each epoch end (Ctrl-C or SIGTERM checkpoints and stops; --resume continues)`,
+    estimate === undefined
+      ? `  estimated time: unknown (no throughput measured for backend '${context.backend}')`
+      : `  estimated time: ~${duration(estimate)} of training${context.resuming ? " for the whole run" : ""}, plus data preparation and evaluation ` +
+        `(from ${context.backend}'s measured ${TRAIN_GFLOPS_PER_SECOND[context.backend]} GFLOP/s training throughput on 2 cores)`,
+  ];
+}
