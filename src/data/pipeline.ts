@@ -65,6 +65,7 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     trainBatches: (start) => source.trainBatches(start),
     evalSize: (dataset) => source.evalSize(dataset),
     evalBatches: (dataset, views) => source.evalBatches(dataset, views),
+    normalization: (dataset) => source.normalization(dataset),
     close: () => source.close(),
     badFiles,
   };

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
-import { saveWeights } from "../model/weights";
+import { HeadInfo, saveWeights } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
@@ -116,7 +116,7 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   }
   if (state.step < totalSteps) { sgd.dispose(); model.dispose(); return null; }
 
-  saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name });
+  saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name }, headInfo(model, data));
   const datasets = await evaluateModel(model, data, evalOptions(config), options.quiet);
   const results: RunResults = {
     run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
@@ -125,6 +125,12 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   sgd.dispose();
   model.dispose();
   return results;
+}
+
+/** Class names and input normalisation of every head, so that the weights file alone is enough to predict. */
+function headInfo(model: TimeSformer, data: RunData): Record<string, HeadInfo> {
+  return Object.fromEntries(model.headNames.filter((head) => data.classes[head]).map((head) =>
+    [head, { labels: data.classes[head], normalization: data.normalization(head) }]));
 }
 
 function resultsPath(runDir: string): string { return join(runDir, "results.json"); }
