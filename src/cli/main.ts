@@ -11,6 +11,7 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   model: async () => (require("./commands/model") as typeof import("./commands/model")).command,
   predict: async () => (require("./commands/predict") as typeof import("./commands/predict")).command,
+  convert: async () => (require("./commands/convert") as typeof import("./commands/convert")).command,
   data: async () => (require("./commands/data") as typeof import("./commands/data")).command,
   train: async () => (require("./commands/train") as typeof import("./commands/train")).command,
   eval: async () => (require("./commands/eval") as typeof import("./commands/eval")).command,
