@@ -23,10 +23,12 @@ export function interruptSignal(): AbortSignal {
 export const command: Command = {
   summary: "train a run (COVER, standard, image pre-training, or a config file)",
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
-                   [--init W.safetensors | --init-run DIR] [--epochs N] [--backend B] [--quiet]
+                   [--init W.safetensors|W.pyth | --init-run DIR] [--epochs N] [--backend B] [--quiet]
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
   Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
-  --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.`,
+  --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
+  --init takes cover-kit or official TimeSformer weights, or an image ViT (timm names; inflated to space-time),
+  as safetensors or as a PyTorch checkpoint (.pyth/.pt/.pth).`,
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("a run name or config file is needed");
