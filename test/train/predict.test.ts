@@ -18,7 +18,7 @@ import { TimeSformer } from "../../src/model/timesformer";
 import { loadModel, readHeadInfo, saveWeights } from "../../src/model/weights";
 import { clipScores } from "../../src/train/evaluate";
 import { predictFiles } from "../../src/train/predict";
-import { RunConfig } from "../../src/train/run-config";
+import type { RunConfig } from "../../src/train/run-config";
 import { trainRun } from "../../src/train/trainer";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 
@@ -26,35 +26,45 @@ before(() => withBackend());
 
 const ROOT = join(__dirname, "..", "..");
 const DATASET = "builtin-digits-motion";
+const IMAGES = "builtin-digits-images";
+
+type Views = "1x1" | "1x3";
+
+/** A smoke-scale run trained here, its first evaluation clip, and the probabilities evaluation computes for it. */
+interface TrainedRun { weights: string; clip: string; evaluated: Record<Views, Float32Array> }
+
+async function trainAndEvaluate(runName: string, dataset: string): Promise<TrainedRun> {
+  const base = resolveRunConfig(runName, "smoke", 0);
+  const config: RunConfig = { ...base, optim: { ...base.optim, epochs: 2 } };
+  const dir = tempDir(`predict-${runName}`);
+  const weights = join(dir, "weights.safetensors");
+  const evaluated = {} as Record<Views, Float32Array>;
+  const data = await openRunData(config, { quiet: true });
+  try {
+    assert.ok(await trainRun(config, data, dir, { quiet: true }));
+    const model = loadModel(weights);
+    for (const views of ["1x1", "1x3"] as const) {
+      const first = (await data.evalBatches(dataset, views)[Symbol.asyncIterator]().next()).value!;
+      evaluated[views] = clipScores(model, dataset, first, false).slice(0, model.config.classifiers[dataset]);
+    }
+    model.dispose();
+  } finally {
+    await data.close();
+  }
+  // The evaluation split as the run data opens it (capped, class-balanced, seeded): its first clip.
+  const split = subsetSplit(await openSplit(dataset, config.splits.eval, { silent: true }), config.maxSamples!.eval!, config.seed);
+  return { weights, clip: split.samples[0].path, evaluated };
+}
 
 describe("predicting media files", () => {
-  let config: RunConfig;
   let weights: string;
-  /** The first evaluation clip and the probabilities evaluation computes for it, per view setting. */
   let clip: string;
-  const evaluated: Record<"1x1" | "1x3", Float32Array> = { "1x1": new Float32Array(), "1x3": new Float32Array() };
+  let evaluated: Record<Views, Float32Array>;
+  let imageRun: TrainedRun;
 
   before(async () => {
-    const base = resolveRunConfig("standard-motion", "smoke", 0);
-    config = { ...base, optim: { ...base.optim, epochs: 2 } };
-    const dir = tempDir("predict-run");
-    const data = await openRunData(config, { quiet: true });
-    try {
-      assert.ok(await trainRun(config, data, dir, { quiet: true }));
-      weights = join(dir, "weights.safetensors");
-      const model = loadModel(weights);
-      for (const views of ["1x1", "1x3"] as const) {
-        const first = (await data.evalBatches(DATASET, views)[Symbol.asyncIterator]().next()).value!;
-        const classes = model.config.classifiers[DATASET];
-        evaluated[views] = clipScores(model, DATASET, first, false).slice(0, classes);
-      }
-      model.dispose();
-    } finally {
-      await data.close();
-    }
-    // The evaluation split as the run data opens it (capped, class-balanced, seeded): its first clip.
-    const split = subsetSplit(await openSplit(DATASET, config.splits.eval, { silent: true }), config.maxSamples!.eval!, config.seed);
-    clip = split.samples[0].path;
+    ({ weights, clip, evaluated } = await trainAndEvaluate("standard-motion", DATASET));
+    imageRun = await trainAndEvaluate("image-pretrain", IMAGES);
   });
 
   test("the weights carry every head's class names and its dataset's normalisation", () => {
@@ -80,6 +90,16 @@ describe("predicting media files", () => {
       assert.deepEqual(p.top.map((c) => c.label), p.top.map((c) => labels[c.index]));
       assert.ok(p.top.every((c, i) => i === 0 || c.probability <= p.top[i - 1].probability), "sorted by probability");
     }
+  });
+
+  test("an image's prediction equals what evaluation computes for it (a space-only image model)", async () => {
+    assert.match(imageRun.clip, /\.png$/);
+    const result = await predictFiles(imageRun.weights, [imageRun.clip], { topK: 10 });
+    assert.equal(result.head, IMAGES);
+    const byIndex = new Float32Array(10);
+    for (const c of result.predictions[0].top) byIndex[c.index] = c.probability;
+    assert.ok(maxAbsDiff(byIndex, imageRun.evaluated["1x3"]) < 1e-5, `${byIndex} vs ${imageRun.evaluated["1x3"]}`);
+    assert.ok(result.predictions[0].top.some((c) => c.label === "seven"), "digit names");
   });
 
   test("the CLI prints top-k names, and writes JSON and CSV; a folder stands for its media files", () => {
