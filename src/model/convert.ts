@@ -5,7 +5,8 @@
  */
 import { PREFIX } from "./params";
 import { TimeSformerConfig } from "./config";
-import { ChannelNormalization, HeadInfo, isImageCheckpoint, modelFromFile, normaliseNames, readWeightsFile, saveWeights } from "./weights";
+import { ChannelNormalization, HeadInfo } from "./head-info";
+import { isImageCheckpoint, modelFromFile, normaliseNames, readWeightsFile, saveWeights } from "./weights";
 
 export interface ConvertOptions {
   /** Class names of the head, in index order. */

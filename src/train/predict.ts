@@ -12,7 +12,8 @@ import { cacheSizeForCrop } from "../data/frame-cache";
 import { decodeClip, isMediaPath, MediaError } from "../data/video";
 import { readNpy } from "../io/npy";
 import { TimeSformer } from "../model/timesformer";
-import { HeadInfo, loadModel, loadModelWithHeads } from "../model/weights";
+import { HeadInfo } from "../model/head-info";
+import { loadModel, loadModelWithHeads } from "../model/weights";
 import { clipScores } from "./evaluate";
 
 export interface PredictOptions {

@@ -8,14 +8,16 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { openSplit } from "../../src/data/builtin";
 import { subsetSplit } from "../../src/data/manifest";
 import { openRunData } from "../../src/data/pipeline";
 import { resolveRunConfig } from "../../src/experiments/named-runs";
-import { readSafetensors } from "../../src/io/safetensors";
+import { readSafetensors, writeSafetensors } from "../../src/io/safetensors";
 import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
-import { loadModel, readHeadInfo, saveWeights } from "../../src/model/weights";
+import { readHeadInfo } from "../../src/model/head-info";
+import { exportTensors, loadModel, loadModelWithHeads, saveWeights } from "../../src/model/weights";
 import { clipScores } from "../../src/train/evaluate";
 import { predictFiles } from "../../src/train/predict";
 import type { RunConfig } from "../../src/train/run-config";
@@ -127,15 +129,34 @@ describe("predicting media files", () => {
     assert.ok(rows[1].startsWith(`${clip},1,`));
   });
 
-  test("old weights without class names answer with indices and say so once", async () => {
+  test("old weights without class names answer with indices and say so once, and nothing leaks", async () => {
     const path = join(tempDir("old-weights"), "old.safetensors");
     const model = TimeSformer.create(modelConfig("micro", { classifiers: { default: 8 } }), 1);
     saveWeights(model, path);
     model.dispose();
+    const tensorsBefore = tf.memory().numTensors;
     const result = await predictFiles(path, [clip, clip], { topK: 2 });
+    assert.equal(tf.memory().numTensors, tensorsBefore, "every tensor is freed");
     assert.equal(result.labelled, false);
     assert.equal(result.notes.filter((n) => n.includes("no class names")).length, 1);
     assert.ok(result.predictions.every((p) => p.top.every((c) => c.label === String(c.index))));
+  });
+
+  test("damaged class names or normalisation in the metadata are errors naming the file", () => {
+    const model = TimeSformer.create(modelConfig("micro", { classifiers: { a: 3 } }), 1);
+    const dir = tempDir("bad-metadata");
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ "cover.id2label": "{not json" }, /metadata 'cover\.id2label' is not JSON/],
+      [{ "cover.id2label": JSON.stringify({ a: { 0: "x", 2: "y" } }) }, /cover\.id2label of head 'a': bad entry "2": "y" \(ids must be 0\.\.1/],
+      [{ "cover.normalization": JSON.stringify({ a: { mean: [0, 0, 0], std: [1, 0, 1] } }) }, /cover\.normalization of head 'a': must be .* with positive std/],
+    ];
+    cases.forEach(([metadata, error], i) => {
+      const path = join(dir, `w${i}.safetensors`);
+      writeSafetensors(path, exportTensors(model), { "cover.config": JSON.stringify(model.config), ...metadata });
+      assert.throws(() => loadModelWithHeads(path), (err: Error) => err.message.startsWith(`${path}: `) && error.test(err.message), JSON.stringify(metadata));
+    });
+    assert.throws(() => saveWeights(model, join(dir, "x.safetensors"), {}, { a: { labels: ["x"] } }), /head 'a' has 3 classes but 1 class names/);
+    model.dispose();
   });
 
   test("bad inputs: several heads without --head, a missing file, a file that is not media", async () => {

@@ -1,6 +1,6 @@
 import { readClassListFile } from "../../data/manifest";
 import { convertCheckpoint } from "../../model/convert";
-import { ChannelNormalization } from "../../model/weights";
+import { ChannelNormalization } from "../../model/head-info";
 import { Flags, UsageError } from "../args";
 import { backendFromFlags } from "../backend-flag";
 import type { Command } from "../main";
