@@ -1,5 +1,4 @@
 import { writeNpy } from "../../io/npy";
-import { Table } from "../../report/table";
 import { predictFiles, predictOfficialLayout, PredictResult } from "../../train/predict";
 import { writeFileAtomic } from "../../util/atomic";
 import { Flags, UsageError } from "../args";
@@ -64,6 +63,8 @@ function render(result: PredictResult, format: Format): string {
   if (format === "json") return JSON.stringify(result, null, 2) + "\n";
   if (format === "csv") {
     const rows = result.predictions.flatMap((p) => p.top.map((c) => ({ file: p.file, rank: c.rank, index: c.index, label: c.label, probability: c.probability })));
+    // Loaded here only: the table module brings danfojs, about 2 s of start-up the other formats do not need.
+    const { Table } = require("../../report/table") as typeof import("../../report/table");
     return new Table("predictions", rows, { columns: ["file", "rank", "index", "label", "probability"] }).toCsv();
   }
   return result.predictions.filter((p) => !p.error).map((p) =>
