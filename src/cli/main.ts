@@ -24,8 +24,10 @@ interface CommandEntry {
 const COMMANDS: Record<string, CommandEntry> = {
   model: { summary: "model architecture facts (parameters, GMACs per view)",
     load: () => (require("./commands/model") as typeof import("./commands/model")).command },
-  predict: { summary: "logits for clips in the official layout, from TimeSformer weights",
+  predict: { summary: "top-k classes for videos, images or folders (or logits for clips in the official layout)",
     load: () => (require("./commands/predict") as typeof import("./commands/predict")).command },
+  convert: { summary: "PyTorch (.pyth/.pt) or timm checkpoints to cover-kit safetensors, with class names",
+    load: () => (require("./commands/convert") as typeof import("./commands/convert")).command },
   data: { summary: "datasets: inspect a manifest, sample frames from a video, prepare the frame cache",
     load: () => (require("./commands/data") as typeof import("./commands/data")).command },
   train: { summary: "train a run (COVER, standard, image pre-training, or a config file)",

@@ -7,7 +7,7 @@
  * crops/flips drawn from a generator seeded by (seed, batch, clip), so batch k is the same whether or not the run was
  * resumed. A sample that fails to load raises an error naming its file, or is skipped and counted with `skipBadSamples`.
  */
-import { evalViews, EvalViews, Normalization, trainView, viewCount, viewLength } from "./augment";
+import { evalViews, EvalViews, Normalization, TIMESFORMER_NORM, trainView, viewCount, viewLength } from "./augment";
 import { flipLabelMap } from "./manifest";
 import { MixtureConfig, MixtureSampler, Pick } from "./mixture";
 import type { DatasetSplit, Frames, Sample } from "./types";
@@ -123,6 +123,13 @@ export class BatchSource {
       next += n;
       return this.loadEvalBatch(dataset, chunk, views);
     }, count);
+  }
+
+  /** The normalisation a dataset's views get (what a model trained on them must be fed at prediction time). */
+  normalization(dataset: string): Normalization {
+    const split = this.options.eval?.[dataset] ?? this.options.train[dataset];
+    if (!split) throw new Error(`batches: no dataset '${dataset}'`);
+    return this.normOf(split) ?? TIMESFORMER_NORM;
   }
 
   /** Stops background loading (batches already in flight finish and are dropped). */

@@ -153,6 +153,53 @@ export function loadClasses(manifest: DatasetManifest, manifestPath: string): st
   return classes;
 }
 
+/**
+ * A class list on its own (e.g. for labelling converted weights): a JSON list of names, a JSON object
+ * {name: index} (SlowFast's kinetics_classnames.json) or {index: name}, or text with one name per line.
+ */
+export function readClassListFile(file: string): string[] {
+  let text: string;
+  try { text = readFileSync(file, "utf8").replace(/^\uFEFF/, ""); } catch (err) { throw new Error(`${file}: cannot read the class list (${(err as Error).message})`); }
+  const classes = /^\s*[[{]/.test(text) ? jsonClassList(text, file) : textClassList(text, file);
+  if (classes.length === 0) throw new Error(`${file}: the class list is empty`);
+  const seen = new Map<string, number>();
+  classes.forEach((c, i) => {
+    if (seen.has(c)) throw new Error(`${file}: class '${c}' is listed twice (as ${seen.get(c)} and ${i})`);
+    seen.set(c, i);
+  });
+  return classes;
+}
+
+function textClassList(text: string, file: string): string[] {
+  const lines = text.split("\n").map((l) => l.replace(/\r$/, "").trim());
+  while (lines.length && lines[lines.length - 1] === "") lines.pop();
+  const blank = lines.indexOf("");
+  if (blank >= 0) throw new Error(`${file}:${blank + 1}: empty line in the class list (one class per line)`);
+  return lines;
+}
+
+function jsonClassList(text: string, file: string): string[] {
+  let value: unknown;
+  try { value = JSON.parse(text); } catch (err) { throw new Error(`${file}: not valid JSON (${(err as Error).message})`); }
+  if (Array.isArray(value)) {
+    const bad = value.findIndex((v) => typeof v !== "string");
+    if (bad >= 0) throw new Error(`${file}: entry ${bad} of the class list is not a string`);
+    return value as string[];
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  const byIndex = entries.every(([k, v]) => /^\d+$/.test(k) && typeof v === "string");
+  const byName = entries.every(([, v]) => Number.isInteger(v));
+  if (!byIndex && !byName) throw new Error(`${file}: expected a JSON list of names, {name: index} or {index: name}`);
+  const classes = new Array<string>(entries.length);
+  for (const [k, v] of entries) {
+    const index = byIndex ? Number(k) : (v as number);
+    const name = byIndex ? (v as string) : k.replace(/^"(.*)"$/, "$1"); // SlowFast quotes some names: "\"abseiling\""
+    if (!(index >= 0 && index < entries.length) || classes[index] !== undefined) throw new Error(`${file}: class indices must be 0..${entries.length - 1}, each once (bad: ${index} for '${name}')`);
+    classes[index] = name;
+  }
+  return classes;
+}
+
 /** `name,index` per line (MiT's moments_categories.txt); names may contain commas, the index is after the last one. */
 function readNameIndex(file: string): string[] {
   const classes: string[] = [];

@@ -73,6 +73,7 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     trainBatches: (start) => source.trainBatches(start),
     evalSize: (dataset) => source.evalSize(dataset),
     evalBatches: (dataset, views) => source.evalBatches(dataset, views),
+    normalization: (dataset) => source.normalization(dataset),
     close: () => source.close(),
     badFiles,
     trainClips: Object.fromEntries(Object.entries(train).map(([name, split]) => [name, { clips: split.samples.length, frames: cacheFor(split).frames }])),

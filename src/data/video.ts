@@ -55,6 +55,13 @@ export function isImagePath(path: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(path).toLowerCase());
 }
 
+const VIDEO_EXTENSIONS = new Set([".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".gif"]);
+
+/** A file name that looks like a video or an image (for picking media out of a folder). */
+export function isMediaPath(path: string): boolean {
+  return isImagePath(path) || VIDEO_EXTENSIONS.has(extname(path).toLowerCase());
+}
+
 /** Frame i of T sits at floor((i + 0.5) * N / T): the centre of the i-th of T equal segments. */
 export function uniformIndices(frameCount: number, frames: number): number[] {
   if (!(frameCount > 0) || !(frames > 0)) throw new Error(`uniformIndices: need frameCount > 0 and frames > 0, got ${frameCount}, ${frames}`);

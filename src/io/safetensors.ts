@@ -22,7 +22,8 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-function decodeTensor(bytes: Uint8Array, dtype: string, count: number, name: string, file: string): Float32Array | Int32Array {
+/** Little-endian elements of a dtype (F32, F16, BF16, F64, I32, I64) as float32, or int32 for the integer types. */
+export function decodeTensor(bytes: Uint8Array, dtype: string, count: number, name: string, file: string): Float32Array | Int32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case "F32": return new Float32Array(new Uint8Array(bytes).buffer); // copy: aligned, detached from the file buffer

@@ -100,10 +100,12 @@ export function internalShape(spec: ParamSpec): number[] {
 
 /** PyTorch layout -> internal layout. Conv [D, C, kh, kw] becomes rows ordered (kh, kw, C), matching patchify. */
 export function toInternal(spec: ParamSpec, data: Float32Array): tf.Tensor {
-  const t = tf.tensor(data, spec.shape);
-  if (spec.layout === "linear") return tf.tidy(() => tf.transpose(t));
-  if (spec.layout === "conv") return tf.tidy(() => tf.reshape(tf.transpose(t, [2, 3, 1, 0]), internalShape(spec)));
-  return t;
+  return tf.tidy(() => {
+    const t = tf.tensor(data, spec.shape); // inside the tidy: the official-layout copy is freed once converted
+    if (spec.layout === "linear") return tf.transpose(t);
+    if (spec.layout === "conv") return tf.reshape(tf.transpose(t, [2, 3, 1, 0]), internalShape(spec));
+    return t;
+  });
 }
 
 /** Internal layout -> PyTorch layout. */

@@ -62,11 +62,14 @@ export class TimeSformer {
     patches = tf.reshape(tf.add(tf.reshape(patches, [B * T, N, D]), tf.slice(pos, [1, 0], [N, D])), [B * T * N, D]);
     const cls = tf.add(tf.reshape(this.p("cls_token"), [1, D]), tf.slice(pos, [0, 0], [1, D])); // [1, d]
 
+    // Outside training each block's intermediates are freed as soon as it is done: base 8x224 inference then fits
+    // the wasm heap (4 GB). Training keeps them either way for the backward pass.
+    const block = <R extends tf.TensorContainer>(run: () => R): R => (options.training ? run() : tf.tidy(run));
     const attention = this.config.attention;
     if (attention === "space_only") {
       // A per-frame ViT: every frame carries its own cls token; frames are averaged after the last block.
       let x = concatCls(tf.tile(cls, [B * T, 1]), patches, B * T, N, D); // [(b t)(1+n), d]
-      for (let i = 0; i < this.config.depth; i++) x = this.jointBlock(i, x, B * T, N + 1, dropRate, nextSeed);
+      for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B * T, N + 1, dropRate, nextSeed));
       const clsPerFrame = tf.reshape(tf.slice(tf.reshape(x, [B * T, N + 1, D]), [0, 0, 0], [B * T, 1, D]), [B, T, D]);
       return layerNorm(tf.mean(clsPerFrame, 1) as tf.Tensor2D, this.p("norm.weight"), this.p("norm.bias"));
     }
@@ -77,10 +80,10 @@ export class TimeSformer {
 
     if (attention === "joint_space_time") {
       let x = concatCls(clsB, patches, B, T * N, D);
-      for (let i = 0; i < this.config.depth; i++) x = this.jointBlock(i, x, B, 1 + T * N, dropRate, nextSeed);
+      for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B, 1 + T * N, dropRate, nextSeed));
       clsB = tf.reshape(tf.slice(tf.reshape(x, [B, 1 + T * N, D]), [0, 0, 0], [B, 1, D]), [B, D]);
     } else {
-      for (let i = 0; i < this.config.depth; i++) [clsB, patches] = this.dividedBlock(i, clsB, patches, B, T, N, dropRate, nextSeed);
+      for (let i = 0; i < this.config.depth; i++) [clsB, patches] = block(() => this.dividedBlock(i, clsB, patches, B, T, N, dropRate, nextSeed));
     }
     return layerNorm(clsB, this.p("norm.weight"), this.p("norm.bias"));
   }

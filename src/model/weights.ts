@@ -5,14 +5,19 @@
  *   from the tensor shapes; `model.head` goes into a named head.
  * - An image ViT checkpoint (timm names, no `model.` prefix, no temporal keys) loads into a divided model with the
  *   official TimeSformer recipe: temporal attention and its norm copied from the spatial ones, pos_embed resized.
+ * - Each of these may also be a PyTorch checkpoint (.pyth/.pt/.pth, torch.save's zip format), read natively; a
+ *   `module.` prefix (DistributedDataParallel) is dropped.
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { NamedTensor, readSafetensors, SafetensorsFile, writeSafetensors } from "../io/safetensors";
+import { isTorchPath, readTorchCheckpoint } from "../io/torch";
+import { ZipReader } from "../io/zip";
 import { AttentionType, TimeSformerConfig, validateConfig } from "./config";
+import { HeadInfo, headMetadata, readHeadInfo } from "./head-info";
 import { allSpecs, headParamName, ParamSpec, PREFIX, toInternal, toOfficial } from "./params";
 import { TimeSformer } from "./timesformer";
 
 const CONFIG_KEY = "cover.config";
-
 /** Official-layout tensors of every parameter, by name. */
 export function exportTensors(model: TimeSformer): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();
@@ -24,8 +29,9 @@ export function exportTensors(model: TimeSformer): Map<string, NamedTensor> {
   return out;
 }
 
-export function saveWeights(model: TimeSformer, path: string, metadata: Record<string, string> = {}): void {
-  writeSafetensors(path, exportTensors(model), { ...metadata, [CONFIG_KEY]: JSON.stringify(model.config) });
+/** Writes the weights with the config and, for the heads given, their class names and input normalisation. */
+export function saveWeights(model: TimeSformer, path: string, metadata: Record<string, string> = {}, heads: Record<string, HeadInfo> = {}): void {
+  writeSafetensors(path, exportTensors(model), { ...metadata, ...headMetadata(model.config.classifiers, heads), [CONFIG_KEY]: JSON.stringify(model.config) });
 }
 
 export interface LoadOptions {
@@ -39,13 +45,28 @@ export interface LoadOptions {
 
 /** Loads a model from a safetensors file: ours, an official TimeSformer checkpoint, or (with `config`) an image ViT. */
 export function loadModel(path: string, options: LoadOptions = {}): TimeSformer {
-  const file = readSafetensors(path);
+  return loadModelWithHeads(path, options).model;
+}
+
+/** A model and what its file says about each head (class names, input normalisation; empty for other files). */
+export function loadModelWithHeads(path: string, options: LoadOptions = {}): { model: TimeSformer; heads: Record<string, HeadInfo> } {
+  return modelFromFile(readWeightsFile(path), path, options);
+}
+
+/** The model (and head information) of weights already read; `path` names them in errors. */
+export function modelFromFile(file: SafetensorsFile, path: string, options: LoadOptions = {}): { model: TimeSformer; heads: Record<string, HeadInfo> } {
+  const heads = readHeadInfo(file.metadata, path);
   const tensors = normaliseNames(file.tensors, options.headName ?? "default");
   const config = { ...configFromFile(file, tensors, options, path), ...options.overrides };
   validateConfig(config);
   const model = TimeSformer.create(config);
-  assignTensors(model, tensors, path, { strict: true });
-  return model;
+  try {
+    assignTensors(model, tensors, path, { strict: true });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { model, heads };
 }
 
 /**
@@ -54,12 +75,32 @@ export function loadModel(path: string, options: LoadOptions = {}): TimeSformer 
  * and mis-shaped keys.
  */
 export function loadInto(model: TimeSformer, path: string, options: { strict?: boolean; headName?: string } = {}): LoadReport {
-  const file = readSafetensors(path);
+  const file = readWeightsFile(path);
   let tensors = normaliseNames(file.tensors, options.headName ?? model.headNames[0]);
   if (isImageCheckpoint(tensors) && model.config.attention === "divided_space_time") {
     tensors = inflateImageCheckpoint(tensors, model.config);
   }
   return assignTensors(model, tensors, path, { strict: options.strict ?? true });
+}
+
+/** Tensors and metadata of a weights file: safetensors, or a PyTorch zip checkpoint (no metadata), told apart by content. */
+export function readWeightsFile(path: string): SafetensorsFile {
+  if (ZipReader.isZip(fileHead(path))) return { tensors: readTorchCheckpoint(path).tensors, metadata: {} };
+  if (isTorchPath(path)) {
+    throw new Error(`${path}: not a zip-format PyTorch checkpoint (a legacy pre-1.6 file?); re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6, or convert it to safetensors`);
+  }
+  return readSafetensors(path);
+}
+
+function fileHead(path: string): Uint8Array {
+  let fd: number;
+  try { fd = openSync(path, "r"); } catch (err) { throw new Error(`${path}: cannot read weights (${(err as Error).message})`); }
+  try {
+    const head = new Uint8Array(4);
+    return head.subarray(0, readSync(fd, head, 0, 4, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface LoadReport { loaded: string[]; missing: string[]; unexpected: string[]; misshaped: string[] }
@@ -100,10 +141,14 @@ function toFloat32(data: Float32Array | Int32Array): Float32Array {
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
-/** Adds the `model.` prefix to timm-style names and maps a single official `model.head` to a named head. */
-function normaliseNames(tensors: Map<string, NamedTensor>, headName: string): Map<string, NamedTensor> {
+/**
+ * Drops a `module.` prefix, adds the `model.` prefix to timm-style names and maps a single official `model.head` to
+ * a named head.
+ */
+export function normaliseNames(tensors: Map<string, NamedTensor>, headName: string): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();
-  for (const [name, t] of tensors) {
+  for (const [original, t] of tensors) {
+    const name = original.startsWith("module.") ? original.slice("module.".length) : original;
     let key = name.startsWith(PREFIX) ? name : PREFIX + name;
     if (key === `${PREFIX}head.weight`) key = headParamName(headName, "weight");
     if (key === `${PREFIX}head.bias`) key = headParamName(headName, "bias");
@@ -112,7 +157,7 @@ function normaliseNames(tensors: Map<string, NamedTensor>, headName: string): Ma
   return out;
 }
 
-function isImageCheckpoint(tensors: Map<string, NamedTensor>): boolean {
+export function isImageCheckpoint(tensors: Map<string, NamedTensor>): boolean {
   return ![...tensors.keys()].some((k) => k.includes("temporal_attn") || k.endsWith("time_embed"));
 }
 

@@ -1,4 +1,5 @@
 /** What a run needs from the data side: deterministic mixed training batches and evaluation views. */
+import type { InputNormalization } from "../data/types";
 import type { EvalSource } from "./evaluate";
 import type { Batch } from "./step";
 
@@ -7,6 +8,8 @@ export interface RunData extends EvalSource {
   microBatchesPerEpoch: number;
   /** Mixed micro-batches in order from `startMicroBatch`; the same sequence for the same seed, however often resumed. */
   trainBatches(startMicroBatch: number): AsyncIterator<Batch>;
+  /** The input normalisation of a dataset's clips (its manifest's, else TimeSformer's); stored with the weights. */
+  normalization(dataset: string): InputNormalization;
   /** Stops background loading. */
   close(): Promise<void>;
 }

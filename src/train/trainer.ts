@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
+import { HeadInfo } from "../model/head-info";
 import { saveWeights } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
 import { InterruptedError, interruptedBy, withStopSignal, yieldToEventLoop } from "../util/interrupt";
@@ -132,7 +133,7 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
   }
   if (state.step < totalSteps) { sgd.dispose(); model.dispose(); return null; }
 
-  saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name });
+  saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name }, headInfo(model, data));
   let datasets: Record<string, DatasetResult>;
   try {
     datasets = await evaluateModel(model, data, evalOptions(config), options.quiet, signal);
@@ -157,6 +158,12 @@ function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: Trai
   model.dispose();
   throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; ` +
     "resume it to continue (cover train --resume, or trainRun with resume: true)");
+}
+
+/** Class names and input normalisation of every head, so that the weights file alone is enough to predict. */
+function headInfo(model: TimeSformer, data: RunData): Record<string, HeadInfo> {
+  return Object.fromEntries(model.headNames.filter((head) => data.classes[head]).map((head) =>
+    [head, { labels: data.classes[head], normalization: data.normalization(head) }]));
 }
 
 function resultsPath(runDir: string): string { return join(runDir, "results.json"); }

@@ -15,7 +15,7 @@ import { modelConfig } from "../../src/model/config";
 import { allSpecs, toOfficial } from "../../src/model/params";
 import { TimeSformer } from "../../src/model/timesformer";
 import { loadInto, loadModel } from "../../src/model/weights";
-import { predictOfficialLayout } from "../../src/cli/commands/predict";
+import { predictOfficialLayout } from "../../src/train/predict";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 
 const FIXTURES = join(__dirname, "..", "fixtures", "official");

@@ -12,12 +12,14 @@ import { didYouMean } from "../suggest";
 
 export const command: Command = {
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
-                   [--init W.safetensors | --init-run DIR] [--epochs N] [--backend B] [--quiet]
+                   [--init W.safetensors|W.pyth | --init-run DIR] [--epochs N] [--backend B] [--quiet]
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
   Prints what it will do (model, data, backend, steps, checkpoints, estimated time; not with --quiet), then trains.
   Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
   Ctrl-C (or SIGTERM) checkpoints after the current micro-batch and exits with 130 (143); a second one exits at once.
-  --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.`,
+  --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
+  --init takes cover-kit or official TimeSformer weights, or an image ViT (timm names; inflated to space-time),
+  as safetensors or as a PyTorch checkpoint (.pyth/.pt/.pth).`,
   options: {
     out: "string", scale: "string", seed: "string", resume: "boolean", init: "string", "init-run": "string",
     epochs: "string", backend: "string", quiet: "boolean",
