@@ -29,8 +29,11 @@ export function runModelConfig(spec: ModelSpec, classifiers?: Record<string, num
 /** Where the initial weights come from. */
 export type InitSpec =
   | { from: "scratch" }
-  /** A safetensors file: ours, an official TimeSformer checkpoint, or an image ViT (inflated per the official recipe). */
-  | { from: "weights"; path: string; strict?: boolean }
+  /**
+   * A safetensors file: ours, an official TimeSformer checkpoint, or an image ViT (inflated per the official recipe).
+   * A file that leaves part of the backbone unfilled is an error unless `partial` asks for it.
+   */
+  | { from: "weights"; path: string; strict?: boolean; partial?: boolean }
   /** The final weights of an earlier run (its weights.safetensors), e.g. transfer A -> B or image pre-training. */
   | { from: "run"; dir: string };
 

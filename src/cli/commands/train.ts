@@ -23,10 +23,11 @@ export function interruptSignal(): AbortSignal {
 export const command: Command = {
   summary: "train a run (COVER, standard, image pre-training, or a config file)",
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
-                   [--init W.safetensors | --init-run DIR] [--epochs N] [--backend B] [--quiet]
+                   [--init W.safetensors [--init-partial] | --init-run DIR] [--epochs N] [--backend B] [--quiet]
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
   Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
-  --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.`,
+  --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
+  --init-partial accepts --init weights that fill only part of the model's backbone (the rest keeps its initial value).`,
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("a run name or config file is needed");
@@ -37,13 +38,15 @@ export const command: Command = {
     const resume = flags.bool("resume");
     const initWeights = flags.string("init");
     const initRun = flags.string("init-run");
+    const initPartial = flags.bool("init-partial");
     const epochs = flags.number("epochs");
     const quiet = flags.bool("quiet");
     await backendFromFlags(flags);
     flags.rejectUnknown();
     let config: RunConfig = resolveRunConfig(name, scale, seed);
     if (initWeights && initRun) throw new UsageError("--init and --init-run exclude each other");
-    if (initWeights) config = { ...config, init: { from: "weights", path: initWeights } };
+    if (initPartial && !initWeights) throw new UsageError("--init-partial applies to --init weights");
+    if (initWeights) config = { ...config, init: { from: "weights", path: initWeights, ...(initPartial && { partial: true }) } };
     if (initRun) config = { ...config, init: { from: "run", dir: initRun } };
     if (epochs !== undefined) config = { ...config, optim: { ...config.optim, epochs } };
     const data = await openRunData(config);
