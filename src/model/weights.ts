@@ -201,7 +201,7 @@ function checkArchitecture(config: TimeSformerConfig, path: string): void {
  * checked on shapes alone before a byte is allocated (a config claiming 1e7 frames or 1e8 blocks fails here, in
  * milliseconds). A file holds at least one tensor per block, which bounds the specs listed.
  */
-function checkShapesBeforeAllocating(config: TimeSformerConfig, tensors: Map<string, NamedTensor>, path: string): void {
+export function checkShapesBeforeAllocating(config: TimeSformerConfig, tensors: Map<string, NamedTensor>, path: string): void {
   if (config.depth > tensors.size) throw new Error(`${path}: the architecture claims ${config.depth} blocks, but the file holds only ${tensors.size} tensors`);
   const { report } = matchTensors(allSpecs(config), tensors);
   if (mismatchCount(report) > 0) throw new Error(describeMismatch(path, report));

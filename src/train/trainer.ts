@@ -5,16 +5,18 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
 import { saveWeights } from "../model/weights";
-import { writeFileAtomic } from "../util/atomic";
+import { removeLeftoverTempFiles, writeFileAtomic } from "../util/atomic";
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { hasCheckpoint, LoadedCheckpoint, resumeCheckpointPath, loadCheckpoint, saveCheckpoint, setAsideLatestCheckpoint } from "./checkpoint";
 import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
 import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
-import { RunConfig, validateRunConfig } from "./run-config";
+import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./run-config";
+import { acquireRunLock, RunLock } from "./run-lock";
 import { learningRate } from "./schedule";
 import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
 import type { RunData } from "./run-data";
@@ -28,10 +30,15 @@ export interface RunResults {
   seconds: number;
   backend: string;
   datasets: Record<string, DatasetResult>;
+  /** Learning-rate overrides given on resume (`--lr-scale`), in order; absent when there were none. */
+  lrOverrides?: LrOverride[];
 }
 
+/** From `step` on, the schedule's learning rate times `lrScale` (an explicit override, e.g. after a divergence). */
+export interface LrOverride { step: number; lrScale: number; time: string }
+
 /** The trainer's own state in a checkpoint: enough to continue exactly where it stopped. */
-interface TrainerState { step: number; seconds: number }
+interface TrainerState { step: number; seconds: number; lrScale?: number }
 
 export class DivergenceError extends Error {}
 
@@ -43,16 +50,33 @@ export interface TrainOptions {
   stopAfterSteps?: number;
   /** When aborted (Ctrl-C), the run checkpoints after the current step and returns null; resume continues it. */
   signal?: AbortSignal;
+  /** Multiplies the schedule's learning rate from here on (e.g. 0.5 after a divergence); kept by later resumes. */
+  lrScale?: number;
+  /** The run folder's lock, when the caller took it already (to fail before opening the data). */
+  heldLock?: RunLock;
 }
 
+/** Trains with the run folder locked: a second process on the same folder fails at once (see run-lock.ts). */
 export async function trainRun(config: RunConfig, data: RunData, outDir: string, options: TrainOptions = {}): Promise<RunResults | null> {
   validateRunConfig(config);
   mkdirSync(outDir, { recursive: true });
+  const lock = options.heldLock ?? acquireRunLock(outDir);
+  try {
+    return await trainLocked(config, data, outDir, options);
+  } finally {
+    if (!options.heldLock) lock.release();
+  }
+}
+
+async function trainLocked(config: RunConfig, data: RunData, outDir: string, options: TrainOptions): Promise<RunResults | null> {
+  removeLeftoverTempFiles(outDir);
   const configPath = join(outDir, "config.json");
   const resuming = options.resume === true && hasCheckpoint(outDir);
   if (resuming) assertSameConfig(configPath, config);
   else if (hasCheckpoint(outDir)) throw new Error(`${outDir} holds a run already; pass --resume to continue it, or choose another --out`);
   writeFileAtomic(configPath, JSON.stringify(config, null, 2) + "\n");
+  const stepsPerEpoch = Math.max(1, Math.floor(data.microBatchesPerEpoch / config.optim.accumulate));
+  const totalSteps = Math.max(1, Math.round(config.optim.epochs * stepsPerEpoch));
 
   let model: TimeSformer;
   const optimizer = (m: TimeSformer): Optimizer => config.optim.optimizer === "adamw"
@@ -63,29 +87,30 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   const metricsPath = join(outDir, "metrics.jsonl");
   if (resuming) {
     const ckpt = loadCheckpoint<TrainerState>(outDir);
+    try { verifyResume(ckpt, config, classCounts(data), totalSteps); } catch (err) { disposeCheckpoint(ckpt); throw err; }
     model = ckpt.model;
     sgd = optimizer(model);
     sgd.restore(ckpt.optimizerState);
     state = ckpt.state;
     truncateMetrics(metricsPath, state.step);
   } else {
-    model = initModel(config, Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length])));
+    model = initModel(config, classCounts(data));
     sgd = optimizer(model);
     writeFileAtomic(metricsPath, "");
   }
+  state = applyLrOverride(outDir, state, options.lrScale);
 
-  const stepsPerEpoch = Math.max(1, Math.floor(data.microBatchesPerEpoch / config.optim.accumulate));
-  const totalSteps = Math.max(1, Math.round(config.optim.epochs * stepsPerEpoch));
   const heads = Object.keys(config.train);
   const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
   const progress = createProgress({ label: `train ${config.name}`, total: totalSteps, unit: "step", silent: options.quiet });
   progress.tick(state.step);
   const batches = data.trainBatches(state.step * config.optim.accumulate);
+  let lastSavedStep = resuming ? state.step : -1;
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, state.step + options.stopAfterSteps) : totalSteps;
   try {
     while (state.step < stopAt) {
       const started = performance.now();
-      const lr = learningRate(config.optim.schedule, state.step, totalSteps);
+      const lr = learningRate(config.optim.schedule, state.step, totalSteps) * (state.lrScale ?? 1);
       const losses: StepLosses[] = [];
       for (let micro = 0; micro < config.optim.accumulate; micro++) {
         const next = await batches.next();
@@ -94,19 +119,20 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
         const result = lossAndGradients(model, next.value as Batch, config.train, {
           labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + state.step * config.optim.accumulate + micro, trainable,
         });
-        checkDivergence(result.losses, config.optim.maxLoss, state.step, outDir, result.grads);
+        checkDivergence(result.losses, config.optim.maxLoss, state, outDir, result.grads, lastSavedStep);
         sgd.accumulate(result.grads);
         losses.push(result.losses);
       }
       sgd.step(lr);
-      state = { step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
+      state = { ...state, step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
       const record = stepRecord(state, stepsPerEpoch, lr, losses);
       appendFileSync(metricsPath, JSON.stringify(record) + "\n");
       progress.tick(1, { loss: record.loss, lr });
       const epochEnd = state.step % stepsPerEpoch === 0;
       const aborted = options.signal?.aborted === true;
       if (state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt || aborted) {
-        saveCheckpoint(outDir, model, sgd.state(), state);
+        saveCheckpoint(outDir, model, sgd.state(), state, config);
+        lastSavedStep = state.step;
       }
       if (aborted) break;
     }
@@ -120,6 +146,7 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
   const datasets = await evaluateModel(model, data, evalOptions(config), options.quiet);
   const results: RunResults = {
     run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
+    ...withLrOverrides(outDir),
   };
   writeFileAtomic(resultsPath(outDir), JSON.stringify(results, null, 2) + "\n");
   sgd.dispose();
@@ -153,19 +180,85 @@ function stepRecord(state: TrainerState, stepsPerEpoch: number, lr: number, loss
   };
 }
 
-function checkDivergence(losses: StepLosses, maxLoss: number, step: number, outDir: string, grads: Map<string, tf.Tensor>): void {
+/** `lastSavedStep`: the step of the latest checkpoint, which holds the diverged weights when it is this step's. */
+function checkDivergence(losses: StepLosses, maxLoss: number, state: TrainerState, outDir: string, grads: Map<string, tf.Tensor>, lastSavedStep: number): void {
   if (Number.isFinite(losses.total) && losses.total <= maxLoss) return;
   for (const g of grads.values()) g.dispose();
+  const good = lastSavedStep === state.step ? setAsideLatestCheckpoint(outDir) : resumeCheckpointPath(outDir);
   const detail = Object.entries(losses.perDataset).map(([k, v]) => `${k}=${v}`).join(", ");
   throw new DivergenceError(
-    `training diverged at step ${step + 1}: loss ${losses.total} (${detail}) is ${Number.isFinite(losses.total) ? `above maxLoss ${maxLoss}` : "not finite"}. ` +
-    `The last good checkpoint is kept in ${outDir}; lower the learning rate and resume with --resume.`);
+    `training diverged at step ${state.step + 1}: loss ${losses.total} (${detail}) is ${Number.isFinite(losses.total) ? `above maxLoss ${maxLoss}` : "not finite"}. ` +
+    divergenceAdvice(outDir, good, state.lrScale ?? 1));
 }
 
+/** What to do after a divergence, naming the good checkpoint that exists (or saying there is none). */
+function divergenceAdvice(outDir: string, good: string | undefined, lrScale: number): string {
+  const lower = lrScale / 2;
+  if (!good) {
+    return `No checkpoint from before the divergence exists in ${outDir}; start the run again with a lower learning rate ` +
+      `(--lr-scale ${lower} scales the schedule).`;
+  }
+  return `The last good checkpoint is ${good}; resume from it with a lower learning rate: --resume --lr-scale ${lower}.`;
+}
+
+/** A resume continues the same run: its checkpoint's config, model and step must be this run's. */
+function verifyResume(ckpt: LoadedCheckpoint<TrainerState>, config: RunConfig, classes: Record<string, number>, totalSteps: number): void {
+  if (ckpt.runConfig !== undefined && !isDeepStrictEqual(comparableRunConfig(ckpt.runConfig as RunConfig), comparableRunConfig(config))) {
+    throw new Error(`${ckpt.path}: the checkpoint belongs to a run of another configuration than this run's config.json; choose another --out`);
+  }
+  if (!isDeepStrictEqual(ckpt.model.config, runModelConfig(config.model, classes))) {
+    throw new Error(`${ckpt.path}: the checkpoint's model (${JSON.stringify(ckpt.model.config)}) is not the model this run builds`);
+  }
+  const { step, seconds, lrScale } = (ckpt.state ?? {}) as Partial<TrainerState>;
+  const problem = !(Number.isSafeInteger(step) && step! >= 0 && step! <= totalSteps) ? `step ${JSON.stringify(step)} is not an integer in [0, ${totalSteps}]`
+    : !(typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0) ? `seconds ${JSON.stringify(seconds)} is not a non-negative number`
+      : lrScale !== undefined && !isLrScale(lrScale) ? `lrScale ${JSON.stringify(lrScale)} is not a positive number` : undefined;
+  if (problem) throw new Error(`${ckpt.path}: the trainer state in the checkpoint is invalid: ${problem}`);
+}
+
+function disposeCheckpoint(ckpt: LoadedCheckpoint<TrainerState>): void {
+  ckpt.model.dispose();
+  for (const t of ckpt.optimizerState.values()) t.dispose();
+}
+
+function isLrScale(x: unknown): x is number { return typeof x === "number" && Number.isFinite(x) && x > 0; }
+
+function lrOverridesPath(runDir: string): string { return join(runDir, "lr-overrides.jsonl"); }
+
+/** An explicit --lr-scale: checked, recorded in the run folder (lr-overrides.jsonl) and kept in the trainer state. */
+function applyLrOverride(outDir: string, state: TrainerState, lrScale: number | undefined): TrainerState {
+  if (lrScale === undefined) return state;
+  if (!isLrScale(lrScale)) throw new Error(`--lr-scale must be a positive number, got ${lrScale}`);
+  const override: LrOverride = { step: state.step, lrScale, time: new Date().toISOString() };
+  const kept = readLrOverrides(outDir).filter((o) => o.step < state.step); // overrides of steps redone are void
+  writeFileAtomic(lrOverridesPath(outDir), [...kept, override].map((o) => JSON.stringify(o) + "\n").join(""));
+  return { ...state, lrScale };
+}
+
+function readLrOverrides(runDir: string): LrOverride[] {
+  const path = lrOverridesPath(runDir);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
+    try { return [JSON.parse(l) as LrOverride]; } catch { return []; }
+  });
+}
+
+function withLrOverrides(runDir: string): { lrOverrides?: LrOverride[] } {
+  const overrides = readLrOverrides(runDir);
+  return overrides.length ? { lrOverrides: overrides } : {};
+}
+
+function classCounts(data: RunData): Record<string, number> {
+  return Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length]));
+}
+
+/** The run folder's config.json must exist, parse, and be this run's config (a resume never starts from a default). */
 function assertSameConfig(path: string, config: RunConfig): void {
-  if (!existsSync(path)) return;
-  const before = readFileSync(path, "utf8");
-  if (before.trim() !== JSON.stringify(config, null, 2)) {
+  if (!existsSync(path)) throw new Error(`${path}: missing; the run folder has a checkpoint but no config.json, so it cannot be resumed safely`);
+  let before: unknown;
+  try { before = JSON.parse(readFileSync(path, "utf8")); }
+  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message}); the run cannot be resumed safely`); }
+  if (!isDeepStrictEqual(comparableRunConfig(before as RunConfig), comparableRunConfig(config))) {
     throw new Error(`${path}: the run was started with a different configuration; resume with the same one, or choose another --out`);
   }
 }

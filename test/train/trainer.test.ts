@@ -117,8 +117,11 @@ describe("training runs", () => {
     assert.ok(existsSync(join(dir, "checkpoint.safetensors")), "the last good checkpoint is kept");
     const state = JSON.parse(readSafetensors(join(dir, "checkpoint.safetensors")).metadata["cover.trainer"]) as { step: number };
     const rows = metrics(dir);
-    assert.ok(rows.length >= 1 && rows.every((r) => Number.isFinite(r.loss) && r.loss <= 20), "only good steps are logged");
-    assert.equal(state.step, rows.length, "the checkpoint is the last good step");
+    assert.ok(rows.length >= 2 && rows.every((r) => Number.isFinite(r.loss) && r.loss <= 20), "only good steps are logged");
+    // The checkpoint after the last logged step holds the weights whose loss diverged: it is set aside, and the one
+    // before it (whose weights gave the last good loss) is the checkpoint to resume from.
+    assert.equal(state.step, rows.length - 1, "the checkpoint is the last step whose weights gave a good loss");
+    assert.ok(existsSync(join(dir, "checkpoint-diverged.safetensors")), "the diverged weights are kept aside");
   });
 
   test("a run folder is never overwritten by a new run", async () => {

@@ -3,6 +3,7 @@ import { openRunData } from "../../data/pipeline";
 import { NAMED_RUNS, resolveRunConfig } from "../../experiments/named-runs";
 import { SCALES } from "../../experiments/scales";
 import { RunConfig } from "../../train/run-config";
+import { acquireRunLock } from "../../train/run-lock";
 import { trainRun } from "../../train/trainer";
 import { Flags, UsageError } from "../args";
 import { backendFromFlags } from "../backend-flag";
@@ -23,10 +24,14 @@ export function interruptSignal(): AbortSignal {
 export const command: Command = {
   summary: "train a run (COVER, standard, image pre-training, or a config file)",
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
-                   [--init W.safetensors [--init-partial] | --init-run DIR] [--epochs N] [--backend B] [--quiet]
+                   [--init W.safetensors [--init-partial] | --init-run DIR] [--epochs N] [--lr-scale X]
+                   [--backend B] [--quiet]
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
   Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
   --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
+  --lr-scale X multiplies the learning rate from now on (with --resume: after a divergence); recorded in
+  DIR/lr-overrides.jsonl and results.json, and kept by later resumes.
+  One process at a time per DIR (DIR/run.lock); a lock left by a process that died is taken over.
   --init-partial accepts --init weights that fill only part of the model's backbone (the rest keeps its initial value).`,
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
@@ -40,6 +45,7 @@ export const command: Command = {
     const initRun = flags.string("init-run");
     const initPartial = flags.bool("init-partial");
     const epochs = flags.number("epochs");
+    const lrScale = flags.number("lr-scale");
     const quiet = flags.bool("quiet");
     await backendFromFlags(flags);
     flags.rejectUnknown();
@@ -49,9 +55,11 @@ export const command: Command = {
     if (initWeights) config = { ...config, init: { from: "weights", path: initWeights, ...(initPartial && { partial: true }) } };
     if (initRun) config = { ...config, init: { from: "run", dir: initRun } };
     if (epochs !== undefined) config = { ...config, optim: { ...config.optim, epochs } };
-    const data = await openRunData(config);
+    if (lrScale !== undefined && !(lrScale > 0 && Number.isFinite(lrScale))) throw new UsageError(`--lr-scale must be a positive number, got ${lrScale}`);
+    const lock = acquireRunLock(out); // before the data is opened: a second process on DIR fails at once
+    const data = await openRunData(config).catch((err: unknown) => { lock.release(); throw err; });
     try {
-      const results = await trainRun(config, data, out, { resume, quiet, signal: interruptSignal() });
+      const results = await trainRun(config, data, out, { resume, quiet, signal: interruptSignal(), heldLock: lock, ...(lrScale !== undefined && { lrScale }) });
       if (!results) {
         console.error(`stopped; the run is checkpointed in ${out}: continue with --resume`);
         return 130;
@@ -61,6 +69,7 @@ export const command: Command = {
       return 0;
     } finally {
       await data.close();
+      lock.release();
     }
   },
 };
