@@ -112,7 +112,8 @@ describe("training runs", () => {
   test("a diverging run stops with a clear message and keeps its last good checkpoint", async () => {
     const dir = tempDir("diverge");
     const base = smoke("standard-motion");
-    const config = { ...base, checkpointEvery: 1, optim: { ...base.optim, optimizer: "sgd" as const, schedule: { ...base.optim.schedule, baseLr: 1e4 }, maxLoss: 20 } };
+    // SGD at lr 3 diverges at step 3 (loss 64 > 20, measured), after checkpoints of steps 1 and 2.
+    const config = { ...base, checkpointEvery: 1, optim: { ...base.optim, optimizer: "sgd" as const, schedule: { ...base.optim.schedule, baseLr: 3 }, maxLoss: 20 } };
     await assert.rejects(run(config, dir), (err: Error) => err instanceof DivergenceError && /diverged at step \d+/.test(err.message) && err.message.includes(dir));
     assert.ok(existsSync(join(dir, "checkpoint.safetensors")), "the last good checkpoint is kept");
     const state = JSON.parse(readSafetensors(join(dir, "checkpoint.safetensors")).metadata["cover.trainer"]) as { step: number };
