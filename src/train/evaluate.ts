@@ -19,7 +19,15 @@ export interface EvalSource {
 
 export interface EvalOptions { views: "1x1" | "1x3"; reverseFrames: boolean; datasets: string[] }
 
-export interface DatasetResult extends ClassificationResult { views: string; reverseFrames: boolean; classes: string[] }
+export interface DatasetResult extends ClassificationResult {
+  views: string;
+  reverseFrames: boolean;
+  classes: string[];
+  /** Clips of the split that could not be evaluated (bad or missing media), when there were any. */
+  skippedClips?: number;
+  /** Batches of which no clip could be loaded, when there were any. */
+  skippedBatches?: number;
+}
 
 export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false): Promise<Record<string, DatasetResult>> {
   const results: Record<string, DatasetResult> = {};
@@ -28,15 +36,23 @@ export async function evaluateModel(model: TimeSformer, source: EvalSource, opti
     if (!classes) throw new Error(`no evaluation data for dataset '${dataset}'`);
     if (model.config.classifiers[dataset] === undefined) throw new Error(`the model has no head for dataset '${dataset}'`);
     const meter = new ClassificationMeter(classes.length);
-    const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: source.evalSize(dataset), unit: "clip", silent: quiet });
+    const size = source.evalSize(dataset);
+    const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: size, unit: "clip", silent: quiet });
+    let skippedBatches = 0;
     for await (const batch of source.evalBatches(dataset, options.views)) {
+      if (batch.labels.length === 0) { skippedBatches++; continue; } // every clip of it failed to load (each counted as a bad file)
       meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
       progress.tick(batch.labels.length);
     }
     progress.done();
-    results[dataset] = { ...meter.result(), views: options.views, reverseFrames: options.reverseFrames, classes };
+    const result = meter.result();
+    results[dataset] = { ...result, views: options.views, reverseFrames: options.reverseFrames, classes, ...skipped(size - result.samples, skippedBatches) };
   }
   return results;
+}
+
+function skipped(clips: number, batches: number): Pick<DatasetResult, "skippedClips" | "skippedBatches"> {
+  return { ...(clips > 0 && { skippedClips: clips }), ...(batches > 0 && { skippedBatches: batches }) };
 }
 
 /** Softmax scores averaged over each clip's views: [n, classes]. */

@@ -19,7 +19,7 @@ import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } fro
 import { acquireRunLock, RunLock } from "./run-lock";
 import { learningRate } from "./schedule";
 import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
-import type { RunData } from "./run-data";
+import type { BadMediaFile, RunData } from "./run-data";
 
 export interface StepRecord { step: number; epoch: number; lr: number; loss: number; losses: Record<string, number>; seconds: number }
 
@@ -32,6 +32,8 @@ export interface RunResults {
   datasets: Record<string, DatasetResult>;
   /** Learning-rate overrides given on resume (`--lr-scale`), in order; absent when there were none. */
   lrOverrides?: LrOverride[];
+  /** Media files skipped as missing or bad (also in bad-files.json), where the data side counts them. */
+  badFiles?: BadMediaFile[];
 }
 
 /** From `step` on, the schedule's learning rate times `lrScale` (an explicit override, e.g. after a divergence). */
@@ -140,13 +142,14 @@ async function trainLocked(config: RunConfig, data: RunData, outDir: string, opt
     progress.done();
     await batches.return?.(undefined);
   }
-  if (state.step < totalSteps) { sgd.dispose(); model.dispose(); return null; }
+  if (state.step < totalSteps) { writeBadFilesReport(outDir, data); sgd.dispose(); model.dispose(); return null; }
 
   saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name });
   const datasets = await evaluateModel(model, data, evalOptions(config), options.quiet);
   const results: RunResults = {
     run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
     ...withLrOverrides(outDir),
+    ...writeBadFilesReport(outDir, data),
   };
   writeFileAtomic(resultsPath(outDir), JSON.stringify(results, null, 2) + "\n");
   sgd.dispose();
@@ -246,6 +249,16 @@ function readLrOverrides(runDir: string): LrOverride[] {
 function withLrOverrides(runDir: string): { lrOverrides?: LrOverride[] } {
   const overrides = readLrOverrides(runDir);
   return overrides.length ? { lrOverrides: overrides } : {};
+}
+
+/** bad-files.json: every missing or bad media file of the run so far, by kind and in full (file, line, reason). */
+function writeBadFilesReport(outDir: string, data: RunData): { badFiles?: BadMediaFile[] } {
+  if (!data.badFiles) return {};
+  const files = data.badFiles();
+  const byKind: Record<string, number> = {};
+  for (const f of files) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
+  writeFileAtomic(join(outDir, "bad-files.json"), JSON.stringify({ count: files.length, byKind, files }, null, 2) + "\n");
+  return { badFiles: files };
 }
 
 function classCounts(data: RunData): Record<string, number> {

@@ -6,6 +6,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
+import { fsErrorReason } from "./fs-errors";
 
 export interface AtomicWriteOptions { fsync?: boolean }
 
@@ -29,6 +30,14 @@ export function removeLeftoverTempFiles(dir: string): string[] {
 }
 
 export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+  try {
+    writeThenRename(path, data, options);
+  } catch (err) {
+    throw Object.assign(new Error(`${path}: cannot write: ${fsErrorReason(err)}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+  }
+}
+
+function writeThenRename(path: string, data: Uint8Array | string, options: AtomicWriteOptions): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
   const fd = openSync(tmp, "w");
