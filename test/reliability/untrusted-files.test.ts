@@ -14,6 +14,8 @@ import { loadModel, saveWeights } from "../../src/model/weights";
 import { initModel } from "../../src/train/init";
 import { resolveRunConfig } from "../../src/experiments/named-runs";
 import { RunConfig } from "../../src/train/run-config";
+import { predictOfficialLayout } from "../../src/cli/commands/predict";
+import { writeNpy } from "../../src/io/npy";
 import { tempDir, withBackend } from "../helpers/tf";
 
 before(() => withBackend());
@@ -251,5 +253,30 @@ describe("--init that does not fit the model", () => {
     saveWeights(model, full);
     model.dispose();
     initModel(config(full), classes, quiet).dispose();
+  });
+});
+
+describe("predict inputs that do not fit the model", () => {
+  test("wrong dtype, rank, frame size or head: errors naming the file, never a tfjs shape error", () => {
+    const dir = tempDir("predict");
+    const weights = join(dir, "w.safetensors");
+    const model = TimeSformer.create(modelConfig("micro", { classifiers: { a: 5 } }), 1);
+    saveWeights(model, weights);
+    model.dispose();
+    const input = (name: string, shape: number[], dtype: "float32" | "int32" = "float32"): string => {
+      const path = join(dir, name);
+      const n = shape.reduce((a, b) => a * b, 1);
+      writeNpy(path, dtype === "float32" ? { dtype, shape, data: new Float32Array(n) } : { dtype, shape, data: new Int32Array(n) });
+      return path;
+    };
+    const cases: [string, RegExp, string?][] = [
+      [input("int.npy", [1, 3, 4, 16, 16], "int32"), /int\.npy: expected float32 \[B, 3, T, H, W\], got int32/],
+      [input("rank4.npy", [3, 4, 16, 16]), /rank4\.npy: expected float32 \[B, 3, T, H, W\]/],
+      [input("size.npy", [1, 3, 4, 24, 24]), /size\.npy: expected \[B >= 1, 3, T >= 1, 16, 16\] for the model of .*w\.safetensors, got \[1, 3, 4, 24, 24\]/],
+      [input("empty.npy", [0, 3, 4, 16, 16]), /empty\.npy: expected \[B >= 1/],
+      [input("ok.npy", [1, 3, 4, 16, 16]), /w\.safetensors: no head 'nope' \(heads: a\)/, "nope"],
+    ];
+    for (const [path, why, head] of cases) assert.throws(() => predictOfficialLayout(weights, path, { head }), why);
+    assert.equal(predictOfficialLayout(weights, join(dir, "ok.npy"), {})[0].length, 5, "the control input runs");
   });
 });
