@@ -12,7 +12,7 @@ import { saveWeights } from "../model/weights";
 import { removeLeftoverTempFiles, writeFileAtomic } from "../util/atomic";
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
-import { hasCheckpoint, LoadedCheckpoint, resumeCheckpointPath, loadCheckpoint, saveCheckpoint, setAsideLatestCheckpoint } from "./checkpoint";
+import { hasCheckpoint, LoadedCheckpoint, loadCheckpoint, resumeCheckpointPath, saveCheckpoint, setAsideLatestCheckpoint } from "./checkpoint";
 import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
 import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
 import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./run-config";
@@ -76,6 +76,7 @@ async function trainLocked(config: RunConfig, data: RunData, outDir: string, opt
   const resuming = options.resume === true && hasCheckpoint(outDir);
   if (resuming) assertSameConfig(configPath, config);
   else if (hasCheckpoint(outDir)) throw new Error(`${outDir} holds a run already; pass --resume to continue it, or choose another --out`);
+  else if (existsSync(resultsPath(outDir))) throw new Error(`${outDir} holds a finished run (results.json) and no checkpoint to resume; choose another --out`);
   writeFileAtomic(configPath, JSON.stringify(config, null, 2) + "\n");
   const stepsPerEpoch = Math.max(1, Math.floor(data.microBatchesPerEpoch / config.optim.accumulate));
   const totalSteps = Math.max(1, Math.round(config.optim.epochs * stepsPerEpoch));
@@ -162,7 +163,9 @@ function resultsPath(runDir: string): string { return join(runDir, "results.json
 /** A finished run's results.json, or null when the run has not finished (or never started). */
 export function readRunResults(runDir: string): RunResults | null {
   const path = resultsPath(runDir);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as RunResults) : null;
+  if (!existsSync(path)) return null;
+  try { return JSON.parse(readFileSync(path, "utf8")) as RunResults; }
+  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message}); move it away to train the run again`); }
 }
 
 export function evalOptions(config: RunConfig, overrides: Partial<EvalOptions> = {}): EvalOptions {

@@ -133,6 +133,24 @@ describe("run-cache keys", () => {
   });
 });
 
+describe("a finished run is never lost", () => {
+  test("without its checkpoint, a finished run folder is refused, not retrained over; garbled results name the file", async () => {
+    const dir = tempDir("finished");
+    const config = smoke();
+    assert.ok(await train(config, dir));
+    const before = readFileSync(join(dir, "results.json"), "utf8");
+    rmSync(checkpointPath(dir));
+    rmSync(join(dir, "checkpoint-previous.safetensors"), { force: true });
+    for (const resume of [false, true]) await assert.rejects(train(config, dir, { resume }), /holds a finished run \(results\.json\)/);
+    assert.equal(readFileSync(join(dir, "results.json"), "utf8"), before);
+    const root = tempDir("garbled-results");
+    const cache = new RunCache(root, async () => { throw new Error("unused"); });
+    mkdirSync(cache.dirOf(config), { recursive: true });
+    writeFileSync(join(cache.dirOf(config), "results.json"), "{\"run\": ");
+    await assert.rejects(cache.get(config), (err: Error) => err.message.startsWith(join(cache.dirOf(config), "results.json")) && /not valid JSON/.test(err.message));
+  });
+});
+
 describe("resume verifies what it loads", () => {
   /** A run stopped after 2 steps: a checkpoint to damage. */
   async function stopped(label: string): Promise<{ dir: string; config: RunConfig }> {
