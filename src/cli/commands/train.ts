@@ -27,7 +27,8 @@ export const command: Command = {
                    [--init W.safetensors [--init-partial] | --init-run DIR] [--epochs N] [--lr-scale X]
                    [--backend B] [--quiet]
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
-  Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
+  Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic, verified on resume; the one before it kept
+  as checkpoint-previous.safetensors), weights.safetensors, results.json and bad-files.json (media skipped, and why).
   --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
   --lr-scale X multiplies the learning rate from now on (with --resume: after a divergence); recorded in
   DIR/lr-overrides.jsonl and results.json, and kept by later resumes.
