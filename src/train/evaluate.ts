@@ -57,6 +57,7 @@ function skipped(clips: number, batches: number): Pick<DatasetResult, "skippedCl
 
 /** Softmax scores averaged over each clip's views: [n, classes]. */
 export function clipScores(model: TimeSformer, head: string, batch: EvalBatch, reverseFrames: boolean): Float32Array {
+  if (batch.labels.length === 0) return new Float32Array(0); // no clip of the batch could be loaded
   const scores = tf.tidy(() => {
     let x: tf.Tensor = tf.tensor(batch.x, batch.shape);
     if (reverseFrames) x = tf.reverse(x, 1);
