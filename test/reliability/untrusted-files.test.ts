@@ -272,7 +272,8 @@ describe("predict inputs that do not fit the model", () => {
     const cases: [string, RegExp, string?][] = [
       [input("int.npy", [1, 3, 4, 16, 16], "int32"), /int\.npy: expected float32 \[B, 3, T, H, W\], got int32/],
       [input("rank4.npy", [3, 4, 16, 16]), /rank4\.npy: expected float32 \[B, 3, T, H, W\]/],
-      [input("size.npy", [1, 3, 4, 24, 24]), /size\.npy: expected \[B >= 1, 3, T >= 1, 16, 16\] for the model of .*w\.safetensors, got \[1, 3, 4, 24, 24\]/],
+      [input("size.npy", [1, 3, 4, 20, 20]), /size\.npy: the model of .*w\.safetensors cannot take this input: frame size 20x20 is not a multiple of the patch size 8/],
+      [input("tiny.npy", [1, 3, 4, 4, 4]), /tiny\.npy: expected \[B >= 1, 3, T >= 1, H >= 8, W >= 8\], got \[1, 3, 4, 4, 4\]/],
       [input("empty.npy", [0, 3, 4, 16, 16]), /empty\.npy: expected \[B >= 1/],
       [input("ok.npy", [1, 3, 4, 16, 16]), /w\.safetensors: no head 'nope' \(heads: a\)/, "nope"],
     ];
