@@ -12,6 +12,7 @@ import { flipLabelMap } from "./manifest";
 import { MixtureConfig, MixtureSampler, Pick } from "./mixture";
 import type { DatasetSplit, Frames, Sample } from "./types";
 import { deriveSeed, Rng } from "../util/rng";
+import { MediaError } from "./video";
 
 /** Loads the frames of one sample (uint8 [T, H, W, 3]); the frame cache provides it. */
 export type FrameSource = (dataset: string, sample: Sample) => Promise<Frames>;
@@ -25,8 +26,8 @@ export interface Batch { groups: BatchGroup[] }
 /** Evaluation views of n clips: x is float32 [n * views, T, S, S, 3], clip-major (clip 0's views first). */
 export interface EvalBatch { x: Float32Array; shape: Shape5; views: number; labels: Int32Array }
 
-/** A sample that could not be loaded (or had unusable frames). */
-export interface BadSample { dataset: string; path: string; source: string; message: string }
+/** A sample that could not be loaded (or had unusable frames); `reason` is the cause alone, `message` names the file too. */
+export interface BadSample { dataset: string; path: string; source: string; message: string; reason: string }
 
 /** A sample failed to load: the message names the media file and the annotation line it came from. */
 export class SampleError extends Error {
@@ -65,6 +66,11 @@ export interface BatchSourceOptions {
   concurrency?: number;
   /** Skip and count samples that fail to load instead of throwing. */
   skipBadSamples?: boolean;
+  /**
+   * Frames per clip of a dataset (video: T, images: 1); a clip with another count is a bad sample. Default: the most
+   * common count among the dataset's clips in the batch.
+   */
+  expectedFrames?: (dataset: string) => number | undefined;
 }
 
 export class BatchSource {
@@ -176,9 +182,9 @@ export class BatchSource {
     frames.forEach((f, i) => { if (f) byDataset.get(picks[i].dataset)!.push(i); });
     const S = this.options.size;
     const groups: BatchGroup[] = [];
-    for (const [dataset, clips] of byDataset) {
+    for (const [dataset, loaded] of byDataset) {
+      const { T, kept: clips } = this.sameFrameCount(dataset, loaded, (i) => [samples[i], frames[i]!]);
       if (clips.length === 0) continue;
-      const T = commonFrames(dataset, clips.map((i) => [samples[i], frames[i]!]));
       const per = viewLength(T, S);
       const x = new Float32Array(clips.length * per);
       const labels = new Int32Array(clips.length);
@@ -195,10 +201,10 @@ export class BatchSource {
 
   private async loadEvalBatch(dataset: string, chunk: Sample[], views: EvalViews): Promise<EvalBatch> {
     const frames = await Promise.all(chunk.map((s) => this.loadFrames(dataset, s)));
-    const kept = chunk.map((s, i) => [s, frames[i]] as const).filter((c): c is readonly [Sample, Frames] => c[1] !== null);
+    const loaded = chunk.map((s, i) => [s, frames[i]] as const).filter((c): c is readonly [Sample, Frames] => c[1] !== null);
+    const { T, kept } = this.sameFrameCount(dataset, loaded, (c) => c);
     const S = this.options.size;
     const v = viewCount(views);
-    const T = kept.length ? commonFrames(dataset, kept) : 1;
     const per = viewLength(T, S) * v;
     const x = new Float32Array(kept.length * per);
     const norm = this.normOf(this.evalSplit(dataset));
@@ -215,24 +221,48 @@ export class BatchSource {
     } catch (err) {
       const error = err instanceof SampleError ? err : new SampleError(dataset, sample, err);
       if (!this.options.skipBadSamples) throw error;
-      this.badSamples.push({ dataset, path: sample.path, source: `${sample.source.file}:${sample.source.line}`, message: error.message });
+      this.recordBad(dataset, sample, error);
       return null;
     }
   }
+
+  private recordBad(dataset: string, sample: Sample, error: SampleError): void {
+    const cause = error.cause;
+    const reason = cause instanceof MediaError ? cause.reason : cause instanceof Error ? cause.message : error.message;
+    this.badSamples.push({ dataset, path: sample.path, source: `${sample.source.file}:${sample.source.line}`, message: error.message, reason });
+  }
+
+  /**
+   * The clips of one dataset that have its frame count (they are stacked into one tensor); a clip with another count
+   * is a bad sample: skipped and counted with skipBadSamples, else an error naming it. T is 1 when no clip is left.
+   */
+  private sameFrameCount<C>(dataset: string, clips: C[], of: (c: C) => readonly [Sample, Frames]): { T: number; kept: C[] } {
+    if (clips.length === 0) return { T: 1, kept: [] };
+    const T = this.options.expectedFrames?.(dataset) ?? mostCommon(clips.map((c) => of(c)[1].frames));
+    const kept: C[] = [];
+    for (const c of clips) {
+      const [sample, f] = of(c);
+      if (f.frames === T) { kept.push(c); continue; }
+      const error = new SampleError(dataset, sample, new Error(`has ${f.frames} frames, but other clips of '${dataset}' have ${T}`));
+      if (!this.options.skipBadSamples) throw error;
+      this.recordBad(dataset, sample, error);
+    }
+    return { T: kept.length ? T : 1, kept };
+  }
+}
+
+/** The most frequent value (ties: the one seen first). */
+function mostCommon(values: number[]): number {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best = values[0];
+  for (const [v, n] of counts) if (n > counts.get(best)!) best = v;
+  return best;
 }
 
 function checkFrames(f: Frames): void {
   if (!(f.frames >= 1 && f.height >= 1 && f.width >= 1)) throw new Error(`no frames (${f.frames} frames of ${f.height}x${f.width})`);
   if (f.data.length !== f.frames * f.height * f.width * 3) throw new Error(`frame data holds ${f.data.length} bytes, expected ${f.frames}x${f.height}x${f.width}x3`);
-}
-
-/** Frames per clip of a group; clips of one dataset must agree (they are stacked into one tensor). */
-function commonFrames(dataset: string, clips: (readonly [Sample, Frames])[]): number {
-  const T = clips[0][1].frames;
-  for (const [sample, f] of clips) {
-    if (f.frames !== T) throw new SampleError(dataset, sample, new Error(`has ${f.frames} frames, but other clips of '${dataset}' in the batch have ${T}`));
-  }
-  return T;
 }
 
 /** At most `limit` tasks at once, started in call order. */

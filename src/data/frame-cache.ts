@@ -15,14 +15,21 @@ import { decodeClip, MediaError } from "./video";
 import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
 import { throwIfStopped } from "../util/interrupt";
+import { fsErrorReason } from "../util/fs-errors";
 import { createProgress } from "../util/progress";
 
 const CACHE_VERSION = 1;
 
+/**
+ * Long side of a cached frame at most this many times the short side: 16:9 and 21:9 video keep their shape, while a
+ * clip of extreme aspect (8x8192) is squeezed, so that one entry costs at most frames x S x 2.5S x 3 bytes.
+ */
+export const MAX_CACHE_ASPECT = 2.5;
+
 export interface FrameCacheOptions {
   /** Frames per video (T); images are cached as 1 frame. */
   frames: number;
-  /** Short side of the cached frames; see cacheSizeForCrop. */
+  /** Short side of the cached frames; see cacheSizeForCrop. The long side is at most MAX_CACHE_ASPECT times it. */
   cacheSize: number;
   /** Folder; default env COVER_CACHE_DIR, else <repo>/.cache/frames. */
   dir?: string;
@@ -62,7 +69,7 @@ export class FrameCache {
   entryFile(source: Source): string {
     const path = pathOf(source);
     let size: number, mtimeMs: number;
-    try { ({ size, mtimeMs } = statSync(path)); } catch { throw new MediaError(path, "no such file"); }
+    try { ({ size, mtimeMs } = statSync(path)); } catch (err) { throw new MediaError(path, fsErrorReason(err)); }
     const key = createHash("sha1")
       .update(JSON.stringify({ v: CACHE_VERSION, path, size, mtimeMs, frames: this.frames, cacheSize: this.cacheSize }))
       .digest("hex");
@@ -87,7 +94,7 @@ export class FrameCache {
     const file = this.entryFile(source);
     const hit = this.memory.get(file);
     if (hit) { this.memory.delete(file); this.memory.set(file, hit); return hit; }
-    let frames = existsSync(file) ? readEntryOrUndefined(file) : undefined;
+    let frames = existsSync(file) ? this.readEntryOrUndefined(file) : undefined;
     if (!frames) {
       this.throwIfKnownBad(file, pathOf(source));
       frames = await this.decodeAndStore(source, file);
@@ -100,7 +107,8 @@ export class FrameCache {
     const path = pathOf(source);
     let frames: Frames;
     try {
-      frames = await decodeClip(path, { frames: this.frames, size: this.cacheSize, threads });
+      frames = await decodeClip(path, { frames: this.frames, size: this.cacheSize, threads, maxLongSide: this.maxLongSide() });
+      if (frames.frames !== this.frames) throw new MediaError(path, `decodes as a still image (${frames.frames} frame), but this cache holds clips of ${this.frames} frames`);
     } catch (err) {
       if (err instanceof MediaError && !err.transient) writeFileAtomic(`${file}.bad`, err.reason, { fsync: false });
       throw err;
@@ -108,6 +116,24 @@ export class FrameCache {
     // No fsync: an entry lost or cut short by a crash is unreadable and simply decoded again.
     writeFileAtomic(file, encodeNpy({ dtype: "uint8", shape: [frames.frames, frames.height, frames.width, 3], data: frames.data }), { fsync: false });
     return frames;
+  }
+
+  private maxLongSide(): number { return Math.ceil(this.cacheSize * MAX_CACHE_ASPECT); }
+
+  /**
+   * An entry that is unreadable (cut short by a crash: entries are not fsynced) or not of this cache's shape
+   * (another frame count, or an unbounded entry of an extreme-aspect clip) reads as a miss and is decoded again.
+   */
+  private readEntryOrUndefined(file: string): Frames | undefined {
+    const bound = this.frames * this.cacheSize * this.maxLongSide() * 3 + 4096;
+    try {
+      if (statSync(file).size > bound) return undefined; // not read at all: it may be gigabytes
+      const frames = readEntry(file);
+      const short = Math.min(frames.height, frames.width), long = Math.max(frames.height, frames.width);
+      return frames.frames === this.frames && short === this.cacheSize && long <= this.maxLongSide() ? frames : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private throwIfKnownBad(file: string, path: string): void {
@@ -124,11 +150,6 @@ export class FrameCache {
       this.memoryUsed -= old.data.length;
     }
   }
-}
-
-/** An entry cut short (e.g. by a crash, as entries are not fsynced) reads as a miss and is decoded again. */
-function readEntryOrUndefined(file: string): Frames | undefined {
-  try { return readEntry(file); } catch { return undefined; }
 }
 
 function readEntry(file: string): Frames {

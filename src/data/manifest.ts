@@ -5,8 +5,8 @@
  * malformed lines) instead of failing, unless asked to be strict.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { ANNOTATION_FORMATS, parseAnnotations, readLines, readSsv2Labels, readSynsets, scansMediaFolder } from "./annotations";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { ANNOTATION_FORMATS, AnnotationError, parseAnnotations, readLines, readSsv2Labels, readSynsets, scansMediaFolder } from "./annotations";
 import type { RawLabel } from "./annotations";
 import { deriveSeed, Rng } from "../util/rng";
 import type { AnnotationFormat, ClassListFormat, DatasetManifest, DatasetSplit, FlipPolicy, Problem, Sample, SplitSpec } from "./types";
@@ -15,7 +15,7 @@ import type { AnnotationFormat, ClassListFormat, DatasetManifest, DatasetSplit, 
 export const MANIFEST_DIR = resolve(__dirname, "../../data-manifests");
 
 const CLASS_LIST_FORMATS: readonly ClassListFormat[] = ["lines", "name-index", "ssv2-labels", "synsets", ...ANNOTATION_FORMATS];
-const TOP_LEVEL_FIELDS = ["name", "kind", "mediaRoot", "classes", "splits", "flip", "pathTemplate", "builtin", "normalization", "description"];
+const TOP_LEVEL_FIELDS = ["name", "kind", "mediaRoot", "classes", "splits", "flip", "pathTemplate", "builtin", "normalization", "allowAbsolutePaths", "description"];
 const SPLIT_FIELDS = ["format", "files", "mediaRoot", "devkitOrder"];
 
 /** A manifest that failed validation: the message names the file and the field. */
@@ -61,6 +61,7 @@ export function validateManifest(json: unknown, file: string): DatasetManifest {
   for (const [name, spec] of Object.entries(json.splits as Record<string, unknown>)) validateSplit(spec, `splits.${name}`, fail);
   if (json.pathTemplate !== undefined && (typeof json.pathTemplate !== "string" || json.pathTemplate === "")) fail("pathTemplate", "must be a non-empty string");
   if (json.description !== undefined && typeof json.description !== "string") fail("description", "must be a string");
+  if (json.allowAbsolutePaths !== undefined && typeof json.allowAbsolutePaths !== "boolean") fail("allowAbsolutePaths", "must be true or false");
   if (json.builtin !== undefined) {
     const b = json.builtin;
     if (!isObject(b)) fail("builtin", "must be an object {generator, seed, options?}");
@@ -264,6 +265,12 @@ export function loadSplit(manifestPath: string, split: string, options: LoadSpli
       problems.push({ kind: "duplicate", message: `${where}: '${entry.id}' is listed already at ${first.source.file}:${first.source.line}`, source: entry.source });
       continue;
     }
+    const escape = mediaPathEscape(entry.path, mediaRoot, manifest.allowAbsolutePaths === true);
+    if (escape) {
+      if (options.strict) throw new AnnotationError(entry.source, escape);
+      problems.push({ kind: "outside-media-root", message: `${where}: ${escape}`, source: entry.source, path: isAbsolute(entry.path) ? entry.path : resolve(mediaRoot, entry.path) });
+      continue;
+    }
     const path = isAbsolute(entry.path) ? entry.path : resolve(mediaRoot, entry.path);
     if (options.checkMedia && !existsSync(path)) {
       problems.push({ kind: "missing-media", message: `${where}: media file ${path} does not exist`, source: entry.source, path });
@@ -275,6 +282,21 @@ export function loadSplit(manifestPath: string, split: string, options: LoadSpli
   }
   return { dataset: manifest.name, kind: manifest.kind, split, classes, samples, flip: manifest.flip, problems,
     ...(manifest.normalization && { normalization: manifest.normalization }) };
+}
+
+/**
+ * Why a media path from an annotation may not be used, or undefined: paths stay inside the split's media root
+ * (no `..` out of it, no absolute path) unless the manifest sets allowAbsolutePaths, so that an annotation file
+ * cannot make the kit read (or list in a report) files elsewhere.
+ */
+function mediaPathEscape(path: string, mediaRoot: string, allowAbsolute: boolean): string | undefined {
+  if (isAbsolute(path)) {
+    return allowAbsolute ? undefined : `media path ${JSON.stringify(path)} is absolute; media must lie inside the media root ${mediaRoot} ` +
+      "(set \"allowAbsolutePaths\": true in the manifest to allow absolute paths)";
+  }
+  const rel = relative(mediaRoot, resolve(mediaRoot, path));
+  if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return `media path ${JSON.stringify(path)} leads outside the media root ${mediaRoot}`;
+  return undefined;
 }
 
 /** Class index of a raw label; -1 for unlabelled entries; undefined when the label is not a class. */

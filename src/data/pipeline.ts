@@ -3,12 +3,12 @@
  * capped to the run's sample budget, decoded once into the frame cache, and served as deterministic mixed batches.
  */
 import { RunConfig, runModelConfig } from "../train/run-config";
-import type { RunData } from "../train/run-data";
+import type { BadMediaFile, RunData } from "../train/run-data";
 import { BatchSource } from "./batches";
 import { openSplit } from "./builtin";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "./frame-cache";
 import { subsetSplit } from "./manifest";
-import type { DatasetSplit } from "./types";
+import type { DatasetSplit, Sample } from "./types";
 
 /** Decoded clips kept in memory (LRU) on top of the on-disk cache. */
 const MEMORY_BYTES = 1 << 30;
@@ -20,8 +20,8 @@ export interface RunDataOptions {
 }
 
 export interface OpenedRunData extends RunData {
-  /** Media that could not be decoded (skipped and counted, never fatal). */
-  badFiles: { path: string; reason: string }[];
+  /** Media that are missing, cannot be decoded or give unusable frames (skipped and counted, never fatal). */
+  badFiles(): BadMediaFile[];
   /** Per training dataset: its clips and the frames the model sees of each (1 for images). */
   trainClips: Record<string, { clips: number; frames: number }>;
 }
@@ -52,13 +52,17 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   };
   const splitOf = (dataset: string) => train[dataset] ?? evaluation[dataset];
 
-  const badFiles: OpenedRunData["badFiles"] = [];
-  for (const [label, split] of [...Object.entries(train).map(([n, s]) => [`${n}/${config.splits.train}`, s] as const),
-    ...Object.entries(evaluation).map(([n, s]) => [`${n}/${config.splits.eval}`, s] as const)]) {
-    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${label}`, silent, signal: options.signal });
-    badFiles.push(...report.bad);
+  const splits = [...Object.entries(train).map(([n, s]) => [n, s] as const), ...Object.entries(evaluation).map(([n, s]) => [n, s] as const)];
+  const bad = new BadFileList(splits);
+  bad.addMissing();
+  for (const [name, split] of splits) {
+    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${name}/${split.split}`, silent, signal: options.signal });
+    for (const b of report.bad) bad.add(name, b.path, "undecodable", b.reason, split);
   }
-  if (badFiles.length && !silent) console.error(`data: ${badFiles.length} media file(s) could not be decoded and are skipped, e.g. ${badFiles[0].path}: ${badFiles[0].reason}`);
+  if (bad.size() && !silent) {
+    const first = bad.list()[0];
+    console.error(`data: ${bad.size()} media file(s) are missing or cannot be decoded and are skipped, e.g. ${first.path}: ${first.reason}`);
+  }
 
   const source = new BatchSource({
     train, eval: evaluation, size: model.imageSize, batchSize: config.optim.batchSize, seed: config.seed,
@@ -66,7 +70,12 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     ...(config.input && { evalShortSide: cacheSize }),
     frameSource: (dataset, sample) => cacheFor(splitOf(dataset)).get(sample),
     skipBadSamples: true,
+    expectedFrames: (dataset) => cacheFor(splitOf(dataset)).frames,
   });
+  const badFiles = (): BadMediaFile[] => {
+    for (const b of source.badSamples) bad.add(b.dataset, b.path, /frames/.test(b.reason) ? "unusable" : "undecodable", b.reason);
+    return bad.list();
+  };
   return {
     classes: source.classes,
     microBatchesPerEpoch: source.microBatchesPerEpoch,
@@ -78,6 +87,48 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     badFiles,
     trainClips: Object.fromEntries(Object.entries(train).map(([name, split]) => [name, { clips: split.samples.length, frames: cacheFor(split).frames }])),
   };
+}
+
+/**
+ * The bad and missing media files of a run, each once (a file that fails at decode time fails again at every
+ * load), with the split and annotation line that listed it.
+ */
+class BadFileList {
+  private readonly files = new Map<string, BadMediaFile>();
+  /** Per training or evaluation split (by the run's dataset name): its samples by media path. */
+  private readonly splits: { dataset: string; split: DatasetSplit; byPath: Map<string, Sample> }[];
+
+  constructor(splits: (readonly [string, DatasetSplit])[]) {
+    this.splits = splits.map(([dataset, split]) => ({ dataset, split, byPath: new Map(split.samples.map((s) => [s.path, s])) }));
+  }
+
+  size(): number { return this.files.size; }
+  list(): BadMediaFile[] { return [...this.files.values()]; }
+
+  /** The files the splits' annotations list that are missing (or lie outside the media root). */
+  addMissing(): void {
+    for (const { dataset, split } of this.splits) {
+      for (const p of split.problems) {
+        if (p.kind !== "missing-media" && p.kind !== "outside-media-root") continue;
+        this.put({ dataset, split: split.split, path: p.path ?? p.message, ...(p.source && { source: `${p.source.file}:${p.source.line}` }), kind: "missing", reason: p.message });
+      }
+    }
+  }
+
+  /** A file of `dataset` that failed; `split` when known, else the first of the dataset's splits that lists it. */
+  add(dataset: string, path: string, kind: BadMediaFile["kind"], reason: string, split?: DatasetSplit): void {
+    const entry = this.splits.find((e) => e.dataset === dataset && (split ? e.split === split : e.byPath.has(path)));
+    const sample = entry?.byPath.get(path);
+    this.put({
+      dataset, split: entry?.split.split ?? split?.split ?? "?", path, ...(sample && { source: `${sample.source.file}:${sample.source.line}` }),
+      kind: /no such file|ENOENT/.test(reason) ? "missing" : kind, reason,
+    });
+  }
+
+  private put(file: BadMediaFile): void {
+    const key = `${file.dataset}\0${file.split}\0${file.path}`;
+    if (!this.files.has(key)) this.files.set(key, file);
+  }
 }
 
 /** A class-balanced seeded subset when the run caps its samples (small-scale runs). */

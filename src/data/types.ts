@@ -59,6 +59,8 @@ export interface DatasetManifest {
    * a ViT trained from scratch at chance for hundreds of steps, measured).
    */
   normalization?: InputNormalization;
+  /** Annotations may name media by absolute paths (default false: every media path stays inside mediaRoot). */
+  allowAbsolutePaths?: boolean;
   /** Free-form notes for humans (source, licence). */
   description?: string;
 }
@@ -76,7 +78,7 @@ export interface Sample {
   source: SourceRef;
 }
 
-export type ProblemKind = "missing-media" | "unknown-label" | "duplicate" | "malformed-line" | "bad-media";
+export type ProblemKind = "missing-media" | "unknown-label" | "duplicate" | "malformed-line" | "bad-media" | "outside-media-root";
 
 export interface Problem { kind: ProblemKind; message: string; source?: SourceRef; path?: string }
 

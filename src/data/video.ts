@@ -9,6 +9,7 @@ import { extname } from "node:path";
 import type { FfprobeData, FfprobeStream } from "fluent-ffmpeg";
 import type { Frames } from "./types";
 import { ffmpegCommand } from "./ffmpeg";
+import { fsErrorReason } from "../util/fs-errors";
 
 /**
  * A media file that cannot be used; the message names the file. `transient`: the decoder failed while running
@@ -47,6 +48,11 @@ export interface DecodeOptions {
   threads?: number;
   /** The file's probe, when the caller has it already. */
   info?: VideoInfo;
+  /**
+   * The long side is at most this many pixels (>= size): a frame of extreme aspect ratio (8x8192) is squeezed
+   * along its long side instead of growing with its ratio (a 1.6 GB clip at short side 258).
+   */
+  maxLongSide?: number;
 }
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".webp"]);
@@ -68,17 +74,18 @@ export function uniformIndices(frameCount: number, frames: number): number[] {
   return Array.from({ length: frames }, (_, i) => Math.min(frameCount - 1, Math.floor(((i + 0.5) * frameCount) / frames)));
 }
 
-/** Output size when the short side becomes `size` (aspect kept, rounded). */
-export function resizedShape(width: number, height: number, size: number): { width: number; height: number } {
-  if (width <= height) return { width: size, height: Math.max(1, Math.round((height * size) / width)) };
-  return { width: Math.max(1, Math.round((width * size) / height)), height: size };
+/** Output size when the short side becomes `size` (aspect kept, rounded), the long side capped at `maxLongSide`. */
+export function resizedShape(width: number, height: number, size: number, maxLongSide = Infinity): { width: number; height: number } {
+  const cap = (long: number) => Math.min(Math.max(size, maxLongSide), Math.max(1, long));
+  if (width <= height) return { width: size, height: cap(Math.round((height * size) / width)) };
+  return { width: cap(Math.round((width * size) / height)), height: size };
 }
 
 function checkReadable(path: string): void {
   let isFile: boolean;
-  try { isFile = statSync(path).isFile(); } catch { throw new MediaError(path, "no such file"); }
+  try { isFile = statSync(path).isFile(); } catch (err) { throw new MediaError(path, fsErrorReason(err)); }
   if (!isFile) throw new MediaError(path, "not a regular file");
-  try { accessSync(path, constants.R_OK); } catch { throw new MediaError(path, "not readable (permission denied)"); }
+  try { accessSync(path, constants.R_OK); } catch (err) { throw new MediaError(path, `not readable: ${fsErrorReason(err)}`); }
 }
 
 function ffprobe(path: string, options: string[]): Promise<FfprobeData> {
@@ -199,7 +206,7 @@ function decodeIndices(path: string, indices: number[], out: { width: number; he
 export async function decodeClip(path: string, options: DecodeOptions): Promise<Frames> {
   if (!(options.frames >= 1) || !(options.size >= 1)) throw new Error(`decodeClip: frames and size must be >= 1 (got ${options.frames}, ${options.size})`);
   let info = options.info ?? await probeVideo(path);
-  const scale = resizedShape(info.width, info.height, options.size);
+  const scale = resizedShape(info.width, info.height, options.size, options.maxLongSide);
   const out = options.crop ? { width: options.size, height: options.size } : scale;
   const downscale = scale.width < info.width;
   const frames = info.isImage ? 1 : options.frames;

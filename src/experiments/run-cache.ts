@@ -1,12 +1,17 @@
 /**
  * Runs by content: a run's folder is named after its config's hash under <root>/runs/, so experiments that need the
  * same run (the same COVER model, the same image pre-training) share it; a finished run is read back, an interrupted
- * one resumes from its checkpoint. Nothing finished is ever recomputed or lost.
+ * one resumes from its checkpoint. Nothing finished is ever recomputed or lost. The hash does not depend on where
+ * the runs folder lies (init runs count by their folder's name), so a runs folder copied or moved is reused. A run
+ * being trained holds its folder's lock: another experiment needing it at the same time fails at once, naming the
+ * holder, instead of interleaving its metrics.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { RunConfig } from "../train/run-config";
+import { comparableRunConfig, RunConfig } from "../train/run-config";
 import { RunData } from "../train/run-data";
+import { acquireRunLock } from "../train/run-lock";
 import { readRunResults, RunResults, trainRun } from "../train/trainer";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
@@ -23,8 +28,9 @@ export class RunCache {
   constructor(readonly root: string, private readonly openData: OpenRunData, private readonly options: RunCacheOptions = {}) {}
 
   dirOf(config: RunConfig): string {
-    const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 10);
-    return join(this.root, "runs", `${config.name}-${hash}`);
+    const current = this.folderFor(comparableRunConfig(config));
+    const legacy = this.folderFor(config); // hashed with absolute init paths, before they were left out
+    return !existsSync(current) && existsSync(legacy) ? legacy : current;
   }
 
   async get(config: RunConfig): Promise<CachedRun> {
@@ -32,13 +38,25 @@ export class RunCache {
     const finished = readRunResults(dir);
     if (finished) return { dir, config, results: finished };
     const { quiet, signal } = this.options;
-    const data = await this.openData(config, { quiet, signal });
+    const lock = acquireRunLock(dir);
     try {
-      const results = await trainRun(config, data, dir, { resume: true, quiet, signal });
-      if (!results) throw new Error(`run ${config.name} stopped before its end`);
-      return { dir, config, results };
+      const done = readRunResults(dir); // finished by another process since the check above
+      if (done) return { dir, config, results: done };
+      const data = await this.openData(config, { quiet, signal });
+      try {
+        const results = await trainRun(config, data, dir, { resume: true, quiet, signal, heldLock: lock });
+        if (!results) throw new Error(`run ${config.name} stopped before its end`);
+        return { dir, config, results };
+      } finally {
+        await data.close();
+      }
     } finally {
-      await data.close();
+      lock.release();
     }
+  }
+
+  private folderFor(keyed: RunConfig): string {
+    const hash = createHash("sha256").update(JSON.stringify(keyed)).digest("hex").slice(0, 10);
+    return join(this.root, "runs", `${keyed.name}-${hash}`);
   }
 }

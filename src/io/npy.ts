@@ -37,19 +37,40 @@ export function encodeNpy(array: NpyArray): Buffer {
   return Buffer.concat([prefix, Buffer.from(header, "latin1"), body]);
 }
 
+/** Longest part of a header quoted in an error message. */
+const QUOTE_LIMIT = 120;
+
+function quoteHeader(header: string): string {
+  const text = header.trim();
+  return text.length > QUOTE_LIMIT ? `${text.slice(0, QUOTE_LIMIT)}... (${text.length} characters)` : text;
+}
+
+/** Dimensions of a header's shape tuple, e.g. "2, 3" or "5,"; each a non-negative integer. */
+function parseShape(shapeText: string, header: string, file: string): number[] {
+  const parts = shapeText.split(",").map((s) => s.trim());
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop(); // "(5,)"
+  if (parts.length === 1 && parts[0] === "") return []; // "()": a scalar
+  const shape = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
+  if (!shape.every((d) => Number.isSafeInteger(d))) throw new Error(`${file}: malformed .npy header: shape (${quoteHeader(shapeText)}) is not a tuple of non-negative integers: ${quoteHeader(header)}`);
+  return shape;
+}
+
 export function decodeNpy(bytes: Buffer, file = "<buffer>"): NpyArray {
   if (bytes.length < 10 || !bytes.subarray(0, 6).equals(MAGIC)) throw new Error(`${file}: not a .npy file (bad magic)`);
   const major = bytes[6];
+  if (major < 1 || major > 3) throw new Error(`${file}: unsupported .npy format version ${major} (supported: 1, 2, 3)`);
+  if (major > 1 && bytes.length < 12) throw new Error(`${file}: not a .npy file (cut short inside its header)`);
   const headerLen = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
+  if (start + headerLen > bytes.length) throw new Error(`${file}: not a .npy file (header length ${headerLen} exceeds the file's ${bytes.length} bytes)`);
   const header = bytes.subarray(start, start + headerLen).toString("latin1");
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${file}: malformed .npy header: ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${file}: malformed .npy header (needs 'descr', 'fortran_order' and 'shape'): ${quoteHeader(header)}`);
   if (fortran === "True") throw new Error(`${file}: Fortran-order .npy arrays are not supported; save with np.ascontiguousarray`);
-  const dtype = dtypeOfDescr(descr, file);
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const dtype = dtypeOfDescr(descr.slice(0, QUOTE_LIMIT), file);
+  const shape = parseShape(shapeText, header, file);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
   const raw = bytes.subarray(offset);

@@ -9,8 +9,6 @@ import { writeFileAtomic } from "../util/atomic";
 export interface NamedTensor { shape: number[]; data: Float32Array | Int32Array }
 export interface SafetensorsFile { tensors: Map<string, NamedTensor>; metadata: Record<string, string> }
 
-interface HeaderEntry { dtype: string; shape: number[]; data_offsets: [number, number] }
-
 const ITEM_SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8 };
 
 function halfToFloat(h: number): number {
@@ -41,27 +39,84 @@ export function decodeTensor(bytes: Uint8Array, dtype: string, count: number, na
   }
 }
 
-export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): SafetensorsFile {
-  if (bytes.length < 8) throw new Error(`${file}: not a safetensors file (too short)`);
-  const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLen > bytes.length - 8) throw new Error(`${file}: not a safetensors file (header length ${headerLen} exceeds file size)`);
-  let header: Record<string, unknown>;
-  try { header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLen)).toString("utf8")); }
-  catch { throw new Error(`${file}: not a safetensors file (header is not JSON)`); }
-  const body = bytes.subarray(8 + headerLen);
-  const tensors = new Map<string, NamedTensor>();
+/** Longest part of a header quoted in an error message. */
+const QUOTE_LIMIT = 120;
+
+function quote(text: string): string {
+  return text.length > QUOTE_LIMIT ? `${text.slice(0, QUOTE_LIMIT)}... (${text.length} characters)` : text;
+}
+
+interface ValidEntry { name: string; dtype: string; shape: number[]; begin: number; end: number }
+
+/**
+ * Checks the whole header before anything is allocated: every entry an object with a known dtype, an integer
+ * non-negative shape whose byte size is end - begin, and offsets that tile the data block exactly (sorted, no
+ * overlap, no gap, nothing after the last tensor). Returns the entries in header order.
+ */
+function validateHeader(header: unknown, bodyLength: number, file: string): { entries: ValidEntry[]; metadata: Record<string, string> } {
+  const fail = (why: string): never => { throw new Error(`${file}: not a valid safetensors file: ${why}`); };
+  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("the header is not a JSON object");
   let metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(header)) {
-    if (name === "__metadata__") { metadata = value as Record<string, string>; continue; }
-    const entry = value as HeaderEntry;
-    const size = ITEM_SIZE[entry.dtype];
-    if (size === undefined) throw new Error(`${file}: tensor '${name}' has unsupported dtype ${entry.dtype}`);
-    const count = entry.shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = entry.data_offsets;
-    if (end - begin !== count * size || end > body.length) {
-      throw new Error(`${file}: tensor '${name}' of shape [${entry.shape}] has inconsistent data offsets [${begin}, ${end}]`);
-    }
-    tensors.set(name, { shape: entry.shape, data: decodeTensor(body.subarray(begin, end), entry.dtype, count, name, file) });
+  const entries: ValidEntry[] = [];
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") { metadata = validateMetadata(value, fail); continue; }
+    entries.push(validateEntry(name, value, fail));
+  }
+  let at = 0;
+  for (const e of [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end)) {
+    if (e.begin < at) fail(`tensor '${e.name}' at bytes [${e.begin}, ${e.end}] overlaps the tensor before it (which ends at ${at})`);
+    if (e.begin > at) fail(`bytes [${at}, ${e.begin}] of the data block belong to no tensor (before '${e.name}')`);
+    if (e.end > bodyLength) fail(`tensor '${e.name}' ends at byte ${e.end} of the data block, but the data block has ${bodyLength} bytes`);
+    at = e.end;
+  }
+  if (at !== bodyLength) fail(`the data block has ${bodyLength} bytes but its tensors cover ${at}`);
+  return { entries, metadata };
+}
+
+function validateMetadata(value: unknown, fail: (why: string) => never): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail("__metadata__ is not an object of strings");
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof v !== "string") fail(`__metadata__ entry '${quote(k)}' is not a string`);
+  }
+  return value as Record<string, string>;
+}
+
+function validateEntry(name: string, value: unknown, fail: (why: string) => never): ValidEntry {
+  const label = `tensor '${quote(name)}'`;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${label} is not an object {dtype, shape, data_offsets}`);
+  const entry = value as Record<string, unknown>;
+  const dtype = entry.dtype;
+  if (typeof dtype !== "string" || ITEM_SIZE[dtype] === undefined) {
+    fail(`${label} has unsupported dtype ${quote(JSON.stringify(dtype) ?? "undefined")} (supported: ${Object.keys(ITEM_SIZE).join(", ")})`);
+  }
+  const shape = entry.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail(`${label} has shape ${quote(JSON.stringify(shape) ?? "undefined")}; a shape is a list of non-negative integers`);
+  }
+  const offsets = entry.data_offsets;
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
+    fail(`${label} has data_offsets ${quote(JSON.stringify(offsets) ?? "undefined")}; expected [begin, end] with 0 <= begin <= end`);
+  }
+  const [begin, end] = offsets as [number, number];
+  const bytes = (shape as number[]).reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype as string];
+  if (bytes !== end - begin) fail(`${label} of shape [${shape}] and dtype ${dtype} needs ${bytes} bytes, but its data_offsets [${begin}, ${end}] hold ${end - begin}`);
+  return { name, dtype: dtype as string, shape: shape as number[], begin, end };
+}
+
+export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): SafetensorsFile {
+  if (bytes.length < 8) throw new Error(`${file}: not a safetensors file (${bytes.length} bytes; even the header length takes 8)`);
+  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (headerLen > BigInt(bytes.length - 8)) throw new Error(`${file}: not a safetensors file (header length ${headerLen} exceeds the file's ${bytes.length} bytes)`);
+  const headerEnd = 8 + Number(headerLen);
+  let header: unknown;
+  try { header = JSON.parse(Buffer.from(bytes.subarray(8, headerEnd)).toString("utf8")); }
+  catch { throw new Error(`${file}: not a safetensors file (its ${headerLen}-byte header is not JSON)`); }
+  const body = bytes.subarray(headerEnd);
+  const { entries, metadata } = validateHeader(header, body.length, file);
+  const tensors = new Map<string, NamedTensor>();
+  for (const e of entries) {
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    tensors.set(e.name, { shape: e.shape, data: decodeTensor(body.subarray(e.begin, e.end), e.dtype, count, e.name, file) });
   }
   return { tensors, metadata };
 }

@@ -58,7 +58,9 @@ export function modelFromFile(file: SafetensorsFile, path: string, options: Load
   const heads = readHeadInfo(file.metadata, path);
   const tensors = normaliseNames(file.tensors, options.headName ?? "default");
   const config = { ...configFromFile(file, tensors, options, path), ...options.overrides };
+  checkArchitecture(config, path);
   validateConfig(config);
+  checkShapesBeforeAllocating(config, tensors, path);
   const model = TimeSformer.create(config);
   try {
     assignTensors(model, tensors, path, { strict: true });
@@ -105,8 +107,8 @@ function fileHead(path: string): Uint8Array {
 
 export interface LoadReport { loaded: string[]; missing: string[]; unexpected: string[]; misshaped: string[] }
 
-function assignTensors(model: TimeSformer, tensors: Map<string, NamedTensor>, path: string, opts: { strict: boolean }): LoadReport {
-  const specs = allSpecs(model.config);
+/** Which parameters the file's tensors fill (shapes only; nothing is allocated). */
+function matchTensors(specs: ParamSpec[], tensors: Map<string, NamedTensor>): { report: LoadReport; assignments: [ParamSpec, NamedTensor][] } {
   const report: LoadReport = { loaded: [], missing: [], unexpected: [], misshaped: [] };
   const expected = new Set(specs.map((s) => s.name));
   for (const name of tensors.keys()) if (!expected.has(name)) report.unexpected.push(name);
@@ -117,8 +119,14 @@ function assignTensors(model: TimeSformer, tensors: Map<string, NamedTensor>, pa
     if (!sameShape(t.shape, spec.shape)) { report.misshaped.push(`${spec.name}: file [${t.shape}] vs model [${spec.shape}]`); continue; }
     assignments.push([spec, t]);
   }
-  const bad = report.missing.length + report.unexpected.length + report.misshaped.length;
-  if (opts.strict && bad > 0) throw new Error(describeMismatch(path, report));
+  return { report, assignments };
+}
+
+function mismatchCount(r: LoadReport): number { return r.missing.length + r.unexpected.length + r.misshaped.length; }
+
+function assignTensors(model: TimeSformer, tensors: Map<string, NamedTensor>, path: string, opts: { strict: boolean }): LoadReport {
+  const { report, assignments } = matchTensors(allSpecs(model.config), tensors);
+  if (opts.strict && mismatchCount(report) > 0) throw new Error(describeMismatch(path, report));
   for (const [spec, t] of assignments) {
     const value = toInternal(spec, toFloat32(t.data));
     model.params.get(spec.name)!.assign(value);
@@ -204,10 +212,44 @@ function resizeSequenceNearest(pos: NamedTensor, length: number): NamedTensor {
 function configFromFile(file: SafetensorsFile, tensors: Map<string, NamedTensor>, options: LoadOptions, path: string): TimeSformerConfig {
   const stored = file.metadata[CONFIG_KEY];
   if (stored) {
-    const config = JSON.parse(stored) as TimeSformerConfig;
+    const config = parseStoredConfig(stored, `${path}: metadata '${CONFIG_KEY}'`);
     return options.numHeads ? { ...config, numHeads: options.numHeads } : config;
   }
   return inferConfig(tensors, options, path);
+}
+
+const INTEGER_FIELDS = ["frames", "imageSize", "patchSize", "dim", "depth", "numHeads"] as const;
+
+/** A TimeSformer config stored as JSON text (weights and checkpoint metadata); `where` names the file and key. */
+export function parseStoredConfig(text: string, where: string): TimeSformerConfig {
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { throw new Error(`${where} is not JSON`); }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${where} is not a JSON object`);
+  const c = json as Record<string, unknown>;
+  if (typeof c.classifiers !== "object" || c.classifiers === null || Array.isArray(c.classifiers)) throw new Error(`${where}: 'classifiers' must be an object {head: classes}`);
+  if (!["divided_space_time", "space_only", "joint_space_time"].includes(c.attention as string)) throw new Error(`${where}: unknown attention ${JSON.stringify(c.attention)}`);
+  return json as TimeSformerConfig;
+}
+
+/** Every size field a positive integer and the ratio finite, so that nothing below computes with NaN or undefined. */
+function checkArchitecture(config: TimeSformerConfig, path: string): void {
+  for (const field of INTEGER_FIELDS) {
+    const v = config[field];
+    if (!(Number.isSafeInteger(v) && v >= 1)) throw new Error(`${path}: the architecture has ${field} ${JSON.stringify(v)}; it must be a positive integer`);
+  }
+  if (!(Number.isFinite(config.mlpRatio) && config.mlpRatio > 0)) throw new Error(`${path}: the architecture has mlpRatio ${JSON.stringify(config.mlpRatio)}; it must be a positive number`);
+  if (typeof config.dropPath !== "number") throw new Error(`${path}: the architecture has dropPath ${JSON.stringify(config.dropPath)}; it must be a number`);
+}
+
+/**
+ * The model the file describes must be the model the file holds: every parameter present with its exact shape,
+ * checked on shapes alone before a byte is allocated (a config claiming 1e7 frames or 1e8 blocks fails here, in
+ * milliseconds). A file holds at least one tensor per block, which bounds the specs listed.
+ */
+export function checkShapesBeforeAllocating(config: TimeSformerConfig, tensors: Map<string, NamedTensor>, path: string): void {
+  if (config.depth > tensors.size) throw new Error(`${path}: the architecture claims ${config.depth} blocks, but the file holds only ${tensors.size} tensors`);
+  const { report } = matchTensors(allSpecs(config), tensors);
+  if (mismatchCount(report) > 0) throw new Error(describeMismatch(path, report));
 }
 
 export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOptions, path: string): TimeSformerConfig {
@@ -216,11 +258,10 @@ export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOpti
     if (!t) throw new Error(`${path}: cannot infer the architecture: no '${PREFIX}${name}' tensor`);
     return t;
   };
-  const dim = need("cls_token").shape[2];
-  const patchSize = need("patch_embed.proj.weight").shape[2];
-  const patches = need("pos_embed").shape[1] - 1;
-  const blockIds = [...tensors.keys()].map((k) => /\.blocks\.(\d+)\./.exec(k)?.[1]).filter((x): x is string => x !== undefined).map(Number);
-  const depth = Math.max(...blockIds) + 1;
+  const dim = dimOf(need("cls_token"), 2, 3, `${PREFIX}cls_token`, path);
+  const patchSize = dimOf(need("patch_embed.proj.weight"), 2, 4, `${PREFIX}patch_embed.proj.weight`, path);
+  const patches = dimOf(need("pos_embed"), 1, 3, `${PREFIX}pos_embed`, path) - 1;
+  const depth = blockCount(tensors, path);
   const hasTime = tensors.has(`${PREFIX}time_embed`);
   const attention: AttentionType = tensors.has(`${PREFIX}blocks.0.temporal_attn.qkv.weight`) ? "divided_space_time" : hasTime ? "joint_space_time" : "space_only";
   const classifiers: Record<string, number> = {};
@@ -231,15 +272,39 @@ export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOpti
   if (!options.numHeads) throw new Error(`${path}: the number of attention heads cannot be read from the weights; pass it (--heads N)`);
   return {
     attention,
-    frames: hasTime ? need("time_embed").shape[1] : 8,
+    frames: hasTime ? dimOf(need("time_embed"), 1, 3, `${PREFIX}time_embed`, path) : 8,
     imageSize: Math.round(Math.sqrt(patches)) * patchSize,
     patchSize,
     dim,
-    depth: Number.isFinite(depth) ? depth : 0,
+    depth,
     numHeads: options.numHeads,
-    mlpRatio: need("blocks.0.mlp.fc1.weight").shape[0] / dim,
+    mlpRatio: dimOf(need("blocks.0.mlp.fc1.weight"), 0, 2, `${PREFIX}blocks.0.mlp.fc1.weight`, path) / dim,
     classifiers,
     dropPath: 0,
   };
 }
 
+
+/** Dimension `axis` of a tensor of the given rank, read as an architecture size. */
+function dimOf(t: NamedTensor, axis: number, rank: number, key: string, path: string): number {
+  if (t.shape.length !== rank) throw new Error(`${path}: tensor '${key}' has shape [${t.shape}], expected ${rank} dimensions`);
+  return t.shape[axis];
+}
+
+/**
+ * Blocks are numbered 0..depth-1 without gaps; a stray number (e.g. `model.blocks.99999999.norm1.bias`) is an
+ * error naming the key rather than a model of a hundred million blocks.
+ */
+function blockCount(tensors: Map<string, NamedTensor>, path: string): number {
+  const keysById = new Map<number, string>();
+  for (const k of tensors.keys()) {
+    const id = /\.blocks\.(\d+)\./.exec(k)?.[1];
+    if (id !== undefined && !keysById.has(Number(id))) keysById.set(Number(id), k);
+  }
+  if (keysById.size === 0) throw new Error(`${path}: cannot infer the architecture: no '${PREFIX}blocks.N.*' tensors`);
+  const ids = [...keysById.keys()].sort((a, b) => a - b);
+  ids.forEach((id, i) => {
+    if (id !== i) throw new Error(`${path}: tensor '${keysById.get(id)}' is block ${id}, but block ${i} has no tensors (blocks must be numbered 0 to ${ids.length - 1})`);
+  });
+  return ids.length;
+}

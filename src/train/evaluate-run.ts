@@ -11,7 +11,8 @@ import { evalOptions } from "./trainer";
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, "config.json");
   if (!existsSync(path)) throw new Error(`${runDir} is not a run folder (no config.json)`);
-  return JSON.parse(readFileSync(path, "utf8")) as RunConfig;
+  try { return JSON.parse(readFileSync(path, "utf8")) as RunConfig; }
+  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message})`); }
 }
 
 export function evalResultPath(runDir: string, options: EvalOptions): string {

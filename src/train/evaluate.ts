@@ -20,7 +20,15 @@ export interface EvalSource {
 
 export interface EvalOptions { views: "1x1" | "1x3"; reverseFrames: boolean; datasets: string[] }
 
-export interface DatasetResult extends ClassificationResult { views: string; reverseFrames: boolean; classes: string[] }
+export interface DatasetResult extends ClassificationResult {
+  views: string;
+  reverseFrames: boolean;
+  classes: string[];
+  /** Clips of the split that could not be evaluated (bad or missing media), when there were any. */
+  skippedClips?: number;
+  /** Batches of which no clip could be loaded, when there were any. */
+  skippedBatches?: number;
+}
 
 /** Rejects with InterruptedError when `signal` is aborted (checked between batches). */
 export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false, signal?: AbortSignal): Promise<Record<string, DatasetResult>> {
@@ -30,24 +38,33 @@ export async function evaluateModel(model: TimeSformer, source: EvalSource, opti
     if (!classes) throw new Error(`no evaluation data for dataset '${dataset}'`);
     if (model.config.classifiers[dataset] === undefined) throw new Error(`the model has no head for dataset '${dataset}'`);
     const meter = new ClassificationMeter(classes.length);
-    const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: source.evalSize(dataset), unit: "clip", silent: quiet });
+    const size = source.evalSize(dataset);
+    const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: size, unit: "clip", silent: quiet });
+    let skippedBatches = 0;
     try {
       for await (const batch of source.evalBatches(dataset, options.views)) {
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between batches
         throwIfStopped(signal, `evaluation of ${dataset} stopped`);
+        if (batch.labels.length === 0) { skippedBatches++; continue; } // every clip of it failed to load (each counted as a bad file)
         meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
         progress.tick(batch.labels.length);
       }
     } finally {
       progress.done();
     }
-    results[dataset] = { ...meter.result(), views: options.views, reverseFrames: options.reverseFrames, classes };
+    const result = meter.result();
+    results[dataset] = { ...result, views: options.views, reverseFrames: options.reverseFrames, classes, ...skipped(size - result.samples, skippedBatches) };
   }
   return results;
 }
 
+function skipped(clips: number, batches: number): Pick<DatasetResult, "skippedClips" | "skippedBatches"> {
+  return { ...(clips > 0 && { skippedClips: clips }), ...(batches > 0 && { skippedBatches: batches }) };
+}
+
 /** Softmax scores averaged over each clip's views: [n, classes]. */
 export function clipScores(model: TimeSformer, head: string, batch: EvalBatch, reverseFrames: boolean): Float32Array {
+  if (batch.labels.length === 0) return new Float32Array(0); // no clip of the batch could be loaded
   const scores = tf.tidy(() => {
     let x: tf.Tensor = tf.tensor(batch.x, batch.shape);
     if (reverseFrames) x = tf.reverse(x, 1);

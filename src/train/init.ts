@@ -1,7 +1,7 @@
 /** The model a run starts from: fresh, from a weights file (ours, official, or an image ViT), or from an earlier run. */
 import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
-import { loadInto } from "../model/weights";
+import { LoadReport, loadInto } from "../model/weights";
 import { RunConfig, runModelConfig } from "./run-config";
 
 /** Parameters a checkpoint may lack: new heads, and what the image->video recipe leaves at its initial value. */
@@ -13,11 +13,32 @@ export function initModel(config: RunConfig, classCounts: Record<string, number>
   if (init.from === "scratch") return model;
   const path = init.from === "weights" ? init.path : join(init.dir, "weights.safetensors");
   const report = loadInto(model, path, { strict: init.from === "weights" && init.strict === true });
-  const missing = report.missing.filter((k) => !MAY_BE_MISSING.some((re) => re.test(k)));
-  if (missing.length) {
+  const partial = init.from === "weights" && init.partial === true;
+  const unmatched = unmatchedBackbone(report);
+  const backboneLoaded = report.loaded.filter((k) => !mayBeMissing(k)).length;
+  if (backboneLoaded === 0 || (unmatched.length && !partial)) {
     model.dispose();
-    throw new Error(`${path}: the backbone is incomplete for this model; missing ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}`);
+    throw new Error(describeUnmatched(path, backboneLoaded, unmatched));
   }
   log(`init: ${report.loaded.length} tensors from ${path}; new: ${report.missing.length}, skipped: ${report.unexpected.length + report.misshaped.length}`);
   return model;
+}
+
+function mayBeMissing(name: string): boolean { return MAY_BE_MISSING.some((re) => re.test(name)); }
+
+/** Backbone parameters the file did not fill: absent, of another shape, or file tensors the model has no place for. */
+function unmatchedBackbone(report: LoadReport): string[] {
+  const allowed = (entry: string) => mayBeMissing(entry.split(":")[0]);
+  return [
+    ...report.missing.filter((k) => !allowed(k)).map((k) => `missing ${k}`),
+    ...report.misshaped.filter((k) => !allowed(k)).map((k) => `mis-shaped ${k}`),
+    ...report.unexpected.filter((k) => !allowed(k)).map((k) => `not in the model ${k}`),
+  ];
+}
+
+function describeUnmatched(path: string, loaded: number, unmatched: string[]): string {
+  const shown = unmatched.slice(0, 8).join("; ") + (unmatched.length > 8 ? `; ... (${unmatched.length} in all)` : "");
+  if (loaded === 0) return `${path}: no tensor of the file matches this model's backbone${shown ? `: ${shown}` : ""}`;
+  return `${path}: the weights fill only part of this model's backbone (${loaded} backbone tensors matched; ${shown}); ` +
+    "pass --init-partial to start from them anyway";
 }

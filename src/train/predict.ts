@@ -119,11 +119,22 @@ export function predictOfficialLayout(weights: string, input: string, options: {
     if (array.dtype !== "float32" || array.shape.length !== 5 || array.shape[1] !== 3) {
       throw new Error(`${input}: expected float32 [B, 3, T, H, W], got ${array.dtype} [${array.shape.join(", ")}]`);
     }
+    const [B, , T, H, W] = array.shape;
+    const patch = model.config.patchSize;
+    if (B < 1 || T < 1 || H < patch || W < patch) {
+      throw new Error(`${input}: expected [B >= 1, 3, T >= 1, H >= ${patch}, W >= ${patch}], got [${array.shape.join(", ")}]`);
+    }
     const head = options.head ?? model.headNames[0];
-    const logits = tf.tidy(() => {
-      const video = tf.transpose(tf.tensor(array.data, array.shape), [0, 2, 3, 4, 1]); // -> [B, T, H, W, 3]
-      return model.logits(video, head);
-    });
+    if (!model.headNames.includes(head)) throw new Error(`${weights}: no head '${head}' (heads: ${model.headNames.join(", ")})`);
+    let logits: tf.Tensor2D;
+    try {
+      logits = tf.tidy(() => {
+        const video = tf.transpose(tf.tensor(array.data, array.shape), [0, 2, 3, 4, 1]); // -> [B, T, H, W, 3]
+        return model.logits(video, head);
+      });
+    } catch (err) {
+      throw new Error(`${input}: the model of ${weights} cannot take this input: ${(err as Error).message}`);
+    }
     const rows = logits.arraySync().map((r) => Float32Array.from(r));
     logits.dispose();
     return rows;

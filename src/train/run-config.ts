@@ -3,6 +3,7 @@
  * schedule, seed. COVER's objective is sum_i w_i * CE_i over the datasets of a batch (Sec. 3.3); the standard
  * paradigm is the same object with one video dataset.
  */
+import { basename } from "node:path";
 import { AttentionType, modelConfig, TimeSformerConfig } from "../model/config";
 import { PAPER_SCHEDULE, StepSchedule } from "./schedule";
 
@@ -31,8 +32,11 @@ export function runModelConfig(spec: ModelSpec, classifiers?: Record<string, num
 /** Where the initial weights come from. */
 export type InitSpec =
   | { from: "scratch" }
-  /** A safetensors file: ours, an official TimeSformer checkpoint, or an image ViT (inflated per the official recipe). */
-  | { from: "weights"; path: string; strict?: boolean }
+  /**
+   * A safetensors file: ours, an official TimeSformer checkpoint, or an image ViT (inflated per the official recipe).
+   * A file that leaves part of the backbone unfilled is an error unless `partial` asks for it.
+   */
+  | { from: "weights"; path: string; strict?: boolean; partial?: boolean }
   /** The final weights of an earlier run (its weights.safetensors), e.g. transfer A -> B or image pre-training. */
   | { from: "run"; dir: string };
 
@@ -85,6 +89,15 @@ export const PAPER_OPTIM: OptimSpec = {
   optimizer: "sgd", epochs: 20, batchSize: 8, accumulate: 16, schedule: PAPER_SCHEDULE,
   momentum: 0.9, weightDecay: 1e-4, labelSmoothing: 0, maxLoss: 1e3,
 };
+
+/**
+ * The config as it identifies a run, independent of where run folders lie: an init run is named by its folder's name
+ * (run-cache folders are named after their config's hash), so a runs folder copied or moved elsewhere is the same.
+ */
+export function comparableRunConfig(c: RunConfig): RunConfig {
+  if (c.init?.from !== "run") return c;
+  return { ...c, init: { from: "run", dir: basename(c.init.dir) } };
+}
 
 export function validateRunConfig(c: RunConfig): void {
   const problems: string[] = [];

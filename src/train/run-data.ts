@@ -12,4 +12,18 @@ export interface RunData extends EvalSource {
   normalization(dataset: string): InputNormalization;
   /** Stops background loading. */
   close(): Promise<void>;
+  /** Every bad or missing media file met so far, each once (where the data side keeps count). */
+  badFiles?(): BadMediaFile[];
+}
+
+/** A media file a run could not use, with where it was listed and why. */
+export interface BadMediaFile {
+  dataset: string;
+  split: string;
+  path: string;
+  /** The annotation line that listed it ("file:line"), where known. */
+  source?: string;
+  /** "missing": not there (or outside the media root); "undecodable": the decoder failed; "unusable": its frames were. */
+  kind: "missing" | "undecodable" | "unusable";
+  reason: string;
 }

@@ -5,22 +5,24 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
 import { HeadInfo } from "../model/head-info";
 import { saveWeights } from "../model/weights";
-import { writeFileAtomic } from "../util/atomic";
+import { removeLeftoverTempFiles, writeFileAtomic } from "../util/atomic";
 import { InterruptedError, interruptedBy, withStopSignal, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { hasCheckpoint, LoadedCheckpoint, loadCheckpoint, resumeCheckpointPath, saveCheckpoint, setAsideLatestCheckpoint } from "./checkpoint";
 import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
 import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
 import { runSchedule } from "./plan";
-import { RunConfig, validateRunConfig } from "./run-config";
+import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./run-config";
+import { acquireRunLock, RunLock } from "./run-lock";
 import { learningRate } from "./schedule";
 import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
-import type { RunData } from "./run-data";
+import type { BadMediaFile, RunData } from "./run-data";
 
 export interface StepRecord { step: number; epoch: number; lr: number; loss: number; losses: Record<string, number>; seconds: number }
 
@@ -31,10 +33,17 @@ export interface RunResults {
   seconds: number;
   backend: string;
   datasets: Record<string, DatasetResult>;
+  /** Learning-rate overrides given on resume (`--lr-scale`), in order; absent when there were none. */
+  lrOverrides?: LrOverride[];
+  /** Media files skipped as missing or bad (also in bad-files.json), where the data side counts them. */
+  badFiles?: BadMediaFile[];
 }
 
+/** From `step` on, the schedule's learning rate times `lrScale` (an explicit override, e.g. after a divergence). */
+export interface LrOverride { step: number; lrScale: number; time: string }
+
 /** The trainer's own state in a checkpoint: enough to continue exactly where it stopped. */
-interface TrainerState { step: number; seconds: number }
+interface TrainerState { step: number; seconds: number; lrScale?: number }
 
 export class DivergenceError extends Error {}
 
@@ -49,11 +58,16 @@ export interface TrainOptions {
    * InterruptedError; resume continues it exactly. Without one, SIGINT and SIGTERM do that while trainRun runs.
    */
   signal?: AbortSignal;
+  /** Multiplies the schedule's learning rate from here on (e.g. 0.5 after a divergence); kept by later resumes. */
+  lrScale?: number;
+  /** The run folder's lock, when the caller took it already (to fail before opening the data). */
+  heldLock?: RunLock;
 }
 
 /**
  * Trains (or resumes) a run into outDir; returns its results, or null when stopAfterSteps ended it early.
- * Rejects with InterruptedError, after checkpointing, on the stop signal (see TrainOptions.signal).
+ * Rejects with InterruptedError, after checkpointing, on the stop signal (see TrainOptions.signal). The run folder is
+ * locked meanwhile: a second process on the same folder fails at once (see run-lock.ts).
  */
 export async function trainRun(config: RunConfig, data: RunData, outDir: string, options: TrainOptions = {}): Promise<RunResults | null> {
   return withStopSignal(options.signal, (signal) => train(config, data, outDir, options, signal));
@@ -62,11 +76,23 @@ export async function trainRun(config: RunConfig, data: RunData, outDir: string,
 async function train(config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults | null> {
   validateRunConfig(config);
   mkdirSync(outDir, { recursive: true });
+  const lock = options.heldLock ?? acquireRunLock(outDir);
+  try {
+    return await trainLocked(config, data, outDir, options, signal);
+  } finally {
+    if (!options.heldLock) lock.release();
+  }
+}
+
+async function trainLocked(config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults | null> {
+  removeLeftoverTempFiles(outDir);
   const configPath = join(outDir, "config.json");
   const resuming = options.resume === true && hasCheckpoint(outDir);
   if (resuming) assertSameConfig(configPath, config);
   else if (hasCheckpoint(outDir)) throw new Error(`${outDir} holds a run already; pass --resume to continue it, or choose another --out`);
+  else if (existsSync(resultsPath(outDir))) throw new Error(`${outDir} holds a finished run (results.json) and no checkpoint to resume; choose another --out`);
   writeFileAtomic(configPath, JSON.stringify(config, null, 2) + "\n");
+  const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
 
   let model: TimeSformer;
   const optimizer = (m: TimeSformer): Optimizer => config.optim.optimizer === "adamw"
@@ -77,29 +103,31 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
   const metricsPath = join(outDir, "metrics.jsonl");
   if (resuming) {
     const ckpt = loadCheckpoint<TrainerState>(outDir);
+    try { verifyResume(ckpt, config, classCounts(data), totalSteps); } catch (err) { disposeCheckpoint(ckpt); throw err; }
     model = ckpt.model;
     sgd = optimizer(model);
     sgd.restore(ckpt.optimizerState);
     state = ckpt.state;
     truncateMetrics(metricsPath, state.step);
   } else {
-    model = initModel(config, Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length])));
+    model = initModel(config, classCounts(data));
     sgd = optimizer(model);
     writeFileAtomic(metricsPath, "");
   }
+  state = applyLrOverride(outDir, state, options.lrScale);
 
-  const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
   const heads = Object.keys(config.train);
   const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
   const epochOf = (step: number) => `epoch ${Math.min(Math.ceil(config.optim.epochs), Math.floor(step / stepsPerEpoch) + 1)}/${config.optim.epochs}`;
   const progress = createProgress({ label: `train ${config.name}`, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
   progress.tick(state.step);
   const batches = data.trainBatches(state.step * config.optim.accumulate);
+  let lastSavedStep = resuming ? state.step : -1;
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, state.step + options.stopAfterSteps) : totalSteps;
   try {
     while (state.step < stopAt) {
       const started = performance.now();
-      const lr = learningRate(config.optim.schedule, state.step, totalSteps);
+      const lr = learningRate(config.optim.schedule, state.step, totalSteps) * (state.lrScale ?? 1);
       const losses: StepLosses[] = [];
       for (let micro = 0; micro < config.optim.accumulate; micro++) {
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between micro-batches
@@ -110,28 +138,31 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
         const result = lossAndGradients(model, next.value as Batch, config.train, {
           labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + state.step * config.optim.accumulate + micro, trainable,
         });
-        checkDivergence(result.losses, config.optim.maxLoss, state.step, outDir, result.grads);
+        checkDivergence(result.losses, config.optim.maxLoss, state, outDir, result.grads, lastSavedStep);
         sgd.accumulate(result.grads);
         losses.push(result.losses);
       }
       if (losses.length < config.optim.accumulate) { // stopped part-way: the partial step's gradients are dropped
-        stopRun(outDir, model, sgd, state, totalSteps, signal, false);
+        stopRun(outDir, model, sgd, state, totalSteps, signal, false, config, data);
       }
       sgd.step(lr);
-      state = { step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
+      state = { ...state, step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
       const record = stepRecord(state, stepsPerEpoch, lr, losses);
       appendFileSync(metricsPath, JSON.stringify(record) + "\n");
       progress.tick(1, { loss: record.loss, lr });
       const epochEnd = state.step % stepsPerEpoch === 0;
       const checkpointDue = state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt;
-      if (checkpointDue) saveCheckpoint(outDir, model, sgd.state(), state);
-      if (signal.aborted && state.step < stopAt) stopRun(outDir, model, sgd, state, totalSteps, signal, checkpointDue);
+      if (checkpointDue) {
+        saveCheckpoint(outDir, model, sgd.state(), state, config);
+        lastSavedStep = state.step;
+      }
+      if (signal.aborted && state.step < stopAt) stopRun(outDir, model, sgd, state, totalSteps, signal, checkpointDue, config, data);
     }
   } finally {
     progress.done();
     await batches.return?.(undefined);
   }
-  if (state.step < totalSteps) { sgd.dispose(); model.dispose(); return null; }
+  if (state.step < totalSteps) { writeBadFilesReport(outDir, data); sgd.dispose(); model.dispose(); return null; }
 
   saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name }, headInfo(model, data));
   let datasets: Record<string, DatasetResult>;
@@ -144,6 +175,8 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
   }
   const results: RunResults = {
     run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
+    ...withLrOverrides(outDir),
+    ...writeBadFilesReport(outDir, data),
   };
   writeFileAtomic(resultsPath(outDir), JSON.stringify(results, null, 2) + "\n");
   sgd.dispose();
@@ -152,8 +185,10 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
 }
 
 /** Checkpoints the last finished step, frees the model and throws the InterruptedError that tells how to go on. */
-function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: TrainerState, totalSteps: number, signal: AbortSignal, saved: boolean): never {
-  if (!saved) saveCheckpoint(outDir, model, sgd.state(), state);
+function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: TrainerState, totalSteps: number, signal: AbortSignal,
+  saved: boolean, config: RunConfig, data: RunData): never {
+  if (!saved) saveCheckpoint(outDir, model, sgd.state(), state, config);
+  writeBadFilesReport(outDir, data);
   sgd.dispose();
   model.dispose();
   throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; ` +
@@ -171,7 +206,9 @@ function resultsPath(runDir: string): string { return join(runDir, "results.json
 /** A finished run's results.json, or null when the run has not finished (or never started). */
 export function readRunResults(runDir: string): RunResults | null {
   const path = resultsPath(runDir);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as RunResults) : null;
+  if (!existsSync(path)) return null;
+  try { return JSON.parse(readFileSync(path, "utf8")) as RunResults; }
+  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message}); move it away to train the run again`); }
 }
 
 export function evalOptions(config: RunConfig, overrides: Partial<EvalOptions> = {}): EvalOptions {
@@ -192,19 +229,95 @@ function stepRecord(state: TrainerState, stepsPerEpoch: number, lr: number, loss
   };
 }
 
-function checkDivergence(losses: StepLosses, maxLoss: number, step: number, outDir: string, grads: Map<string, tf.Tensor>): void {
+/** `lastSavedStep`: the step of the latest checkpoint, which holds the diverged weights when it is this step's. */
+function checkDivergence(losses: StepLosses, maxLoss: number, state: TrainerState, outDir: string, grads: Map<string, tf.Tensor>, lastSavedStep: number): void {
   if (Number.isFinite(losses.total) && losses.total <= maxLoss) return;
   for (const g of grads.values()) g.dispose();
+  const good = lastSavedStep === state.step ? setAsideLatestCheckpoint(outDir) : resumeCheckpointPath(outDir);
   const detail = Object.entries(losses.perDataset).map(([k, v]) => `${k}=${v}`).join(", ");
   throw new DivergenceError(
-    `training diverged at step ${step + 1}: loss ${losses.total} (${detail}) is ${Number.isFinite(losses.total) ? `above maxLoss ${maxLoss}` : "not finite"}. ` +
-    `The last good checkpoint is kept in ${outDir}; lower the learning rate and resume with --resume.`);
+    `training diverged at step ${state.step + 1}: loss ${losses.total} (${detail}) is ${Number.isFinite(losses.total) ? `above maxLoss ${maxLoss}` : "not finite"}. ` +
+    divergenceAdvice(outDir, good, state.lrScale ?? 1));
 }
 
+/** What to do after a divergence, naming the good checkpoint that exists (or saying there is none). */
+function divergenceAdvice(outDir: string, good: string | undefined, lrScale: number): string {
+  const lower = lrScale / 2;
+  if (!good) {
+    return `No checkpoint from before the divergence exists in ${outDir}; start the run again with a lower learning rate ` +
+      `(--lr-scale ${lower} scales the schedule).`;
+  }
+  return `The last good checkpoint is ${good}; resume from it with a lower learning rate: --resume --lr-scale ${lower}.`;
+}
+
+/** A resume continues the same run: its checkpoint's config, model and step must be this run's. */
+function verifyResume(ckpt: LoadedCheckpoint<TrainerState>, config: RunConfig, classes: Record<string, number>, totalSteps: number): void {
+  if (ckpt.runConfig !== undefined && !isDeepStrictEqual(comparableRunConfig(ckpt.runConfig as RunConfig), comparableRunConfig(config))) {
+    throw new Error(`${ckpt.path}: the checkpoint belongs to a run of another configuration than this run's config.json; choose another --out`);
+  }
+  if (!isDeepStrictEqual(ckpt.model.config, runModelConfig(config.model, classes))) {
+    throw new Error(`${ckpt.path}: the checkpoint's model (${JSON.stringify(ckpt.model.config)}) is not the model this run builds`);
+  }
+  const { step, seconds, lrScale } = (ckpt.state ?? {}) as Partial<TrainerState>;
+  const problem = !(Number.isSafeInteger(step) && step! >= 0 && step! <= totalSteps) ? `step ${JSON.stringify(step)} is not an integer in [0, ${totalSteps}]`
+    : !(typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0) ? `seconds ${JSON.stringify(seconds)} is not a non-negative number`
+      : lrScale !== undefined && !isLrScale(lrScale) ? `lrScale ${JSON.stringify(lrScale)} is not a positive number` : undefined;
+  if (problem) throw new Error(`${ckpt.path}: the trainer state in the checkpoint is invalid: ${problem}`);
+}
+
+function disposeCheckpoint(ckpt: LoadedCheckpoint<TrainerState>): void {
+  ckpt.model.dispose();
+  for (const t of ckpt.optimizerState.values()) t.dispose();
+}
+
+function isLrScale(x: unknown): x is number { return typeof x === "number" && Number.isFinite(x) && x > 0; }
+
+function lrOverridesPath(runDir: string): string { return join(runDir, "lr-overrides.jsonl"); }
+
+/** An explicit --lr-scale: checked, recorded in the run folder (lr-overrides.jsonl) and kept in the trainer state. */
+function applyLrOverride(outDir: string, state: TrainerState, lrScale: number | undefined): TrainerState {
+  if (lrScale === undefined) return state;
+  if (!isLrScale(lrScale)) throw new Error(`--lr-scale must be a positive number, got ${lrScale}`);
+  const override: LrOverride = { step: state.step, lrScale, time: new Date().toISOString() };
+  const kept = readLrOverrides(outDir).filter((o) => o.step < state.step); // overrides of steps redone are void
+  writeFileAtomic(lrOverridesPath(outDir), [...kept, override].map((o) => JSON.stringify(o) + "\n").join(""));
+  return { ...state, lrScale };
+}
+
+function readLrOverrides(runDir: string): LrOverride[] {
+  const path = lrOverridesPath(runDir);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
+    try { return [JSON.parse(l) as LrOverride]; } catch { return []; }
+  });
+}
+
+function withLrOverrides(runDir: string): { lrOverrides?: LrOverride[] } {
+  const overrides = readLrOverrides(runDir);
+  return overrides.length ? { lrOverrides: overrides } : {};
+}
+
+/** bad-files.json: every missing or bad media file of the run so far, by kind and in full (file, line, reason). */
+function writeBadFilesReport(outDir: string, data: RunData): { badFiles?: BadMediaFile[] } {
+  if (!data.badFiles) return {};
+  const files = data.badFiles();
+  const byKind: Record<string, number> = {};
+  for (const f of files) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
+  writeFileAtomic(join(outDir, "bad-files.json"), JSON.stringify({ count: files.length, byKind, files }, null, 2) + "\n");
+  return { badFiles: files };
+}
+
+function classCounts(data: RunData): Record<string, number> {
+  return Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length]));
+}
+
+/** The run folder's config.json must exist, parse, and be this run's config (a resume never starts from a default). */
 function assertSameConfig(path: string, config: RunConfig): void {
-  if (!existsSync(path)) return;
-  const before = readFileSync(path, "utf8");
-  if (before.trim() !== JSON.stringify(config, null, 2)) {
+  if (!existsSync(path)) throw new Error(`${path}: missing; the run folder has a checkpoint but no config.json, so it cannot be resumed safely`);
+  let before: unknown;
+  try { before = JSON.parse(readFileSync(path, "utf8")); }
+  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message}); the run cannot be resumed safely`); }
+  if (!isDeepStrictEqual(comparableRunConfig(before as RunConfig), comparableRunConfig(config))) {
     throw new Error(`${path}: the run was started with a different configuration; resume with the same one, or choose another --out`);
   }
 }

@@ -4,14 +4,40 @@
  * the rename (survives a power cut); files that can be rebuilt (caches, generated data) may skip it: it costs
  * milliseconds per file.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
+import { fsErrorReason } from "./fs-errors";
 
 export interface AtomicWriteOptions { fsync?: boolean }
 
 let counter = 0;
 
+/** `.<name>.<pid>.<time>.<n>.tmp`: the temporary files writeFileAtomic makes. */
+const TEMP_FILE = /^\..+\.\d+\.\d+\.\d+\.tmp$/;
+
+/**
+ * Removes the temporary files a killed writer left in `dir` (not its subfolders); returns their names. Only for a
+ * folder no other process writes to at the same time (e.g. a run folder whose lock this process holds).
+ */
+export function removeLeftoverTempFiles(dir: string): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const removed: string[] = [];
+  for (const name of names.filter((n) => TEMP_FILE.test(n))) {
+    try { unlinkSync(join(dir, name)); removed.push(name); } catch { /* gone already */ }
+  }
+  return removed;
+}
+
 export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+  try {
+    writeThenRename(path, data, options);
+  } catch (err) {
+    throw Object.assign(new Error(`${path}: cannot write: ${fsErrorReason(err)}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+  }
+}
+
+function writeThenRename(path: string, data: Uint8Array | string, options: AtomicWriteOptions): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
   const fd = openSync(tmp, "w");

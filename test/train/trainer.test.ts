@@ -112,13 +112,17 @@ describe("training runs", () => {
   test("a diverging run stops with a clear message and keeps its last good checkpoint", async () => {
     const dir = tempDir("diverge");
     const base = smoke("standard-motion");
-    const config = { ...base, checkpointEvery: 1, optim: { ...base.optim, optimizer: "sgd" as const, schedule: { ...base.optim.schedule, baseLr: 1e4 }, maxLoss: 20 } };
+    // SGD at lr 3 diverges at step 3 (loss 64 > 20, measured), after checkpoints of steps 1 and 2.
+    const config = { ...base, checkpointEvery: 1, optim: { ...base.optim, optimizer: "sgd" as const, schedule: { ...base.optim.schedule, baseLr: 3 }, maxLoss: 20 } };
     await assert.rejects(run(config, dir), (err: Error) => err instanceof DivergenceError && /diverged at step \d+/.test(err.message) && err.message.includes(dir));
     assert.ok(existsSync(join(dir, "checkpoint.safetensors")), "the last good checkpoint is kept");
     const state = JSON.parse(readSafetensors(join(dir, "checkpoint.safetensors")).metadata["cover.trainer"]) as { step: number };
     const rows = metrics(dir);
-    assert.ok(rows.length >= 1 && rows.every((r) => Number.isFinite(r.loss) && r.loss <= 20), "only good steps are logged");
-    assert.equal(state.step, rows.length, "the checkpoint is the last good step");
+    assert.ok(rows.length >= 2 && rows.every((r) => Number.isFinite(r.loss) && r.loss <= 20), "only good steps are logged");
+    // The checkpoint after the last logged step holds the weights whose loss diverged: it is set aside, and the one
+    // before it (whose weights gave the last good loss) is the checkpoint to resume from.
+    assert.equal(state.step, rows.length - 1, "the checkpoint is the last step whose weights gave a good loss");
+    assert.ok(existsSync(join(dir, "checkpoint-diverged.safetensors")), "the diverged weights are kept aside");
   });
 
   test("a run folder is never overwritten by a new run", async () => {

@@ -7,7 +7,7 @@ import { printJson } from "../output";
 import type { Command } from "../main";
 import { didYouMean } from "../suggest";
 
-const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplicate", "malformed-line", "bad-media"];
+const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplicate", "malformed-line", "bad-media", "outside-media-root"];
 
 /** `cover data sample|prepare` live with the decoders (src/data/commands/), loaded on demand. */
 const DELEGATED: Record<string, string> = {

@@ -12,17 +12,23 @@ import { didYouMean } from "../suggest";
 
 export const command: Command = {
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
-                   [--init W.safetensors|W.pyth | --init-run DIR] [--epochs N] [--backend B] [--quiet]
+                   [--init W.safetensors|W.pyth [--init-partial] | --init-run DIR] [--epochs N] [--lr-scale X]
+                   [--backend B] [--quiet]
   names: ${Object.entries(NAMED_RUNS).map(([n, r]) => `\n    ${n.padEnd(20)} ${r.summary}`).join("")}
   Prints what it will do (model, data, backend, steps, checkpoints, estimated time; not with --quiet), then trains.
-  Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic), weights.safetensors and results.json.
+  Writes DIR/config.json, metrics.jsonl, checkpoint.safetensors (atomic, verified on resume; the one before it kept
+  as checkpoint-previous.safetensors), weights.safetensors, results.json and bad-files.json (media skipped, and why).
   Ctrl-C (or SIGTERM) checkpoints after the current micro-batch and exits with 130 (143); a second one exits at once.
   --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
   --init takes cover-kit or official TimeSformer weights, or an image ViT (timm names; inflated to space-time),
-  as safetensors or as a PyTorch checkpoint (.pyth/.pt/.pth).`,
+  as safetensors or as a PyTorch checkpoint (.pyth/.pt/.pth); --init-partial accepts weights that fill only part
+  of the model's backbone (the rest keeps its initial value).
+  --lr-scale X multiplies the learning rate from now on (with --resume: after a divergence); recorded in
+  DIR/lr-overrides.jsonl and results.json, and kept by later resumes.
+  One process at a time per DIR (DIR/run.lock); a lock left by a process that died is taken over.`,
   options: {
     out: "string", scale: "string", seed: "string", resume: "boolean", init: "string", "init-run": "string",
-    epochs: "string", backend: "string", quiet: "boolean",
+    "init-partial": "boolean", epochs: "string", "lr-scale": "string", backend: "string", quiet: "boolean",
   },
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
@@ -38,35 +44,43 @@ export const command: Command = {
     const resume = flags.bool("resume");
     const initWeights = flags.string("init");
     const initRun = flags.string("init-run");
+    const initPartial = flags.bool("init-partial");
     const epochs = flags.number("epochs");
+    const lrScale = flags.number("lr-scale");
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
     flags.rejectUnknown();
     if (initWeights && initRun) throw new UsageError("--init and --init-run exclude each other");
+    if (initPartial && !initWeights) throw new UsageError("--init-partial applies to --init weights");
+    if (lrScale !== undefined && !(lrScale > 0 && Number.isFinite(lrScale))) throw new UsageError(`--lr-scale must be a positive number, got ${lrScale}`);
     let config: RunConfig = resolveRunConfig(name, scale, seed);
-    if (initWeights) config = { ...config, init: { from: "weights", path: initWeights } };
+    if (initWeights) config = { ...config, init: { from: "weights", path: initWeights, ...(initPartial && { partial: true }) } };
     if (initRun) config = { ...config, init: { from: "run", dir: initRun } };
     if (epochs !== undefined) config = { ...config, optim: { ...config.optim, epochs } };
     const { hasCheckpoint } = require("../../train/checkpoint") as typeof import("../../train/checkpoint");
     if (!resume && hasCheckpoint(out)) throw new UsageError(`${out} holds a run already; pass --resume to continue it, or choose another --out`);
-    return train(config, out, { resume: resume && hasCheckpoint(out), quiet, backend });
+    return train(config, out, { resume: resume && hasCheckpoint(out), quiet, backend, lrScale });
   },
 };
 
-/** The heavy part, after every flag is known to be good: backend, data, plan, training. */
-async function train(config: RunConfig, out: string, options: { resume: boolean; quiet: boolean; backend: ReturnType<typeof backendRequest> }): Promise<number> {
+/** The heavy part, after every flag is known to be good: lock, backend, data, plan, training. */
+async function train(config: RunConfig, out: string, options: { resume: boolean; quiet: boolean; backend: ReturnType<typeof backendRequest>; lrScale?: number }): Promise<number> {
+  const { acquireRunLock } = require("../../train/run-lock") as typeof import("../../train/run-lock");
   const { openRunData } = require("../../data/pipeline") as typeof import("../../data/pipeline");
   const { trainRun } = require("../../train/trainer") as typeof import("../../train/trainer");
   const { describeRunPlan } = require("../../train/plan") as typeof import("../../train/plan");
-  const choice = await selectBackend(options.backend);
+  const lock = acquireRunLock(out); // before the data is opened: a second process on DIR fails at once
   const interrupts = cliInterrupts();
   try {
+    const choice = await selectBackend(options.backend);
     const data = await openRunData(config, { quiet: options.quiet, signal: interrupts.signal });
     try {
       const classCounts = Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length]));
       const plan = describeRunPlan(config, data, { outDir: out, backend: choice.name, backendLine: describeBackend(choice), resuming: options.resume, classCounts });
       if (!options.quiet) console.error(plan.join("\n"));
-      const results = await trainRun(config, data, out, { resume: options.resume, quiet: options.quiet, signal: interrupts.signal });
+      const results = await trainRun(config, data, out, {
+        resume: options.resume, quiet: options.quiet, signal: interrupts.signal, heldLock: lock, ...(options.lrScale !== undefined && { lrScale: options.lrScale }),
+      });
       if (!results) throw new Error("the run stopped before its end"); // only stopAfterSteps, which the CLI never sets
       printJson(Object.fromEntries(Object.entries(results.datasets).map(([k, r]) => [k, { top1: r.top1, top5: r.top5, samples: r.samples }])));
       console.error(`results: ${join(out, "results.json")}`);
@@ -76,5 +90,6 @@ async function train(config: RunConfig, out: string, options: { resume: boolean;
     }
   } finally {
     interrupts.dispose();
+    lock.release();
   }
 }
