@@ -25,9 +25,10 @@ export interface TimeSformerConfig {
   /**
    * time_embed's initial value: zeros as the official code (default), or trunc_normal(0.02) like pos_embed. At zero, a
    * clip and its time reversal give the same output, so classes that differ only in time order start on a symmetric
-   * saddle that a short from-scratch run may not leave; a random start breaks the symmetry from step 0.
+   * saddle that a short from-scratch run may not leave; a random start breaks the symmetry from step 0, the sinusoidal
+   * frame-index encoding (Vaswani et al. 2017) breaks it strongly (unit amplitude) and is learned from there.
    */
-  timeEmbedInit?: "zeros" | "trunc_normal";
+  timeEmbedInit?: "zeros" | "trunc_normal" | "sinusoidal";
 }
 
 export type ArchitecturePreset = Pick<TimeSformerConfig, "dim" | "depth" | "numHeads" | "mlpRatio" | "patchSize" | "imageSize" | "frames">;

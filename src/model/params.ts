@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { patchesPerFrame, TimeSformerConfig } from "./config";
 
 export type ParamLayout = "linear" | "conv" | "plain";
-export type ParamInit = "trunc_normal" | "zeros" | "ones" | "conv_uniform";
+export type ParamInit = "trunc_normal" | "zeros" | "ones" | "conv_uniform" | "sinusoidal";
 
 export interface ParamSpec {
   name: string;
@@ -120,11 +120,25 @@ export function toOfficial(spec: ParamSpec, t: tf.Tensor): tf.Tensor {
   });
 }
 
+/** [1, T, D]: sin(t w_i) in even and cos(t w_i) in odd channels, w_i = 10000^(-2i/D). */
+function sinusoidal(shape: number[]): tf.Tensor {
+  const [, T, D] = shape;
+  const values = new Float32Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let c = 0; c < D; c++) {
+      const w = Math.pow(10000, -(2 * Math.floor(c / 2)) / D);
+      values[t * D + c] = c % 2 === 0 ? Math.sin(t * w) : Math.cos(t * w);
+    }
+  }
+  return tf.tensor(values, shape);
+}
+
 /** A freshly initialised tensor (internal layout) following the official init; deterministic for a seed. */
 export function initialValue(spec: ParamSpec, seed: number): tf.Tensor {
   const shape = internalShape(spec);
   switch (spec.init) {
     case "zeros": return tf.zeros(shape);
+    case "sinusoidal": return sinusoidal(shape);
     case "ones": return tf.ones(shape);
     case "trunc_normal": return tf.truncatedNormal(shape, 0, 0.02, "float32", seed);
     case "conv_uniform": {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { modelConfig } from "../../src/model/config";
 import { macsPerView } from "../../src/model/flops";
-import { allSpecs, countParams } from "../../src/model/params";
+import { allSpecs, backboneSpecs, countParams, initialValue } from "../../src/model/params";
 import { patchify, TimeSformer } from "../../src/model/timesformer";
 import { loadInto, loadModel, saveWeights } from "../../src/model/weights";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors";
@@ -155,4 +155,17 @@ describe("weights", () => {
       /mis-shaped \(1\): model\.cls_token: file \[1,1,7\] vs model \[1,1,32\]/.test(err.message) && err.message.startsWith(path));
     model.dispose();
   });
+});
+
+test("time_embed init: zeros by default (official), sinusoidal when asked (distinct frames, unit amplitude)", () => {
+  const spec = (init?: "sinusoidal") => backboneSpecs(modelConfig("micro", { frames: 4, ...(init && { timeEmbedInit: init }) })).find((s) => s.name.endsWith("time_embed"))!;
+  assert.equal(spec().init, "zeros");
+  const t = initialValue(spec("sinusoidal"), 1);
+  const v = t.arraySync() as number[][][];
+  t.dispose();
+  assert.deepEqual(t.shape, [1, 4, 32]);
+  assert.equal(v[0][0][0], 0); // sin(0)
+  assert.equal(v[0][0][1], 1); // cos(0)
+  assert.ok(Math.abs(v[0][1][0] - Math.sin(1)) < 1e-6 && Math.abs(v[0][2][1] - Math.cos(2)) < 1e-6);
+  for (let a = 0; a < 4; a++) for (let b = a + 1; b < 4; b++) assert.notDeepEqual(v[0][a], v[0][b], `frames ${a} and ${b} differ`);
 });
