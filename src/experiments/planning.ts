@@ -4,11 +4,13 @@
  * placeholder instead. A scheduler then trains the recorded runs elsewhere (see slurm.ts); once they are finished the
  * experiment runs again for real and finds every run in the cache.
  *
- * A placeholder has no results, so an experiment that needs a run's numbers or weights before asking for its next run
- * stops early; the plan is then partial and the runs asked for later are planned again once these are done.
+ * A placeholder scores zero everywhere and has no weights, so an experiment that needs a run's weights (an evaluation)
+ * before asking for its next run stops early; the plan is then partial and the runs asked for later are planned again
+ * once these are done.
  */
+import type { DatasetResult } from "../train/evaluate";
 import { RunConfig } from "../train/run-config";
-import { readRunResults } from "../train/trainer";
+import { readRunResults, RunResults } from "../train/trainer";
 import { experiment } from "./registry";
 import { CachedRun, RunCache } from "./run-cache";
 import { Scale, scaleSettings } from "./scales";
@@ -50,8 +52,20 @@ export class PlanningRunCache extends RunCache {
     const finished = readRunResults(dir);
     if (finished) return { dir, config, results: finished };
     if (!this.planned.some((r) => r.dir === dir)) this.planned.push(plannedRun(config, dir));
-    return { dir, config, results: { run: config.name, steps: 0, epochs: 0, seconds: 0, backend: "planned", datasets: {} } };
+    return { dir, config, results: placeholderResults(config) };
   }
+}
+
+/**
+ * Zero scores for every dataset the run evaluates, so that an experiment building rows and claims from a placeholder
+ * goes on to ask for its next runs; planning discards everything it computes.
+ */
+function placeholderResults(config: RunConfig): RunResults {
+  const datasets: Record<string, DatasetResult> = {};
+  for (const name of config.evaluate ?? Object.keys(config.train)) {
+    datasets[name] = { samples: 0, top1: 0, top5: 0, confusion: [], views: "", reverseFrames: false, classes: [] };
+  }
+  return { run: config.name, steps: 0, epochs: 0, seconds: 0, backend: "planned", datasets };
 }
 
 function plannedRun(config: RunConfig, dir: string): PlannedRun {
