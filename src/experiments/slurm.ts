@@ -6,11 +6,12 @@
  * log (slurm-<job id>.out), which is how later commands find a run's job again.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../report/params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
+import { lockPath } from "../train/run-lock";
 import { readRunResults } from "../train/trainer";
 import type { PlannedRun } from "./planning";
 
@@ -115,12 +116,25 @@ export function submitRuns(runs: PlannedRun[], options: SlurmOptions, slurm: Slu
       continue;
     }
     if (record && queued && isStuck(queued)) slurm.cancel(record.jobId);
+    if (record) removeLockOfEndedJob(run.dir, record);
     const dependsOn = run.after ? [dependencyJob(run, jobOf)] : [];
     const jobId = submitRun(run, dependsOn, options, slurm);
     jobOf.set(run.dir, jobId);
     submitted.push({ run, jobId, reused: false });
   }
   return submitted;
+}
+
+/**
+ * A job killed hard (SIGKILL, a node lost) leaves its run.lock behind, naming a process on the node it ran on, which
+ * no other node can check; the next job would then find the run locked for ever. A lock taken after the run's last
+ * job was submitted, once that job has left the queue, is that job's: it is removed.
+ */
+function removeLockOfEndedJob(runDir: string, record: JobRecord): void {
+  const path = lockPath(runDir);
+  let started: string | undefined;
+  try { started = (JSON.parse(readFileSync(path, "utf8")) as { started?: string }).started; } catch { return; }
+  if (started !== undefined && Date.parse(started) >= Date.parse(record.submitted)) rmSync(path, { force: true });
 }
 
 function dependencyJob(run: PlannedRun, jobOf: Map<string, string>): string {
