@@ -21,6 +21,7 @@ start_slurm() {
       SLURM_SKIP_REASON="munged did not start ($(tail -1 "$state/munged.err"))"; return 1
     fi
   fi
+  if (exec 3<>/dev/tcp/127.0.0.1/16817) 2>/dev/null; then SLURM_SKIP_REASON="port 16817 is in use (another slurmctld of this stage still running?)"; return 1; fi
   local host; host="$(hostname -s)"
   local cpus=2
   cat >"$state/slurm.conf" <<CONF

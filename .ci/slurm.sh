@@ -14,7 +14,8 @@ if ! start_slurm "$state"; then
   echo "slurm stage skipped: $SLURM_SKIP_REASON"
   exit 0
 fi
-trap 'stop_slurm "$state"' EXIT
+passed=0
+trap 'stop_slurm "$state"; if [ "$passed" = 1 ]; then rm -rf "$work"; else echo "logs kept in $work"; fi' EXIT
 echo "one-node Slurm up: $(sinfo -h -o '%P %D node(s) %c CPUs %T')"
 
 cover() { node bin/cover.js "$@"; }
@@ -86,5 +87,5 @@ console.log(`COVER: ${a.length} steps, every loss equal to the local run's after
 ' "$(ls -d "$work/local-runs/runs"/cover-*)" "$cover_dir" || fail "COVER's metrics.jsonl differs from the local executor's"
 cat "$work/slurm-out/tables/frame-reversal.md"
 cover runs status --runs "$work/slurm-runs"
-stamp "slurm stage passed: 2 runs as 3 jobs (COVER's cancelled mid-run and resubmitted), tables equal the local executor's"
-rm -rf "$work"
+passed=1
+stamp "slurm stage passed: 2 runs as 3 jobs (COVER's job cancelled mid-run and resubmitted), tables equal the local executor's"

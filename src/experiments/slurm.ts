@@ -21,6 +21,8 @@ export interface SlurmOptions {
   gpusPerRun?: number;
   /** Time limit per job, HH:MM:SS (or any form sbatch takes). */
   time?: string;
+  /** The compute backend the jobs must use (`cover train --backend`); by default each job chooses as cover train does. */
+  backend?: string;
 }
 
 /** A job as squeue lists it. */
@@ -150,7 +152,7 @@ function submitRun(run: PlannedRun, dependsOn: string[], options: SlurmOptions, 
   // An interrupted run's config.json is kept: `cover train --resume` checks it against the checkpoint.
   if (!existsSync(configPath)) writeFileAtomic(configPath, JSON.stringify(run.config, null, 2) + "\n");
   const script = jobScriptPath(run.dir);
-  writeFileSync(script, jobScript(run, configPath), { mode: 0o755 });
+  writeFileSync(script, jobScript(run, configPath, options.backend), { mode: 0o755 });
   const jobId = slurm.submit([...sbatchArgs(run, dependsOn, options), script]);
   const record: JobRecord = { jobId, submitted: new Date().toISOString(), dependsOn };
   writeFileAtomic(jobRecordPath(run.dir), JSON.stringify(record, null, 2) + "\n");
@@ -176,13 +178,13 @@ export function sbatchArgs(run: PlannedRun, dependsOn: string[], options: SlurmO
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** `exec`, so that Slurm's signals reach the training process itself, which checkpoints on SIGTERM. */
-export function jobScript(run: PlannedRun, configPath: string): string {
+export function jobScript(run: PlannedRun, configPath: string, backend?: string): string {
   const cover = join(PROJECT_ROOT, "bin", "cover.js");
   return [
     "#!/bin/sh",
     `# cover-kit run ${run.name}, submitted by the slurm executor: trains it, or resumes it from its checkpoint`,
     `echo "job $SLURM_JOB_ID starts on $(hostname) at $(date +%s)"`,
-    `exec ${shellQuote(process.execPath)} ${shellQuote(cover)} train ${shellQuote(configPath)} --out ${shellQuote(run.dir)} --resume`,
+    `exec ${shellQuote(process.execPath)} ${shellQuote(cover)} train ${shellQuote(configPath)} --out ${shellQuote(run.dir)} --resume${backend ? ` --backend ${shellQuote(backend)}` : ""}`,
     "",
   ].join("\n");
 }

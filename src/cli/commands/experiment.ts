@@ -52,7 +52,9 @@ export const command: Command = {
     const runsRoot = flags.string("runs");
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
-    const executor = parseExecutor(flags);
+    const parsedExecutor = parseExecutor(flags);
+    // With slurm, --backend is for the jobs' `cover train` (this machine only plans, waits and builds the tables).
+    const executor: Executor = parsedExecutor.kind === "slurm" && backend && backend !== "auto" ? { ...parsedExecutor, backend } : parsedExecutor;
     const noWait = flags.bool("no-wait");
     flags.rejectUnknown();
     if (noWait && executor.kind !== "slurm") throw new UsageError("--no-wait applies to --executor slurm");
