@@ -83,7 +83,7 @@ node -e '
 const steps = (d) => require("fs").readFileSync(d + "/metrics.jsonl", "utf8").trim().split("\n").map((l) => { const { seconds, ...r } = JSON.parse(l); return JSON.stringify(r); });
 const [a, b] = process.argv.slice(1).map(steps);
 if (a.join("\n") !== b.join("\n")) { console.error("COVER metrics differ:\n" + a.join("\n") + "\nvs\n" + b.join("\n")); process.exit(1); }
-console.log(`COVER: ${a.length} steps, every loss equal to the local run's after the cancel and resume`);
+console.log(`COVER: ${a.length} steps, every loss equal to the local executor run after the cancel and resume`);
 ' "$(ls -d "$work/local-runs/runs"/cover-*)" "$cover_dir" || fail "COVER's metrics.jsonl differs from the local executor's"
 cat "$work/slurm-out/tables/frame-reversal.md"
 cover runs status --runs "$work/slurm-runs"

@@ -38,7 +38,7 @@ export async function submitExperimentRuns(name: string, executor: SlurmExecutor
     const after = r.run.after ? `, after ${r.run.after.split("/").pop()}` : "";
     options.log(`${r.reused ? "already queued" : "submitted"}: job ${r.jobId} ${r.run.name} -> ${r.run.dir}${after}`);
   }
-  if (!plan.complete) options.log(`${name}: more runs follow once these are done (${plan.stoppedBy})`);
+  if (!plan.complete) options.log(`${name}: more runs may follow once these are done (${plan.stoppedBy})`);
   return { runs, complete: plan.complete };
 }
 
