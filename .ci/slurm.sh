@@ -67,9 +67,9 @@ stamp "checks"
 n_runs=$(ls -d "$work/slurm-runs/runs"/*/ | wc -l)
 n_jobs=$(ls "$work/slurm-runs/runs"/*/slurm-job.json | wc -l)
 [ "$n_runs" = 2 ] && [ "$n_jobs" = 2 ] || fail "expected 2 runs each with its job record, got $n_runs runs, $n_jobs records"
-pre_end=$(stat -c %Y "$pre_dir/results.json")
-cover_start=$(grep -ho 'starts on .* at [0-9]*' "$cover_dir"/slurm-*.out | awk '{print $NF}' | sort -n | head -1)
-[ -n "$cover_start" ] && [ "$cover_start" -ge "$pre_end" ] || fail "COVER's job started at $cover_start, before image pre-training finished at $pre_end"
+pre_end=$(stat -c %.3Y "$pre_dir/results.json")
+cover_start=$(grep -ho 'starts on .* at [0-9.]*' "$cover_dir"/slurm-*.out | awk '{print $NF}' | sort -n | head -1)
+[ -n "$cover_start" ] && awk -v s="$cover_start" -v e="$pre_end" 'BEGIN { exit !(s >= e) }' || fail "COVER's job started at $cover_start, before image pre-training finished at $pre_end"
 echo "order: image pre-training finished at $pre_end, COVER's first job started at $cover_start"
 grep -q '"step"' <(tail -1 "$cover_dir/metrics.jsonl") || fail "COVER's metrics are empty"
 for f in tables/frame-reversal.csv tables/frame-reversal-claims.csv tables/frame-reversal-per-seed.csv; do

@@ -183,7 +183,7 @@ export function jobScript(run: PlannedRun, configPath: string, backend?: string)
   return [
     "#!/bin/sh",
     `# cover-kit run ${run.name}, submitted by the slurm executor: trains it, or resumes it from its checkpoint`,
-    `echo "job $SLURM_JOB_ID starts on $(hostname) at $(date +%s)"`,
+    `echo "job $SLURM_JOB_ID starts on $(hostname) at $(date +%s.%N)"`,
     `exec ${shellQuote(process.execPath)} ${shellQuote(cover)} train ${shellQuote(configPath)} --out ${shellQuote(run.dir)} --resume${backend ? ` --backend ${shellQuote(backend)}` : ""}`,
     "",
   ].join("\n");

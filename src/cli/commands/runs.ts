@@ -1,4 +1,6 @@
-import { SCALES } from "../../experiments/scales";
+import type { PlannedRun } from "../../experiments/planning";
+import { Scale, SCALES } from "../../experiments/scales";
+import type { QueuedJob } from "../../experiments/slurm";
 import { Flags, UsageError } from "../args";
 import type { Command } from "../main";
 import { printJson } from "../output";
@@ -33,12 +35,12 @@ export const command: Command = {
     const { runsStatus, formatRunsStatus } = require("../../experiments/run-status") as typeof import("../../experiments/run-status");
     const { SlurmCommands } = require("../../experiments/slurm") as typeof import("../../experiments/slurm");
     const runsRoot = runsFlag ?? defaultRunsRoot();
-    let planned: import("../../experiments/planning").PlannedRun[] = [];
+    let planned: PlannedRun[] = [];
     if (name !== undefined) {
       const { planExperiment } = require("../../experiments/planning") as typeof import("../../experiments/planning");
-      planned = (await planExperiment(name, { scale: scale as (typeof SCALES)[number], seeds, runsRoot })).runs;
+      planned = (await planExperiment(name, { scale: scale as Scale, seeds, runsRoot })).runs;
     }
-    let queue: ReturnType<InstanceType<typeof SlurmCommands>["queue"]> | null = null;
+    let queue: Map<string, QueuedJob> | null = null;
     try { queue = new SlurmCommands().queue(); } catch (err) {
       if (!json) console.error(`(${(err as Error).message.split(":")[0]}: job states unknown)`);
     }
