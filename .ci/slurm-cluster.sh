@@ -17,7 +17,8 @@ start_slurm() {
   chown munge:munge /run/munge 2>/dev/null || true
   [ -f /etc/munge/munge.key ] || { mungekey --create >/dev/null 2>&1 || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null; chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key; }
   if ! munge -n >/dev/null 2>&1; then
-    if ! su -s /bin/sh munge -c "munged --pid-file=$state/munged.pid" 2>"$state/munged.err" && ! munged --force --pid-file="$state/munged.pid" 2>>"$state/munged.err"; then
+    # munged runs as the munge user, which can write its pid file only into its own /run/munge
+    if ! su -s /bin/sh munge -c "munged --pid-file=/run/munge/cover-ci.pid" 2>"$state/munged.err" && ! munged --force --pid-file=/run/munge/cover-ci.pid 2>>"$state/munged.err"; then
       SLURM_SKIP_REASON="munged did not start ($(tail -1 "$state/munged.err"))"; return 1
     fi
   fi
@@ -70,5 +71,5 @@ stop_slurm() {
   for f in "$state/slurmd.pid" "$state/slurmctld.pid"; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
   done
-  [ -f "$state/munged.pid" ] && kill "$(cat "$state/munged.pid")" 2>/dev/null || true
+  if [ -f /run/munge/cover-ci.pid ]; then kill "$(cat /run/munge/cover-ci.pid)" 2>/dev/null || true; rm -f /run/munge/cover-ci.pid; fi
 }
