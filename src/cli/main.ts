@@ -36,6 +36,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => (require("./commands/eval") as typeof import("./commands/eval")).command },
   experiment: { summary: "reproduce one of the paper's experiments, with tables and figures",
     load: () => (require("./commands/experiment") as typeof import("./commands/experiment")).command },
+  runs: { summary: "where the cached runs stand: done, running (job, step), pending, failed (why), missing",
+    load: () => (require("./commands/runs") as typeof import("./commands/runs")).command },
   backend: { summary: "which compute backend would be chosen, and why the better ones were not",
     load: () => (require("./commands/backend") as typeof import("./commands/backend")).command },
 };

@@ -13,6 +13,7 @@ import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
 import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
+import { Executor, trainOnSlurm } from "./executor";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
 import { Scale, scaleSettings } from "./scales";
@@ -30,6 +31,12 @@ export interface ExperimentOptions {
   runsRoot?: string;
   /** Stops the experiment (the run in progress checkpointed; InterruptedError) when aborted. Without one, SIGINT and SIGTERM do. */
   signal?: AbortSignal;
+  /**
+   * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another; `{ kind: "slurm" }`
+   * submits the missing ones as Slurm jobs, waits for them, then builds the tables here. The runs root must then be a
+   * folder every node of the cluster sees.
+   */
+  executor?: Executor;
 }
 
 export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentOutput> {
@@ -45,7 +52,11 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
   const e = experiment(name);
   const settings = scaleSettings(scale);
   const quiet = options.quiet ?? false;
-  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet, signal });
+  const runsRoot = options.runsRoot ?? defaultRunsRoot();
+  if (options.executor?.kind === "slurm") {
+    await trainOnSlurm(name, options.executor, { scale, seeds, runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
+  }
+  const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];
   for (const seed of seeds) {
     if (!quiet && seeds.length > 1) console.error(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);

@@ -67,7 +67,7 @@ test("--help, -h and help answer without loading tfjs or danfojs", async () => {
   const loadedTf = () => Object.keys(require.cache).filter((k) => k.includes("@tensorflow") || k.includes("danfojs"));
   assert.deepEqual(loadedTf(), [], "this test file itself must not load them");
   for (const argv of [["--help"], ["-h"], ["help", "train"], ["train", "--help"], ["experiment", "-h"], ["eval", "--help"], ["predict", "--help"],
-    ["model", "--help"], ["backend", "--help"], ["data", "--help"], ["train", "--bogus", "--help"]]) {
+    ["model", "--help"], ["backend", "--help"], ["data", "--help"], ["runs", "--help"], ["train", "--bogus", "--help"]]) {
     const r = await mainCapturing(argv);
     assert.equal(r.code, 0, `${argv.join(" ")}: ${r.err}`);
     assert.match(r.out, /usage: cover/, argv.join(" "));
@@ -93,6 +93,8 @@ test("unknown commands, subcommands, options and names are usage errors (exit 2)
     [["data", "inspct", "x"], /unknown subcommand 'inspct' \(did you mean inspect\?\)/],
     [["data", "inspect", "x", "--no-crop"], /unknown option here: --no-crop/],
     [["eval", "--run"], /--run needs a value/],
+    [["runs", "stats"], /unknown subcommand 'stats' \(did you mean status\?\)/],
+    [["experiment", "frame-reversal", "--out", "x", "--partition", "gpu"], /--partition applies to --executor slurm/],
     [[], /usage: cover <command>/],
   ];
   for (const [argv, expected] of cases) {

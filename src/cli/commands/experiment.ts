@@ -1,3 +1,4 @@
+import type { Executor, SlurmExecutor } from "../../experiments/executor";
 import { Scale, SCALES } from "../../experiments/scales";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
@@ -18,15 +19,27 @@ const EXPERIMENT_TITLES: Record<string, string> = {
 
 export const EXPERIMENT_NAMES = Object.keys(EXPERIMENT_TITLES);
 
+/** The executors' names, without loading the experiments. */
+const EXECUTOR_KINDS = ["local", "slurm"] as const;
+
 export const command: Command = {
   usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--runs DIR] [--backend B] [--quiet]
+                        [--executor local|slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
   names: ${Object.entries(EXPERIMENT_TITLES).map(([name, title]) => `\n    ${name.padEnd(20)} ${title}`).join("")}
   Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json. Training runs go to
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
   paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
-  Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.`,
-  options: { out: "string", scale: "string", seed: "string", seeds: "string", runs: "string", backend: "string", quiet: "boolean" },
+  Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
+  --executor slurm: every missing run becomes an sbatch job (\`cover train\` in the run's folder, --requeue, SIGTERM
+  60 s before the time limit; runs started from another run's weights wait for its job with afterok), then the
+  command waits, polling squeue every --poll seconds (default 30) and showing each run's step, and builds the tables
+  here once every run is done. --no-wait prints the job ids and returns. The same command again resubmits only
+  the runs still missing. The runs folder must be on a file system every node sees (see docs/cluster.md).`,
+  options: {
+    out: "string", scale: "string", seed: "string", seeds: "string", runs: "string", backend: "string", quiet: "boolean",
+    executor: "string", partition: "string", "gpus-per-run": "string", time: "string", poll: "string", "no-wait": "boolean",
+  },
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("an experiment name is needed");
@@ -39,13 +52,19 @@ export const command: Command = {
     const runsRoot = flags.string("runs");
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
+    const parsedExecutor = parseExecutor(flags);
+    // With slurm, --backend is for the jobs' `cover train` (this machine only plans, waits and builds the tables).
+    const executor: Executor = parsedExecutor.kind === "slurm" && backend && backend !== "auto" ? { ...parsedExecutor, backend } : parsedExecutor;
+    const noWait = flags.bool("no-wait");
     flags.rejectUnknown();
-    const { runExperiment } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
-    const choice = await selectBackend(backend);
-    if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
+    if (noWait && executor.kind !== "slurm") throw new UsageError("--no-wait applies to --executor slurm");
+    const { runExperiment, defaultRunsRoot } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
     const interrupts = cliInterrupts();
     try {
-      const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal });
+      if (noWait && executor.kind === "slurm") return await submitOnly(name, executor, { scale, seeds, runsRoot: runsRoot ?? defaultRunsRoot() });
+      const choice = await selectBackend(backend);
+      if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
+      const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal, executor });
       for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
       console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
       console.error(`\nexports in ${out}`);
@@ -55,6 +74,42 @@ export const command: Command = {
     }
   },
 };
+
+const SLURM_FLAGS = ["partition", "gpus-per-run", "time", "poll"] as const;
+
+/** `--executor local|slurm` and the slurm executor's options (which need `--executor slurm`). */
+export function parseExecutor(flags: Flags): Executor {
+  const kind = flags.string("executor") ?? "local";
+  if (!(EXECUTOR_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--executor must be one of ${EXECUTOR_KINDS.join(", ")}, got '${kind}'${didYouMean(kind, EXECUTOR_KINDS)}`);
+  const values = Object.fromEntries(SLURM_FLAGS.map((f) => [f, flags.string(f)]));
+  if (kind === "local") {
+    const given = SLURM_FLAGS.filter((f) => values[f] !== undefined);
+    if (given.length) throw new UsageError(`--${given[0]} applies to --executor slurm`);
+    return { kind: "local" };
+  }
+  const gpus = values["gpus-per-run"];
+  if (gpus !== undefined && !/^\d+$/.test(gpus)) throw new UsageError(`--gpus-per-run takes a non-negative integer, got '${gpus}'`);
+  const poll = values.poll;
+  if (poll !== undefined && !(Number(poll) > 0)) throw new UsageError(`--poll takes a positive number of seconds, got '${poll}'`);
+  const time = values.time;
+  if (time !== undefined && !/^(\d+-)?\d+(:\d{2}){0,2}$/.test(time)) throw new UsageError(`--time takes a Slurm time limit such as 12:00:00 or 2-00:00:00, got '${time}'`);
+  return {
+    kind: "slurm",
+    ...(values.partition !== undefined && { partition: values.partition }),
+    ...(gpus !== undefined && { gpusPerRun: Number(gpus) }),
+    ...(time !== undefined && { time }),
+    ...(poll !== undefined && { pollSeconds: Number(poll) }),
+  };
+}
+
+/** --no-wait: submits the missing runs, prints one line per job on stdout (job id, run, folder) and returns. */
+async function submitOnly(name: string, executor: SlurmExecutor, options: { scale: Scale; seeds: number[]; runsRoot: string }): Promise<number> {
+  const { submitExperimentRuns } = require("../../experiments/executor") as typeof import("../../experiments/executor");
+  const submission = await submitExperimentRuns(name, executor, { ...options, log: (line) => console.error(line) });
+  for (const r of submission.runs) console.log(`${r.jobId}\t${r.run.name}\t${r.run.dir}`);
+  if (submission.runs.length === 0) console.error(`${name}: every run is finished; run the command without --no-wait to build the tables`);
+  return 0;
+}
 
 /** `--seeds 0,1,2` or `--seed N` (not both); default seed 0. */
 export function parseSeeds(list: string | undefined, single: string | undefined): number[] {
