@@ -52,7 +52,7 @@ describe("experiments", () => {
     const after = readdirSync(join(runs, "runs")).sort();
     assert.ok(before.every((d) => after.includes(d)));
     assert.equal(second.runs["cover (seed 0)"], first.runs["cover (seed 0)"], "the COVER run is shared, not trained twice");
-    assert.equal(after.length, before.length + 3, "only the three standard runs are new");
+    assert.equal(after.length, before.length + 2, "only the two standard runs of Table 1 (appearance, motion) are new");
 
     // A second seed: its own runs (image pre-training and COVER), seed 0's reused; claims now span two seeds.
     const twoSeeds = await runExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], out: tempDir("exp-fr2"), runsRoot: runs, quiet: true });
