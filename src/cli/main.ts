@@ -36,6 +36,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => (require("./commands/eval") as typeof import("./commands/eval")).command },
   experiment: { summary: "reproduce one of the paper's experiments, with tables and figures",
     load: () => (require("./commands/experiment") as typeof import("./commands/experiment")).command },
+  ablate: { summary: "your own ablation: vary fields of a run over seeds, with a result table and a figure",
+    load: () => (require("./commands/ablate") as typeof import("./commands/ablate")).command },
   backend: { summary: "which compute backend would be chosen, and why the better ones were not",
     load: () => (require("./commands/backend") as typeof import("./commands/backend")).command },
 };

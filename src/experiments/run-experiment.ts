@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { openRunData } from "../data/pipeline";
 import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
-import { claimsChart } from "../report/figure";
+import { claimsChart, withVerdicts } from "../report/figure";
 import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
@@ -15,7 +15,8 @@ import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
-import { Scale, scaleSettings } from "./scales";
+import { Role, Scale, scaleSettings } from "./scales";
+import { readRunResults } from "../train/trainer";
 
 export interface ExperimentOptions {
   scale?: Scale;
@@ -67,7 +68,8 @@ function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; outpu
   for (const { seed, output } of perSeed) for (const [what, dir] of Object.entries(output.runs)) runs[`${what} (seed ${seed})`] = dir;
   const claims = combineClaims(perSeed.map(({ seed, output }) => ({ seed, claims: output.claims })));
   const last = perSeed[perSeed.length - 1].output;
-  const presentation = last.present(meanOverSeeds(perSeed.map((s) => s.output.rows)));
+  const chance = chanceLevels(scale, perSeed.flatMap((s) => Object.values(s.output.runs)));
+  const presentation = last.present(meanOverSeeds(perSeed.map((s) => s.output.rows)).map((r) => withChance(r, chance)));
   const findings = [
     ...claims.map(claimLine),
     ...perSeed.flatMap(({ seed, output }) => output.findings.map((f) => (perSeed.length > 1 ? `seed ${seed}: ${f}` : f))),
@@ -75,8 +77,28 @@ function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; outpu
   const noise = evaluationNoiseFinding(Object.values(runs));
   if (noise) findings.push(noise);
   const tables = [...presentation.tables, claimsTable(name, claims), new Table(`${name}-per-seed`, rows, { title: `${name}: every seed's numbers` })];
-  const figures = { ...presentation.figures, ...(claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""})` }) } : {}) };
+  const verdicts = claims.map((c) => `${c.claim}: ${c.verdict} (${c.kit.seeds.length} seed${c.kit.seeds.length > 1 ? "s" : ""})`);
+  const withClaims = Object.fromEntries(Object.entries(presentation.figures).map(([figureName, spec]) => [figureName, withVerdicts(spec, verdicts)]));
+  const figures = { ...withClaims, ...(claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""})` }) } : {}) };
   return { name, scale, seeds, rows, claims, findings, runs, tables, figures };
+}
+
+/** Top-1 of guessing (100 / classes, one decimal) per dataset role, from the class lists in the runs' results. */
+function chanceLevels(scale: Scale, runDirs: string[]): Partial<Record<Role, number>> {
+  const byDataset = new Map<string, number>();
+  for (const dir of runDirs) for (const [dataset, r] of Object.entries(readRunResults(dir)?.datasets ?? {})) byDataset.set(dataset, r.classes.length);
+  const levels: Partial<Record<Role, number>> = {};
+  for (const [role, dataset] of Object.entries(scaleSettings(scale).datasets) as [Role, string][]) {
+    const classes = byDataset.get(dataset);
+    if (classes) levels[role] = Math.round(1000 / classes) / 10;
+  }
+  return levels;
+}
+
+/** An absolute top-1 row gets its dataset's chance level (figures draw it; tables show it). */
+function withChance(row: ResultRow, chance: Partial<Record<Role, number>>): ResultRow {
+  const level = chance[row.dataset as Role];
+  return row.metric === "top1" && level !== undefined ? { ...row, chance: level } : row;
 }
 
 /**
