@@ -18,6 +18,7 @@ import { Report } from "../report/report";
 import { Cell, Table } from "../report/table";
 import { InitSpec, RunConfig, validateRunConfig } from "../train/run-config";
 import { withStopSignal } from "../util/interrupt";
+import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";
 import { resolveRunConfig } from "./named-runs";
 import { defaultRunsRoot } from "./run-experiment";
@@ -82,7 +83,7 @@ async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): 
   const scale = options.scale ?? "cpu";
   const seeds = checkSeeds(options.seeds ?? [0]);
   const quiet = options.quiet ?? false;
-  const log = options.log ?? ((line: string) => { if (!quiet) console.error(line); });
+  const log = options.log ?? ((line: string) => { if (!quiet) progressNote(line); });
   const baseFor = (seed: number) => baseConfig(options.base, scale, seed);
   const paths = Object.keys(options.vary);
   const settings = settingGrid(options.vary);
@@ -94,9 +95,14 @@ async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): 
   const runs: (AblationRun & { results: Awaited<ReturnType<RunCache["get"]>>["results"] })[] = [];
   for (const [i, { seed, setting, config }] of planned.entries()) {
     log(`${name} ${i + 1}/${planned.length}: ${settingLabel(setting)}, seed ${seed}`);
-    const init = pretrain ? fromRun((await cache.get(pretrainConfig(config, scale))).dir) : config.init;
-    const run = await cache.get({ ...config, init });
-    runs.push({ setting, seed, dir: run.dir, results: run.results });
+    setProgressContext(`${name} ${i + 1}/${planned.length}`);
+    try {
+      const init = pretrain ? fromRun((await cache.get(pretrainConfig(config, scale))).dir) : config.init;
+      const run = await cache.get({ ...config, init });
+      runs.push({ setting, seed, dir: run.dir, results: run.results });
+    } finally {
+      setProgressContext("");
+    }
   }
   const perSeedRows = runs.flatMap((r) => Object.entries(r.results.datasets).map(([dataset, d]) => ({
     ...settingCells(r.setting), seed: r.seed, dataset, top1: d.top1, top5: d.top5, clips: d.samples,

@@ -11,6 +11,7 @@ import { claimsChart, withVerdicts } from "../report/figure";
 import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
+import { progressNote, setProgressContext } from "../util/progress";
 import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { experiment } from "./registry";
@@ -49,11 +50,12 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
   const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];
   for (const seed of seeds) {
-    if (!quiet && seeds.length > 1) console.error(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);
+    if (!quiet && seeds.length > 1) progressNote(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);
+    setProgressContext(seeds.length > 1 ? `${name} seed ${seed}` : "");
     const output = await e.run({
       scale, settings, seed, cache, openData: openRunData, quiet, signal,
-      log: (line) => { if (!quiet) console.error(line); },
-    });
+      log: (line) => { if (!quiet) progressNote(line); },
+    }).finally(() => setProgressContext(""));
     perSeed.push({ seed, output });
   }
   const output = combineSeeds(name, scale, perSeed);
@@ -128,7 +130,7 @@ export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
 function claimsTable(name: string, claims: ExperimentOutput["claims"]): Table {
   const rows = claims.map((c) => ({
     claim: c.claim,
-    "paper effect": "effect" in c.paper ? c.paper.effect : null,
+    "paper effect": "effect" in c.paper ? Math.round(c.paper.effect * 100) / 100 : null,
     "paper range": "range" in c.paper ? `${c.paper.range[0]} to ${c.paper.range[1]}` : null,
     "kit effect": c.kit.effect, "kit low": c.kit.low, "kit high": c.kit.high,
     seeds: c.kit.seeds.length, "per seed": c.kit.perSeed.map((v) => v.toFixed(1)).join(" / "), verdict: c.verdict,
