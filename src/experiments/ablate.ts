@@ -253,7 +253,7 @@ function ablationFigure(name: string, summary: Row[], paths: string[]): FigureSp
       values: rows.map((r) => r.top1 as number), low: rows.map((r) => r.low as number), high: rows.map((r) => r.high as number),
       chance: rows[0].chance as number,
     };
-  }), { title: `${name}: top-1 by ${paths.join(", ")} (mean of ${seeds} seed${seeds > 1 ? "s" : ""}, 95% interval)` });
+  }), { title: `${name}: top-1 by ${paths.join(", ")}<br><sub>mean of ${seeds} seed${seeds > 1 ? "s" : ""}, 95% interval over seeds and evaluation noise</sub>` });
 }
 
 async function exportAblation(out: string, tables: Table[], name: string, figure: FigureSpec): Promise<void> {

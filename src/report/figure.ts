@@ -152,7 +152,7 @@ export function accuracyPanels(panels: AccuracyPanel[], options: { title: string
       error_y: { type: "data", symmetric: false, array: span(panel.high, panel.values), arrayminus: span(panel.values, panel.low) },
       hovertemplate: "%{x}: %{y:.1f}%<extra>" + panel.title.replace(/[<>]/g, "") + "</extra>",
     });
-    layout[`xaxis${axis}`] = { domain: [x0, x0 + width], automargin: true, anchor: `y${axis}` };
+    layout[`xaxis${axis}`] = { domain: [x0, x0 + width], automargin: true, anchor: `y${axis}`, type: "category" };
     layout[`yaxis${axis}`] = { anchor: `x${axis}`, automargin: true, rangemode: "tozero", ...(i === 0 && { title: { text: options.yTitle ?? "top-1 %" } }) };
     annotations.push({ text: `<b>${panel.title}</b>`, xref: "paper", yref: "paper", x: x0 + width / 2, y: 1.0, yanchor: "bottom", showarrow: false });
     if (panel.chance !== undefined) {

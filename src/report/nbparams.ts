@@ -34,8 +34,7 @@ export function declaredParameters(source: string): string[] {
 export function injectParameters(path: string, overrides: Record<string, ParameterValue>): Record<string, unknown> {
   const nb = readNotebook(path) as unknown as { cells: Cell[] } & Record<string, unknown>;
   const cells = nb.cells.filter((c) => !(c.metadata?.tags ?? []).includes(INJECTED_TAG));
-  const at = cells.findIndex((c) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes(PARAMETERS_TAG));
-  if (at < 0) throw new Error(`${path}: no parameters cell (a code cell tagged "${PARAMETERS_TAG}" in its metadata)`);
+  const at = parametersCellIndex(cells, path);
   const raw = cells[at].source;
   const source = Array.isArray(raw) ? raw.join("") : raw;
   const known = declaredParameters(source);
@@ -48,4 +47,35 @@ export function injectParameters(path: string, overrides: Record<string, Paramet
     metadata: { tags: [INJECTED_TAG] }, source: ["// Injected by the notebook runner: these values replace the parameters cell's.\n", ...lines.map((l, i) => (i < lines.length - 1 ? `${l}\n` : l))],
   };
   return { ...nb, cells: [...cells.slice(0, at + 1), injected, ...cells.slice(at + 1)] };
+}
+
+/**
+ * `source` (a parameters cell) with the value of `name` replaced, the rest of its line (a comment) kept: what a person
+ * does by hand in the cell, and how a working copy of a notebook gets other defaults.
+ */
+export function setParameterValue(source: string, name: string, value: ParameterValue): string {
+  if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`'${name}' is not a parameter name`);
+  const line = new RegExp(`^(\\s*(?:const|let|var)\\s+${name.replace(/\$/g, "\\$")}\\s*(?::[^=]+)?=\\s*)[^;\\n]*;`, "m");
+  if (!line.test(source)) throw new Error(`the parameters cell does not declare '${name}' (it declares ${declaredParameters(source).join(", ") || "nothing"})`);
+  return source.replace(line, (_, head: string) => `${head}${JSON.stringify(value)};`);
+}
+
+/** The notebook with its parameters cell's values replaced in place (no injected cell); errors name the file. */
+export function withParameterValues(path: string, values: Record<string, ParameterValue>): Record<string, unknown> {
+  const nb = readNotebook(path) as unknown as { cells: Cell[] } & Record<string, unknown>;
+  const at = parametersCellIndex(nb.cells, path);
+  const raw = nb.cells[at].source;
+  let source = Array.isArray(raw) ? raw.join("") : raw;
+  for (const [name, value] of Object.entries(values)) {
+    try { source = setParameterValue(source, name, value); } catch (err) { throw new Error(`${path}: ${(err as Error).message}`); }
+  }
+  const cells = nb.cells.map((c, i) => (i === at ? { ...c, source } : c));
+  return { ...nb, cells };
+}
+
+/** Index of the notebook's parameters cell; an error names the file when there is none. */
+export function parametersCellIndex(cells: { cell_type: string; metadata?: { tags?: string[] } }[], path: string): number {
+  const at = cells.findIndex((c) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes(PARAMETERS_TAG));
+  if (at < 0) throw new Error(`${path}: no parameters cell (a code cell tagged "${PARAMETERS_TAG}" in its metadata)`);
+  return at;
 }

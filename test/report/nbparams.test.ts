@@ -66,3 +66,16 @@ test("notebookParameters: the cell's values, the environment where the cell says
   assert.throws(() => notebookParameters("fr", { seeds: [1, 1] }, {}), /seeds=\[1,1\]: expected distinct non-negative integers in a list/);
   assert.throws(() => notebookParameters("fr", { seeds: [] }, {}), /seeds=\[\]/);
 });
+
+test("setParameterValue edits one value in place, keeping the line's comment; withParameterValues edits the cell", () => {
+  const { setParameterValue, withParameterValues } = require("../../src/report/nbparams") as typeof import("../../src/report/nbparams");
+  const source = 'const scale = "cpu";      // smoke | cpu\nconst seeds = [0, 1, 2];  // seeds\nconst out = null;';
+  assert.equal(setParameterValue(source, "seeds", [0, 1]), 'const scale = "cpu";      // smoke | cpu\nconst seeds = [0,1];  // seeds\nconst out = null;');
+  assert.equal(setParameterValue(source, "out", "x"), 'const scale = "cpu";      // smoke | cpu\nconst seeds = [0, 1, 2];  // seeds\nconst out = "x";');
+  assert.throws(() => setParameterValue(source, "sede", 1), /does not declare 'sede' \(it declares scale, seeds, out\)/);
+  const path = notebook([cell(source, ["parameters"]), cell("run();")]);
+  const edited = withParameterValues(path, { scale: "smoke" }) as { cells: { source: string }[] };
+  assert.equal(edited.cells.length, 2);
+  assert.match(edited.cells[0].source, /^const scale = "smoke";      \/\/ smoke \| cpu/);
+  assert.throws(() => withParameterValues(path, { nope: 1 }), new RegExp(`${path}: the parameters cell does not declare 'nope'`));
+});
