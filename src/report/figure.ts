@@ -62,7 +62,8 @@ export function barChart(options: { title: string; categories: string[]; series:
 
 /**
  * Paper vs kit bars from result rows: one category per distinct value of the `by` columns (default: dataset),
- * labelled "a / b" when several. A missing paper number leaves a gap.
+ * labelled "a / b" when several. A missing paper number leaves a gap. Rows averaged over seeds (a `kit ±` column)
+ * get error bars; rows with a `chance` column get chance markers.
  */
 export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?: string[]; yTitle?: string }): FigureSpec {
   if (rows.length === 0) throw new Error(`figure "${options.title}": no result rows`);
@@ -80,8 +81,12 @@ export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?:
     series: [{ name: "paper", values: pick("paper") }, { name: "kit", values: pick("kit") }],
     yTitle: options.yTitle ?? metrics.join(", "),
   });
+  const spread = categories.map((c) => rows.find((r) => label(r) === c)?.["kit ±"]);
+  const data = spread.some((v) => typeof v === "number" && v > 0)
+    ? spec.data.map((t) => (t.name === "kit" ? { ...t, name: "kit (95% interval over seeds)", error_y: { type: "data", array: spread.map((v) => (typeof v === "number" ? v : 0)) } } : t))
+    : spec.data;
   const chance = chanceTrace(categories, rows, label);
-  return chance ? { ...spec, data: [...spec.data, chance] } : spec;
+  return { ...spec, data: chance ? [...data, chance] : data };
 }
 
 /** What claimsChart needs of a claim (structurally the experiments' Claim). */

@@ -138,6 +138,9 @@ test("withVerdicts puts the claims' verdicts under the title; paperVsKitBars dra
   const chance = bars.data.find((t) => t.name === "chance");
   assert.deepEqual(chance?.y, [12.5, 10]);
   assert.equal(paperVsKitBars(compareRows("x", "top1", { motion: 30 }, { motion: 60 }), { title: "b" }).data.length, 2, "no chance column, no chance trace");
+  const overSeeds = paperVsKitBars(rows.map((r) => ({ ...r, "kit ±": r.dataset === "motion" ? 4.5 : 0 })), { title: "s" });
+  assert.deepEqual(overSeeds.data.map((t) => t.name), ["paper", "kit (95% interval over seeds)", "chance"]);
+  assert.deepEqual((overSeeds.data[1].error_y as { array: number[] }).array, [4.5, 0]);
   const marked = withVerdicts(bars, ["COVER helps: holds (3 seeds)", "a <b> claim: inconclusive (1 seed)"]);
   assert.equal(marked.layout.title?.text, "Bars<br><sub>COVER helps: holds (3 seeds)</sub><br><sub>a &lt;b> claim: inconclusive (1 seed)</sub>");
   assert.equal(withVerdicts(bars, []), bars);
