@@ -17,6 +17,7 @@ import { accuracyPanels, FigureSpec } from "../report/figure";
 import { Report } from "../report/report";
 import { Cell, Table } from "../report/table";
 import { InitSpec, RunConfig, validateRunConfig } from "../train/run-config";
+import type { RunResults } from "../train/trainer";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";
@@ -83,31 +84,18 @@ async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): 
   const scale = options.scale ?? "cpu";
   const seeds = checkSeeds(options.seeds ?? [0]);
   const quiet = options.quiet ?? false;
-  const log = options.log ?? ((line: string) => { if (!quiet) progressNote(line); });
+  const name = options.name ?? `ablation-${typeof options.base === "string" ? options.base : options.base.name}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`ablation: name "${name}" must be a plain file name (letters, digits, . _ -)`);
   const baseFor = (seed: number) => baseConfig(options.base, scale, seed);
   const paths = Object.keys(options.vary);
   const settings = settingGrid(options.vary);
-  const pretrain = options.init === "image-pretrain" || isImagePretrainInit(baseFor(seeds[0]).init);
   // Every config first, so that a bad path or value fails before anything trains.
   const planned = seeds.flatMap((seed) => settings.map((setting) => ({ seed, setting, config: variedConfig(baseFor(seed), setting) })));
+  const pretrain = options.init === "image-pretrain" || isImagePretrainInit(baseFor(seeds[0]).init);
   const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet, signal });
-  const name = options.name ?? `ablation-${typeof options.base === "string" ? options.base : options.base.name}`;
-  const runs: (AblationRun & { results: Awaited<ReturnType<RunCache["get"]>>["results"] })[] = [];
-  for (const [i, { seed, setting, config }] of planned.entries()) {
-    log(`${name} ${i + 1}/${planned.length}: ${settingLabel(setting)}, seed ${seed}`);
-    setProgressContext(`${name} ${i + 1}/${planned.length}`);
-    try {
-      const init = pretrain ? fromRun((await cache.get(pretrainConfig(config, scale))).dir) : config.init;
-      const run = await cache.get({ ...config, init });
-      runs.push({ setting, seed, dir: run.dir, results: run.results });
-    } finally {
-      setProgressContext("");
-    }
-  }
-  const perSeedRows = runs.flatMap((r) => Object.entries(r.results.datasets).map(([dataset, d]) => ({
-    ...settingCells(r.setting), seed: r.seed, dataset, top1: d.top1, top5: d.top5, clips: d.samples,
-    chance: Math.round(1000 / d.classes.length) / 10, run: basename(r.dir),
-  })));
+  const log = options.log ?? ((line: string) => { if (!quiet) progressNote(line); });
+  const runs = await trainPlanned(name, planned, cache, pretrain ? scale : null, log);
+  const perSeedRows = runs.flatMap(resultRows);
   const perSeed = new Table(`${name}-per-seed`, perSeedRows, { title: `${name}: top-1 % of every run` });
   const summary = new Table(`${name}-summary`, summarise(perSeedRows, paths), {
     title: `${name}: mean top-1 % over seeds, 95% interval (seeds and evaluation noise)`,
@@ -118,6 +106,34 @@ async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): 
     name, settings: paths, perSeed: perSeed.frame, summary: summary.frame, tables: { perSeed, summary }, figure,
     runs: runs.map(({ setting, seed, dir }) => ({ setting, seed, dir })),
   };
+}
+
+type Planned = { seed: number; setting: Record<string, SettingValue>; config: RunConfig };
+type TrainedRun = AblationRun & { results: RunResults };
+
+/** One run after another; with `pretrainScale`, each from that scale's image pre-training of its seed and model. */
+async function trainPlanned(name: string, planned: Planned[], cache: RunCache, pretrainScale: Scale | null, log: (line: string) => void): Promise<TrainedRun[]> {
+  const runs: TrainedRun[] = [];
+  for (const [i, { seed, setting, config }] of planned.entries()) {
+    log(`${name} ${i + 1}/${planned.length}: ${settingLabel(setting)}, seed ${seed}`);
+    setProgressContext(`${name} ${i + 1}/${planned.length}`);
+    try {
+      const init = pretrainScale ? fromRun((await cache.get(pretrainConfig(config, pretrainScale))).dir) : config.init;
+      const run = await cache.get({ ...config, init });
+      runs.push({ setting, seed, dir: run.dir, results: run.results });
+    } finally {
+      setProgressContext("");
+    }
+  }
+  return runs;
+}
+
+/** A run's rows: one per evaluated dataset. */
+function resultRows(run: TrainedRun): Record<string, Cell>[] {
+  return Object.entries(run.results.datasets).map(([dataset, d]) => ({
+    ...settingCells(run.setting), seed: run.seed, dataset, top1: d.top1, top5: d.top5, clips: d.samples,
+    chance: Math.round(1000 / d.classes.length) / 10, run: basename(run.dir),
+  }));
 }
 
 function checkSeeds(seeds: number[]): number[] {
