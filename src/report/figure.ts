@@ -143,7 +143,8 @@ export function accuracyPanels(panels: AccuracyPanel[], options: { title: string
   const gap = 0.06;
   const width = (1 - gap * (panels.length - 1)) / panels.length;
   const data: Trace[] = [];
-  const layout: Layout = baseLayout(options.title, undefined, undefined, { showlegend: false, width: Math.max(480, 320 * panels.length) });
+  // The top margin leaves room for a two-line title above the panels' own titles.
+  const layout: Layout = baseLayout(options.title, undefined, undefined, { showlegend: false, width: Math.max(560, 320 * panels.length), margin: { t: 120, r: 20, b: 60, l: 60 } });
   const shapes: Record<string, unknown>[] = [];
   const annotations: Record<string, unknown>[] = [];
   panels.forEach((panel, i) => {
@@ -159,7 +160,7 @@ export function accuracyPanels(panels: AccuracyPanel[], options: { title: string
     });
     layout[`xaxis${axis}`] = { domain: [x0, x0 + width], automargin: true, anchor: `y${axis}`, type: "category" };
     layout[`yaxis${axis}`] = { anchor: `x${axis}`, automargin: true, rangemode: "tozero", ...(i === 0 && { title: { text: options.yTitle ?? "top-1 %" } }) };
-    annotations.push({ text: `<b>${panel.title}</b>`, xref: "paper", yref: "paper", x: x0 + width / 2, y: 1.0, yanchor: "bottom", showarrow: false });
+    annotations.push({ text: `<b>${panel.title}</b>`, xref: "paper", yref: "paper", x: x0 + width / 2, y: 1.02, yanchor: "bottom", showarrow: false });
     if (panel.chance !== undefined) {
       shapes.push({ type: "line", xref: `x${axis} domain`, yref: `y${axis}`, x0: 0, x1: 1, y0: panel.chance, y1: panel.chance, line: { color: "#d62728", width: 1.5, dash: "dot" } });
       annotations.push({ text: `chance ${panel.chance.toFixed(1)}%`, xref: `x${axis} domain`, yref: `y${axis}`, x: 1, y: panel.chance, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#d62728" } });
