@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI stage: execute every notebook headless at smoke scale through a real Jupyter and check its exports.
+# CI stage: execute every notebook headless at smoke scale through a real Jupyter and check its exports, then run one
+# notebook in a real JupyterLab with a parameter edited in the page.
 # Installs Debian's Jupyter packages (and chromium, for PNG figures) when they are missing; says so in one line
 # and stops without failing when they cannot be installed. A notebook that fails, or does not export what its
 # metadata.cover declares, fails the stage.
@@ -27,4 +28,17 @@ if [ -n "$need" ]; then
   echo "notebooks: installed $(echo $need) in $(( $(date +%s) - started )) s"
 fi
 
-npm run --silent notebooks:run -- --scale smoke --out runs/ci-notebooks
+npm run --silent notebooks:run -- --scale smoke -p 'seeds=[0]' --out runs/ci-notebooks
+
+# The same in a real JupyterLab: JupyterLab and plotly (which brings the JupyterLab renderer) from pip into a venv.
+# 08-your-ablation opens at smoke scale with one seed (its runs are cached by the stage above), then a second seed is
+# typed into its parameters cell in the page and all cells run again; its figure must be a live plotly chart.
+LAB_VENV="${COVER_LAB_VENV:-runs/ci-lab-venv}"
+started=$(date +%s)
+if ! { [ -x "$LAB_VENV/bin/jupyter-lab" ] || { python3 -m venv "$LAB_VENV" && "$LAB_VENV/bin/pip" install -q --retries 0 --timeout 30 jupyterlab plotly; }; } >/tmp/ci-notebooks-pip.log 2>&1; then
+  echo "notebooks: JupyterLab check skipped, pip could not install jupyterlab and plotly (see /tmp/ci-notebooks-pip.log)"
+  exit 0
+fi
+echo "notebooks: JupyterLab $("$LAB_VENV/bin/jupyter-lab" --version) and plotly $("$LAB_VENV/bin/python" -c 'import plotly; print(plotly.__version__)') ready in $(( $(date +%s) - started )) s"
+npm run --silent notebooks:check-lab -- notebooks/08-your-ablation.ipynb --jupyter "$LAB_VENV/bin/jupyter" \
+  -p scale=smoke -p 'seeds=[0]' --edit 'seeds=[0,1]' --expect 'seeds 0,1'

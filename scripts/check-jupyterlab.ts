@@ -1,32 +1,57 @@
 /**
- * Manual check that a notebook runs in a real JupyterLab with the project's kernel and that its figures are
- * interactive plotly charts there (not the static PNG fallback). JupyterLab is not a Debian package, so CI cannot
- * run this; run it after `pip install jupyterlab plotly` and `npm run notebooks:setup`:
+ * Checks that a notebook runs in a real JupyterLab with the project's kernel, that a parameter edited in the page
+ * takes effect, and that its figures are interactive plotly charts there (not the static PNG fallback). Run it after
+ * `pip install jupyterlab plotly` and `npm run notebooks:setup` (.ci/notebooks.sh does both in CI):
  *
  *   npm run notebooks:check-lab [-- notebooks/_check.ipynb] [--jupyter <path to the jupyter command>]
+ *       [-p name=value ...] [--edit name=value --expect TEXT]
  *
- * It copies the notebook to runs/lab-check/ (JupyterLab autosaves outputs into what it opens), starts `jupyter lab`
- * on a free local port, opens the copy in headless Chromium and runs every cell. It then checks the cells for errors,
+ * It copies the notebook to runs/lab-check/ (JupyterLab autosaves outputs into what it opens) with the parameters
+ * cell's values set by -p (e.g. -p scale=smoke), starts `jupyter lab` on a free local port, opens the copy in headless
+ * Chromium and runs every cell. With --edit it then types the new value into the parameters cell in the page, runs
+ * every cell again and requires TEXT in the outputs (screenshots before and after). It checks the cells for errors,
  * checks that every figure went to the plotly renderer, hovers each until it turns live and shows a tooltip, and
  * saves a screenshot next to the copy. Exit 1 names what failed.
  */
 import { spawn, ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { basename, join, relative, resolve } from "node:path";
 import { chromium, Page } from "playwright-core";
 import { CHROMIUM_ARGS, findChromium } from "../src/report/browser";
+import { readNotebook } from "../src/report/nbcheck";
+import { parametersCellIndex, parseParameter, ParameterValue, setParameterValue, withParameterValues } from "../src/report/nbparams";
 
 const ROOT = resolve(__dirname, "..");
 
-function parseArgs(argv: string[]): { notebook: string; jupyter: string } {
+interface Args {
+  notebook: string;
+  jupyter: string;
+  /** Values set in the copy's parameters cell before it opens. */
+  values: Record<string, ParameterValue>;
+  /** A parameter typed into the parameters cell in the page after the first run, and text the rerun must show. */
+  edit?: { name: string; value: ParameterValue; expect: string };
+}
+
+function parseArgs(argv: string[]): Args {
   let notebook = "notebooks/_check.ipynb";
   let jupyter = process.env.COVER_JUPYTER ?? "jupyter";
+  const values: Record<string, ParameterValue> = {};
+  let edit: [string, ParameterValue] | undefined;
+  let expect: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--jupyter") jupyter = argv[++i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
+      return argv[++i];
+    };
+    if (argv[i] === "--jupyter") jupyter = value();
+    else if (argv[i] === "-p") { const [k, v] = parseParameter(value()); values[k] = v; }
+    else if (argv[i] === "--edit") edit = parseParameter(value());
+    else if (argv[i] === "--expect") expect = value();
     else notebook = argv[i];
   }
-  return { notebook, jupyter };
+  if ((edit === undefined) !== (expect === undefined)) throw new Error("--edit and --expect go together");
+  return { notebook, jupyter, values, ...(edit && expect !== undefined && { edit: { name: edit[0], value: edit[1], expect } }) };
 }
 
 function freePort(): Promise<number> {
@@ -56,23 +81,49 @@ async function startLab(jupyter: string, port: number): Promise<ChildProcess> {
   throw new Error(`jupyter lab did not start within 60 s:\n${log.slice(-2000)}`);
 }
 
-/** Runs every cell through JupyterLab's own command and waits until the kernel is idle again. */
+/** Runs every cell through JupyterLab's own command and waits until every cell ran again (or one failed). */
 async function runAllCells(page: Page, timeoutMs: number): Promise<void> {
+  const before = await lastExecutionCount(page);
   await page.waitForFunction(() => {
     const app = (globalThis as unknown as { jupyterapp?: { shell: { currentWidget?: { sessionContext?: { session?: { kernel?: { status: string } } } } } } }).jupyterapp;
     return app?.shell.currentWidget?.sessionContext?.session?.kernel?.status === "idle";
   }, undefined, { timeout: 120_000 });
   await page.evaluate(() => (globalThis as unknown as { jupyterapp: { commands: { execute(id: string): Promise<unknown> } } }).jupyterapp.commands.execute("notebook:run-all-cells"));
   // A cell still running or queued shows "[*]" in its prompt.
-  await page.waitForFunction(() => {
+  await page.waitForFunction((previous) => {
     const page = globalThis as unknown as { document: { querySelectorAll(selector: string): Iterable<{ textContent: string | null }> } };
-    const prompts = [...page.document.querySelectorAll(".jp-InputArea-prompt")].map((p) => p.textContent ?? "");
-    return prompts.length > 0 && prompts.every((p) => !p.includes("*")) && prompts.some((p) => /\[\d+\]/.test(p));
-  }, undefined, { timeout: timeoutMs, polling: 1000 });
+    const prompts = [...page.document.querySelectorAll(".jp-CodeCell .jp-InputArea-prompt")].map((p) => p.textContent ?? "");
+    if (prompts.length === 0 || prompts.some((p) => p.includes("*"))) return false;
+    const last = Number(/\[(\d+)\]/.exec(prompts[prompts.length - 1])?.[1] ?? 0);
+    const failed = page.document.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']");
+    return last > previous || [...failed].some((e) => /Error/.test(e.textContent ?? ""));
+  }, before, { timeout: timeoutMs, polling: 1000 });
+}
+
+/** The execution count of the last code cell (0 before it ran). */
+function lastExecutionCount(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const page = globalThis as unknown as { document: { querySelectorAll(selector: string): Iterable<{ textContent: string | null }> } };
+    const prompts = [...page.document.querySelectorAll(".jp-CodeCell .jp-InputArea-prompt")].map((p) => p.textContent ?? "");
+    return Number(/\[(\d+)\]/.exec(prompts[prompts.length - 1] ?? "")?.[1] ?? 0);
+  });
+}
+
+/** Replaces the parameters cell's text in the page the way a person does: click into it, select all, type. */
+async function editParameter(page: Page, cellIndex: number, source: string): Promise<void> {
+  const cell = page.locator(".jp-Notebook .jp-Cell").nth(cellIndex);
+  await cell.scrollIntoViewIfNeeded();
+  await cell.locator(".cm-content").click();
+  await page.keyboard.press("Control+A");
+  // insertText types the text as one input (as a paste does), so the editor does not auto-close brackets.
+  await page.keyboard.insertText(source);
+  await page.keyboard.press("Escape");
 }
 
 async function main(): Promise<void> {
-  const { notebook, jupyter } = parseArgs(process.argv.slice(2));
+  const { notebook, jupyter, values, edit } = parseArgs(process.argv.slice(2));
+  const copyJson = withParameterValues(resolve(notebook), values) as { cells: { cell_type: string; source: string | string[]; metadata?: { tags?: string[] } }[] };
+  const parametersAt = parametersCellIndex(copyJson.cells, notebook);
   const browserPath = findChromium();
   if ("reason" in browserPath) throw new Error(browserPath.reason);
   const port = await freePort();
@@ -84,11 +135,32 @@ async function main(): Promise<void> {
     const work = join(ROOT, "runs/lab-check");
     mkdirSync(work, { recursive: true });
     const copy = join(work, basename(notebook));
-    copyFileSync(resolve(notebook), copy);
+    writeFileSync(copy, JSON.stringify(copyJson, null, 1) + "\n");
     const path = relative(ROOT, copy);
+    const name = basename(path, ".ipynb");
     await page.goto(`http://127.0.0.1:${port}/lab/tree/${path}`, { waitUntil: "domcontentloaded", timeout: 120_000 });
-    console.log(`lab-check: opened ${path} in JupyterLab on port ${port}; running all cells`);
+    console.log(`lab-check: opened ${path} in JupyterLab on port ${port}${Object.keys(values).length ? ` with ${JSON.stringify(values)}` : ""}; running all cells`);
     await runAllCells(page, 15 * 60_000);
+    if (edit) {
+      const shotBefore = join(work, `${name}-before.png`);
+      await page.locator(".jp-Notebook .jp-Cell").nth(parametersAt).scrollIntoViewIfNeeded();
+      await page.screenshot({ path: shotBefore });
+      const raw = readNotebook(copy).cells?.[parametersAt]?.source ?? "";
+      const source = setParameterValue(Array.isArray(raw) ? raw.join("") : raw, edit.name, edit.value);
+      await editParameter(page, parametersAt, source);
+      console.log(`lab-check: typed ${edit.name} = ${JSON.stringify(edit.value)} into the parameters cell (screenshot before: ${relative(ROOT, shotBefore)}); running all cells again`);
+      const seconds = performance.now();
+      await runAllCells(page, 15 * 60_000);
+      const outputs = (await page.locator(".jp-OutputArea-output").allTextContents()).join("\n");
+      const edited = (await page.locator(".jp-Notebook .jp-Cell").nth(parametersAt).locator(".cm-content").textContent()) ?? "";
+      if (!edited.includes(`${edit.name} = ${JSON.stringify(edit.value)}`)) problems.push(`the parameters cell does not show the edit: ${edited.slice(0, 300)}`);
+      if (!outputs.includes(edit.expect)) problems.push(`after the edit, no output shows "${edit.expect}"`);
+      else console.log(`lab-check: after the edit the outputs show "${edit.expect}" (rerun ${((performance.now() - seconds) / 1000).toFixed(1)} s)`);
+      await page.locator(".jp-Notebook .jp-Cell").nth(parametersAt).scrollIntoViewIfNeeded();
+      const shotAfter = join(work, `${name}-after.png`);
+      await page.screenshot({ path: shotAfter });
+      console.log(`lab-check: screenshot after the edit: ${relative(ROOT, shotAfter)}`);
+    }
 
     const errors = await page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").allTextContents();
     const failures = errors.filter((e) => /Error|error TS/.test(e));

@@ -6,12 +6,12 @@
 import { parseArgs } from "node:util";
 import { didYouMean } from "./suggest";
 
-/** Option name (without dashes) -> whether it takes a value ("string") or not ("boolean"). */
-export type OptionSpecs = Readonly<Record<string, "string" | "boolean">>;
+/** Option name (without dashes) -> whether it takes a value ("string"), may be repeated ("strings"), or takes none ("boolean"). */
+export type OptionSpecs = Readonly<Record<string, "string" | "strings" | "boolean">>;
 
 export class UsageError extends Error {}
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | string[] | boolean | undefined>;
 
 /** Parses argv against `options` (plus --help / -h); throws UsageError naming the offending option. */
 export function parseFlags(argv: string[], options: OptionSpecs): Flags {
@@ -24,9 +24,9 @@ export function parseFlags(argv: string[], options: OptionSpecs): Flags {
   }
 }
 
-function parseArgsConfig(options: OptionSpecs): Record<string, { type: "string" | "boolean"; short?: string }> {
-  const config: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [name, type] of Object.entries(options)) config[name] = { type };
+function parseArgsConfig(options: OptionSpecs): Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> {
+  const config: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {};
+  for (const [name, type] of Object.entries(options)) config[name] = type === "strings" ? { type: "string", multiple: true } : { type };
   config.help = { type: "boolean", short: "h" };
   return config;
 }
@@ -39,8 +39,8 @@ function explainParseError(argv: string[], options: OptionSpecs, err: Error): st
     const type = options[token.name];
     if (type === undefined) return `unknown option '${token.rawName}'${didYouMean(token.name, Object.keys(options), "--")}`;
     if (type === "boolean" && token.inlineValue) return `${token.rawName} takes no value, got '${token.value}'`;
-    if (type === "string" && token.value === undefined) return `${token.rawName} needs a value`;
-    if (type === "string" && !token.inlineValue && token.value?.startsWith("-")) {
+    if (type !== "boolean" && token.value === undefined) return `${token.rawName} needs a value`;
+    if (type !== "boolean" && !token.inlineValue && token.value?.startsWith("-")) {
       return `${token.rawName} needs a value, got '${token.value}' (write ${token.rawName}=${token.value} if that is the value)`;
     }
   }
@@ -56,7 +56,16 @@ export class Flags {
     this.used.add(name);
     const v = this.values[name];
     if (typeof v === "boolean") throw new UsageError(`--${name} needs a value`);
+    if (Array.isArray(v)) throw new UsageError(`--${name} is given more than once`);
     return v;
+  }
+
+  /** Every value of a repeatable ("strings") option, in order. */
+  strings(name: string): string[] {
+    this.used.add(name);
+    const v = this.values[name];
+    if (typeof v === "boolean") throw new UsageError(`--${name} needs a value`);
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
   }
 
   requiredString(name: string): string {

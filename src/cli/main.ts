@@ -38,6 +38,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => (require("./commands/experiment") as typeof import("./commands/experiment")).command },
   runs: { summary: "where the cached runs stand: done, running (job, step), pending, failed (why), missing",
     load: () => (require("./commands/runs") as typeof import("./commands/runs")).command },
+  ablate: { summary: "your own ablation: vary fields of a run over seeds, with a result table and a figure",
+    load: () => (require("./commands/ablate") as typeof import("./commands/ablate")).command },
   backend: { summary: "which compute backend would be chosen, and why the better ones were not",
     load: () => (require("./commands/backend") as typeof import("./commands/backend")).command },
 };

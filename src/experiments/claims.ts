@@ -58,10 +58,7 @@ export function effectOf(m: ClaimMeasure): number {
 
 /** Variance of an effect (points^2) from the binomial noise of its top-1s. */
 function evalVariance(m: ClaimMeasure): number {
-  return m.terms.reduce((sum, t) => {
-    const p = t.top1 / 100;
-    return sum + (t.coef ** 2 * p * (1 - p) * 1e4) / Math.max(1, t.clips);
-  }, 0);
+  return m.terms.reduce((sum, t) => sum + t.coef ** 2 * top1Variance(t.top1, t.clips), 0);
 }
 
 /** Two-sided 95% quantile of Student's t with `df` degrees of freedom. */
@@ -83,16 +80,31 @@ export function combineClaims(perSeed: { seed: number; claims: ClaimMeasure[] }[
       return m;
     });
     const values = measures.map(effectOf);
-    const n = values.length;
-    const mean = values.reduce((a, b) => a + b, 0) / n;
-    const sd = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
-    const seedHalf = n > 1 ? (tQuantile95(n - 1) * sd) / Math.sqrt(n) : 0;
-    const evalHalf = 1.96 * Math.sqrt(measures.reduce((a, m) => a + evalVariance(m), 0) / n);
-    const half = Math.sqrt(seedHalf ** 2 + evalHalf ** 2);
+    const { mean, half } = intervalOverSeeds(values, measures.map(evalVariance));
     const { terms: _terms, ...spec } = measures[0];
     const kit = { effect: round2(mean), low: round2(mean - half), high: round2(mean + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2) };
-    return { ...spec, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, n) };
+    return { ...spec, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, values.length) };
   });
+}
+
+/**
+ * Mean of one value per seed and the half-width of its 95% interval: seed variation (t interval) combined with the
+ * evaluation noise of the values (`evalVariances`, points^2, one per seed; their mean is the noise of one seed's value).
+ */
+export function intervalOverSeeds(values: number[], evalVariances: number[]): { mean: number; half: number } {
+  const n = values.length;
+  if (n === 0 || evalVariances.length !== n) throw new Error(`intervalOverSeeds: ${n} values and ${evalVariances.length} variances`);
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  const seedHalf = n > 1 ? (tQuantile95(n - 1) * sd) / Math.sqrt(n) : 0;
+  const evalHalf = 1.96 * Math.sqrt(evalVariances.reduce((a, v) => a + v, 0) / n);
+  return { mean, half: Math.sqrt(seedHalf ** 2 + evalHalf ** 2) };
+}
+
+/** Binomial variance (points^2) of a top-1 (%) measured on `clips` clips. */
+export function top1Variance(top1: number, clips: number): number {
+  const p = top1 / 100;
+  return (p * (1 - p) * 1e4) / Math.max(1, clips);
 }
 
 export function verdictOf(expect: ClaimSpec["expect"], low: number, high: number, seeds: number): Verdict {

@@ -52,7 +52,7 @@ export const lossWeightSweep: Experiment = {
     return {
       rows, claims, findings, runs,
       present: (mean) => ({
-        tables: [resultTable("loss-weight-sweep", mean, { title: "Image loss weight sweep, w_video = 1 (Table 6), top-1 %", delta: true })],
+        tables: [resultTable("loss-weight-sweep", mean, { title: "Image loss weight sweep, w_video = 1 (Table 6), top-1 %" })],
         figures: { "loss-weight-sweep": sweepChart(mean, { title: "Image loss weight (Table 6)", x: "w_image", by: "dataset", xTitle: "w_image", yTitle: "top-1 %" }) },
       }),
     };

@@ -7,16 +7,18 @@ import { join } from "node:path";
 import { openRunData } from "../data/pipeline";
 import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
-import { claimsChart } from "../report/figure";
+import { claimsChart, withVerdicts } from "../report/figure";
 import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
+import { progressNote, setProgressContext } from "../util/progress";
 import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { Executor, trainOnSlurm } from "./executor";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
-import { Scale, scaleSettings } from "./scales";
+import { Role, Scale, scaleSettings } from "./scales";
+import { readRunResults } from "../train/trainer";
 
 export interface ExperimentOptions {
   scale?: Scale;
@@ -59,11 +61,12 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
   const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];
   for (const seed of seeds) {
-    if (!quiet && seeds.length > 1) console.error(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);
+    if (!quiet && seeds.length > 1) progressNote(`${name}: seed ${seed} (${perSeed.length + 1} of ${seeds.length})`);
+    setProgressContext(seeds.length > 1 ? `${name} seed ${seed}` : "");
     const output = await e.run({
       scale, settings, seed, cache, openData: openRunData, quiet, signal,
-      log: (line) => { if (!quiet) console.error(line); },
-    });
+      log: (line) => { if (!quiet) progressNote(line); },
+    }).finally(() => setProgressContext(""));
     perSeed.push({ seed, output });
   }
   const output = combineSeeds(name, scale, perSeed);
@@ -78,7 +81,8 @@ function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; outpu
   for (const { seed, output } of perSeed) for (const [what, dir] of Object.entries(output.runs)) runs[`${what} (seed ${seed})`] = dir;
   const claims = combineClaims(perSeed.map(({ seed, output }) => ({ seed, claims: output.claims })));
   const last = perSeed[perSeed.length - 1].output;
-  const presentation = last.present(meanOverSeeds(perSeed.map((s) => s.output.rows)));
+  const chance = chanceLevels(scale, perSeed.flatMap((s) => Object.values(s.output.runs)));
+  const presentation = last.present(meanOverSeeds(perSeed.map((s) => s.output.rows)).map((r) => withChance(r, chance)));
   const findings = [
     ...claims.map(claimLine),
     ...perSeed.flatMap(({ seed, output }) => output.findings.map((f) => (perSeed.length > 1 ? `seed ${seed}: ${f}` : f))),
@@ -86,8 +90,28 @@ function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; outpu
   const noise = evaluationNoiseFinding(Object.values(runs));
   if (noise) findings.push(noise);
   const tables = [...presentation.tables, claimsTable(name, claims), new Table(`${name}-per-seed`, rows, { title: `${name}: every seed's numbers` })];
-  const figures = { ...presentation.figures, ...(claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""})` }) } : {}) };
+  const verdicts = claims.map((c) => `${c.claim}: ${c.verdict} (${c.kit.seeds.length} seed${c.kit.seeds.length > 1 ? "s" : ""})`);
+  const withClaims = Object.fromEntries(Object.entries(presentation.figures).map(([figureName, spec]) => [figureName, withVerdicts(spec, verdicts)]));
+  const figures = { ...withClaims, ...(claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""})` }) } : {}) };
   return { name, scale, seeds, rows, claims, findings, runs, tables, figures };
+}
+
+/** Top-1 of guessing (100 / classes, one decimal) per dataset role, from the class lists in the runs' results. */
+function chanceLevels(scale: Scale, runDirs: string[]): Partial<Record<Role, number>> {
+  const byDataset = new Map<string, number>();
+  for (const dir of runDirs) for (const [dataset, r] of Object.entries(readRunResults(dir)?.datasets ?? {})) byDataset.set(dataset, r.classes.length);
+  const levels: Partial<Record<Role, number>> = {};
+  for (const [role, dataset] of Object.entries(scaleSettings(scale).datasets) as [Role, string][]) {
+    const classes = byDataset.get(dataset);
+    if (classes) levels[role] = Math.round(1000 / classes) / 10;
+  }
+  return levels;
+}
+
+/** An absolute top-1 row gets its dataset's chance level (figures draw it; tables show it). */
+function withChance(row: ResultRow, chance: Partial<Record<Role, number>>): ResultRow {
+  const level = chance[row.dataset as Role];
+  return row.metric === "top1" && level !== undefined ? { ...row, chance: level } : row;
 }
 
 /**
@@ -117,7 +141,7 @@ export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
 function claimsTable(name: string, claims: ExperimentOutput["claims"]): Table {
   const rows = claims.map((c) => ({
     claim: c.claim,
-    "paper effect": "effect" in c.paper ? c.paper.effect : null,
+    "paper effect": "effect" in c.paper ? Math.round(c.paper.effect * 100) / 100 : null,
     "paper range": "range" in c.paper ? `${c.paper.range[0]} to ${c.paper.range[1]}` : null,
     "kit effect": c.kit.effect, "kit low": c.kit.low, "kit high": c.kit.high,
     seeds: c.kit.seeds.length, "per seed": c.kit.perSeed.map((v) => v.toFixed(1)).join(" / "), verdict: c.verdict,

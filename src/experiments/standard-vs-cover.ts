@@ -45,7 +45,7 @@ export const standardVsCover: Experiment = {
     return {
       rows, claims, findings, runs,
       present: (mean) => ({
-        tables: [sideBySide("standard-vs-cover", mean, { title: "Standard training vs COVER (Table 1), top-1 %", rowKeys: ["training"], delta: true })],
+        tables: [sideBySide("standard-vs-cover", mean, { title: "Standard training vs COVER (Table 1), top-1 %", rowKeys: ["training"] })],
         figures: { "standard-vs-cover": paperVsKitBars(mean, { title: "Standard vs COVER (Table 1)", by: ["dataset", "training"], yTitle: "top-1 %" }) },
       }),
     };

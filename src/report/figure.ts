@@ -62,7 +62,8 @@ export function barChart(options: { title: string; categories: string[]; series:
 
 /**
  * Paper vs kit bars from result rows: one category per distinct value of the `by` columns (default: dataset),
- * labelled "a / b" when several. A missing paper number leaves a gap.
+ * labelled "a / b" when several. A missing paper number leaves a gap. Rows averaged over seeds (a `kit ±` column)
+ * get error bars; rows with a `chance` column get chance markers.
  */
 export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?: string[]; yTitle?: string }): FigureSpec {
   if (rows.length === 0) throw new Error(`figure "${options.title}": no result rows`);
@@ -74,12 +75,18 @@ export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?:
   const categories = [...new Set(rows.map(label))];
   const pick = (key: "paper" | "kit") => categories.map((c) => rows.find((r) => label(r) === c)?.[key] ?? null);
   const metrics = [...new Set(rows.map((r) => r.metric))];
-  return barChart({
+  const spec = barChart({
     title: options.title,
     categories,
     series: [{ name: "paper", values: pick("paper") }, { name: "kit", values: pick("kit") }],
     yTitle: options.yTitle ?? metrics.join(", "),
   });
+  const spread = categories.map((c) => rows.find((r) => label(r) === c)?.["kit ±"]);
+  const data = spread.some((v) => typeof v === "number" && v > 0)
+    ? spec.data.map((t) => (t.name === "kit" ? { ...t, name: "kit (95% interval over seeds)", error_y: { type: "data", array: spread.map((v) => (typeof v === "number" ? v : 0)) } } : t))
+    : spec.data;
+  const chance = chanceTrace(categories, rows, label);
+  return { ...spec, data: chance ? [...data, chance] : data };
 }
 
 /** What claimsChart needs of a claim (structurally the experiments' Claim). */
@@ -114,6 +121,75 @@ export function claimsChart(claims: ClaimPoint[], options: { title: string }): F
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { color: "#333", width: 1 } }],
     }),
   };
+}
+
+/** One panel of accuracyPanels: a dataset's accuracies per setting, with 95% intervals and its chance level. */
+export interface AccuracyPanel {
+  title: string;
+  categories: string[];
+  values: (number | null)[];
+  low: (number | null)[];
+  high: (number | null)[];
+  /** Top-1 of guessing (100 / classes), drawn as a dotted line across the panel. */
+  chance?: number;
+}
+
+/**
+ * Absolute accuracies side by side, one panel per dataset (each with its own y axis, since different datasets'
+ * accuracies are not comparable): bars with their 95% intervals, and the panel's chance level.
+ */
+export function accuracyPanels(panels: AccuracyPanel[], options: { title: string; yTitle?: string }): FigureSpec {
+  if (panels.length === 0) throw new Error(`figure "${options.title}": no panels`);
+  const gap = 0.06;
+  const width = (1 - gap * (panels.length - 1)) / panels.length;
+  const data: Trace[] = [];
+  // The top margin leaves room for a two-line title above the panels' own titles.
+  const layout: Layout = baseLayout(options.title, undefined, undefined, { showlegend: false, width: Math.max(560, 320 * panels.length), margin: { t: 120, r: 20, b: 60, l: 60 } });
+  const shapes: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  panels.forEach((panel, i) => {
+    const n = panels.length > 1 ? String(i + 1) : "";
+    const axis = i === 0 ? "" : n;
+    const x0 = i * (width + gap);
+    const span = (v: (number | null)[], from: (number | null)[]) => v.map((value, j) => (value === null || from[j] === null ? 0 : Math.abs((value as number) - (from[j] as number))));
+    data.push({
+      type: "bar", name: panel.title, x: panel.categories, y: panel.values, xaxis: `x${axis}`, yaxis: `y${axis}`,
+      marker: { color: KIT_COLOR },
+      error_y: { type: "data", symmetric: false, array: span(panel.high, panel.values), arrayminus: span(panel.values, panel.low) },
+      hovertemplate: "%{x}: %{y:.1f}%<extra>" + panel.title.replace(/[<>]/g, "") + "</extra>",
+    });
+    layout[`xaxis${axis}`] = { domain: [x0, x0 + width], automargin: true, anchor: `y${axis}`, type: "category" };
+    layout[`yaxis${axis}`] = { anchor: `x${axis}`, automargin: true, rangemode: "tozero", ...(i === 0 && { title: { text: options.yTitle ?? "top-1 %" } }) };
+    annotations.push({ text: `<b>${panel.title}</b>`, xref: "paper", yref: "paper", x: x0 + width / 2, y: 1.02, yanchor: "bottom", showarrow: false });
+    if (panel.chance !== undefined) {
+      shapes.push({ type: "line", xref: `x${axis} domain`, yref: `y${axis}`, x0: 0, x1: 1, y0: panel.chance, y1: panel.chance, line: { color: "#d62728", width: 1.5, dash: "dot" } });
+      annotations.push({ text: `chance ${panel.chance.toFixed(1)}%`, xref: `x${axis} domain`, yref: `y${axis}`, x: 1, y: panel.chance, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#d62728" } });
+    }
+  });
+  return { data, layout: { ...layout, shapes, annotations } };
+}
+
+/** A figure with the verdicts of the paper's claims under its title, so the picture never travels without them. */
+export function withVerdicts(spec: FigureSpec, verdicts: string[]): FigureSpec {
+  if (verdicts.length === 0) return spec;
+  const title = spec.layout.title?.text ?? "";
+  const lines = verdicts.map((v) => `<sub>${v.replace(/</g, "&lt;")}</sub>`).join("<br>");
+  const top = 60 + 18 * verdicts.length;
+  const margin = (spec.layout.margin as Record<string, number> | undefined) ?? {};
+  return { data: spec.data, layout: { ...spec.layout, title: { text: `${title}<br>${lines}` }, margin: { ...margin, t: top } } };
+}
+
+/**
+ * Chance level markers beside the bars of a paper-vs-kit figure whose rows carry a numeric `chance` column (the top-1
+ * of guessing on that row's dataset), so absolute accuracies of datasets with different class counts can be read.
+ */
+function chanceTrace(categories: string[], rows: ResultRow[], label: (r: ResultRow) => string): Trace | null {
+  const chance = categories.map((c) => {
+    const v = rows.find((r) => label(r) === c)?.chance;
+    return typeof v === "number" ? v : null;
+  });
+  if (chance.every((v) => v === null)) return null;
+  return { type: "scatter", mode: "markers", name: "chance", x: categories, y: chance, marker: { symbol: "line-ew-open", size: 40, color: "#d62728", line: { width: 2 } } };
 }
 
 export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot"; color?: string }
@@ -204,6 +280,8 @@ export function sweepChart(rows: ResultRow[], options: { title: string; x: strin
     if (points.some((p) => p.paper !== null)) {
       series.push({ name: `${group} paper`, x: points.map((p) => p.x), y: points.map((p) => p.paper), dash: "dash", color });
     }
+    const chance = rows.find((r) => String(r[by]) === group && typeof r.chance === "number")?.chance;
+    if (typeof chance === "number") series.push({ name: `${group} chance`, x: points.map((p) => p.x), y: points.map(() => chance), dash: "dot", color });
   }
   const metrics = [...new Set(rows.map((r) => r.metric))];
   return lineChart({ title: options.title, series, xTitle: options.xTitle ?? options.x, yTitle: options.yTitle ?? metrics.join(", ") });

@@ -16,6 +16,8 @@ export interface ExecuteOptions {
   cellTimeout: number;
   /** Default: the kernel named in the notebook. */
   kernel?: string;
+  /** The kernel's working folder (default: the notebook's). */
+  workingDir?: string;
   /** Default /usr/bin/python3 (Debian's, with the Jupyter packages). */
   python?: string;
   log?: (line: string) => void;
@@ -67,7 +69,7 @@ if failed is not None:
 export function executeNotebook(options: ExecuteOptions): Promise<ExecuteResult> {
   const log = options.log ?? ((line: string) => console.error(line));
   const python = options.python ?? "/usr/bin/python3";
-  const args = ["-c", DRIVER, resolve(options.notebook), resolve(options.executed), String(options.cellTimeout), options.kernel ?? "", dirname(resolve(options.notebook))];
+  const args = ["-c", DRIVER, resolve(options.notebook), resolve(options.executed), String(options.cellTimeout), options.kernel ?? "", resolve(options.workingDir ?? dirname(options.notebook))];
   const started = performance.now();
   return new Promise((done) => {
     const child = spawn(python, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"] });

@@ -8,7 +8,9 @@
  * Outside a kernel nothing of tslab is loaded.
  */
 import type { FigureSpec } from "./figure";
-import type { Table } from "./table";
+import type { DataFrame } from "danfojs-node";
+import { Table } from "./table";
+import { setProgressDisplay } from "../util/progress";
 
 export type MimeBundle = Record<string, unknown>;
 type WriteDisplay = (message: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
@@ -37,6 +39,9 @@ export function tableBundle(table: Table): MimeBundle {
 }
 
 export interface FigureDisplayOptions {
+  /** A DataFrame's caption, and the digits its result columns are rounded to (default 1). */
+  title?: string;
+  digits?: number;
   /** A rendered PNG of the same figure (see exportFigure) for viewers without plotly: nbconvert HTML, GitHub. */
   png?: Uint8Array;
 }
@@ -54,18 +59,23 @@ export function figureBundle(spec: FigureSpec, options: FigureDisplayOptions = {
   return bundle;
 }
 
-/** Shows a table, a figure spec or text: rich in a notebook, text on the command line. */
-export function show(value: Table | FigureSpec | string, options: FigureDisplayOptions = {}): void {
+/** Shows a table, a danfojs DataFrame, a figure spec or text: rich in a notebook, text on the command line. */
+export function show(value: Table | DataFrame | FigureSpec | string, options: FigureDisplayOptions = {}): void {
   if (typeof value === "string") displayBundle({ "text/markdown": value, "text/plain": value });
   else if (isTable(value)) displayBundle(tableBundle(value));
+  else if (isDataFrame(value)) displayBundle(tableBundle(Table.fromFrame("frame", value, { title: options.title ?? "DataFrame", digits: options.digits })));
   else displayBundle(figureBundle(value, options));
+}
+
+function isDataFrame(value: DataFrame | FigureSpec): value is DataFrame {
+  return Array.isArray((value as DataFrame).columns) && Array.isArray((value as DataFrame).values) && !("data" in value && "layout" in value);
 }
 
 /**
  * Duck-typed: a notebook may reach src/report through tslab's compiler and through tsx at once, which gives
  * two copies of the Table class.
  */
-function isTable(value: Table | FigureSpec): value is Table {
+function isTable(value: Table | DataFrame | FigureSpec): value is Table {
   return typeof (value as Table).toHtml === "function" && typeof (value as Table).toText === "function";
 }
 
@@ -83,6 +93,22 @@ export function statusLine(): { update(text: string): void } {
       shown = true;
     },
   };
+}
+
+/**
+ * Routes progress (frame decoding, training, evaluation: run name, step, rate, ETA, loss) to one status line per
+ * cell, rewritten in place, instead of a growing stack of stderr lines. Does nothing outside a kernel.
+ */
+export function showProgressInNotebook(): void {
+  if (!inNotebook()) return;
+  let writer: WriteDisplay | null = null;
+  let status = statusLine();
+  setProgressDisplay((line) => {
+    const current = kernelWriter();
+    // tslab makes a new writer for each cell it executes: a new cell gets its own status line.
+    if (current !== writer) { writer = current; status = statusLine(); }
+    status.update(line);
+  });
 }
 
 /** A figure's title and its traces as text (the plain-text view of a figure). */

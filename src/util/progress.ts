@@ -22,13 +22,40 @@ export interface Progress {
   done(): void;
 }
 
+/** Shows a progress line in place of the stream, e.g. one notebook status line rewritten in place. */
+export type ProgressDisplay = (line: string) => void;
+
+/**
+ * Process-wide, not module-wide: a notebook kernel may load this file twice (through tslab's compiler and through
+ * tsx), and the display set through one copy must reach the trainer that imported the other.
+ */
+const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for("cover-kit.progress")] ??= { display: null, context: "" }) as
+  { display: ProgressDisplay | null; context: string };
+
+/** Sends every progress line (from now on) to `d` instead of the stream; null restores the stream. */
+export function setProgressDisplay(d: ProgressDisplay | null): void {
+  shared.display = d;
+}
+
+/** A prefix for every progress line, e.g. "ablation 3/8" while a sweep trains its third run; "" clears it. */
+export function setProgressContext(text: string): void {
+  shared.context = text;
+}
+
+/** A one-off status line (a sweep starting its next run): on the progress display when there is one, else stderr. */
+export function progressNote(line: string): void {
+  if (shared.display) shared.display(line);
+  else console.error(line);
+}
+
 export function createProgress(options: ProgressOptions): Progress {
   const stream = options.stream ?? process.stderr;
   const tty = stream.isTTY === true;
   const env = process.env.COVER_PROGRESS;
   const silent = options.silent === true || env === "off";
   const envSeconds = env !== undefined && env !== "" && Number.isFinite(Number(env)) ? Number(env) : undefined;
-  const every = (options.everySeconds ?? (tty ? 0.2 : envSeconds ?? 10)) * 1000;
+  const sink = options.stream ? null : shared.display;
+  const every = (options.everySeconds ?? (tty || sink ? 0.5 : envSeconds ?? 10)) * 1000;
   const unit = options.unit ?? "item";
   const started = Date.now();
   let count = 0;
@@ -45,12 +72,13 @@ export function createProgress(options: ProgressOptions): Progress {
     const pct = options.total > 0 ? Math.floor((100 * count) / options.total) : 100;
     const shown = Object.entries(metrics).map(([k, v]) => `${k} ${formatMetric(v)}`).join("  ");
     const detail = options.detail ? `  ${options.detail(count)}` : "";
-    return `${options.label}: ${count}/${options.total} ${unit}s (${pct}%)${detail}  ${rate.toFixed(rate < 10 ? 2 : 1)} ${unit}/s` +
+    return `${shared.context ? `[${shared.context}] ` : ""}${options.label}: ${count}/${options.total} ${unit}s (${pct}%)${detail}  ${rate.toFixed(rate < 10 ? 2 : 1)} ${unit}/s` +
       `  elapsed ${duration(elapsed)}  eta ${duration(eta)}${shown ? `  ${shown}` : ""}`;
   };
   const print = (final: boolean) => {
     if (silent) return;
-    if (tty) stream.write(`\r\x1b[2K${line()}${final ? "\n" : ""}`);
+    if (sink) sink(line());
+    else if (tty) stream.write(`\r\x1b[2K${line()}${final ? "\n" : ""}`);
     else stream.write(`${line()}\n`);
   };
 

@@ -123,3 +123,24 @@ test("the experiment names the CLI knows without loading the registry are the re
   const { EXPERIMENTS } = require("../../src/experiments/registry") as typeof import("../../src/experiments/registry");
   assert.deepEqual([...EXPERIMENT_NAMES].sort(), Object.keys(EXPERIMENTS).sort());
 });
+
+test("a repeatable option keeps every value in order; read as a single value it is a usage error", () => {
+  const flags = parseFlags(["--vary", "a=1,2", "--vary=b=x"], { vary: "strings", out: "string" });
+  assert.deepEqual(flags.strings("vary"), ["a=1,2", "b=x"]);
+  assert.throws(() => parseFlags(["--out", "a", "--out", "b"], { out: "strings" }).string("out"), /--out is given more than once/);
+  assert.deepEqual(parseFlags([], { vary: "strings" }).strings("vary"), []);
+});
+
+test("cover ablate: --vary values are JSON where they parse, else text; malformed ones are usage errors", async () => {
+  const { parseVariations } = require("../../src/cli/commands/ablate") as typeof import("../../src/cli/commands/ablate");
+  assert.deepEqual(parseVariations(["train.builtin-digits-images=0,0.5,1", "model.preset=tiny,small", "freezeBackbone=true,false"]),
+    { "train.builtin-digits-images": [0, 0.5, 1], "model.preset": ["tiny", "small"], freezeBackbone: [true, false] });
+  assert.throws(() => parseVariations(["model.preset"]), /--vary takes PATH=V1,V2,..., got 'model.preset'/);
+  assert.throws(() => parseVariations(["a=1", "a=2"]), /--vary a is given twice/);
+  const none = await mainCapturing(["ablate", "cover", "--out", "x"]);
+  assert.equal(none.code, 2);
+  assert.match(none.err, /give at least one --vary PATH=V1,V2/);
+  const scale = await mainCapturing(["ablate", "cover", "--vary", "a=1", "--out", "x", "--scale", "smok"]);
+  assert.equal(scale.code, 2);
+  assert.match(scale.err, /--scale must be one of smoke, cpu, paper, got 'smok'/);
+});

@@ -42,6 +42,15 @@ describe("experiments", () => {
     assert.ok(Math.abs(motion.kit.effect - (reversed - inOrder)) < 0.06, `${motion.kit.effect} vs ${reversed} - ${inOrder}`);
     assert.ok(motion.kit.low < motion.kit.effect && motion.kit.effect < motion.kit.high);
     assert.equal(motion.verdict, "inconclusive", "one seed never decides a claim");
+    assert.match(first.figures["frame-reversal"].layout.title?.text ?? "", /<sub>reversing the frames costs the motion dataset \(reversed minus in order\): inconclusive \(1 seed\)<\/sub>/, "the figure carries the verdict");
+    const mean = first.tables.find((t) => t.name === "frame-reversal")!;
+    assert.deepEqual(mean.rows.map((r) => r.chance), [10, 10, 12.5, 12.5], "absolute top-1 rows carry their dataset's chance level (10 and 8 classes)");
+    assert.deepEqual(first.figures["frame-reversal"].data.find((t) => t.name === "chance")?.y, [10, 10, 12.5, 12.5]);
+    const { resultFrames } = require("../../src/experiments/result-frames") as typeof import("../../src/experiments/result-frames");
+    const frames = resultFrames(first);
+    assert.equal(frames.perSeed.shape[0], 4);
+    assert.ok(frames.summary.columns.includes("kit ±") && frames.summary.columns.includes("seeds"));
+    assert.equal(frames.claims.shape[0], 2);
     assert.ok(existsSync(join(out1, "tables", "frame-reversal-claims.csv")));
     assert.ok(existsSync(join(out1, "figures", "frame-reversal-claims.html")));
     const evalClips = JSON.parse(readFileSync(join(first.runs["cover (seed 0)"], "results.json"), "utf8")) as { datasets: Record<string, { samples: number }> };

@@ -113,3 +113,35 @@ test("with Chromium, exportFigure renders PNG and SVG through Plotly.toImage", {
   assert.match(svg, /^<svg/);
   assert.match(svg, /Paper vs kit/);
 });
+
+test("accuracyPanels: a panel per dataset on its own axes, intervals as error bars, a chance line per panel", () => {
+  const { accuracyPanels } = require("../../src/report/figure") as typeof import("../../src/report/figure");
+  const spec = accuracyPanels([
+    { title: "motion", categories: ["4", "8"], values: [20, 30], low: [15, 22], high: [25, 38], chance: 12.5 },
+    { title: "images", categories: ["4", "8"], values: [50, null], low: [40, null], high: [60, null], chance: 10 },
+  ], { title: "t" });
+  assert.deepEqual(spec.data.map((t) => [t.xaxis, t.yaxis]), [["x", "y"], ["x2", "y2"]]);
+  assert.deepEqual((spec.data[0].error_y as { array: number[]; arrayminus: number[] }).array, [5, 8]);
+  assert.deepEqual((spec.data[0].error_y as { array: number[]; arrayminus: number[] }).arrayminus, [5, 8]);
+  assert.deepEqual((spec.data[1].error_y as { array: number[] }).array, [10, 0], "a missing value has no bar");
+  const shapes = spec.layout.shapes as { xref: string; y0: number }[];
+  assert.deepEqual(shapes.map((s) => [s.xref, s.y0]), [["x domain", 12.5], ["x2 domain", 10]]);
+  const domains = [spec.layout.xaxis?.domain, (spec.layout as Record<string, { domain: number[] }>).xaxis2.domain] as number[][];
+  assert.ok(domains[0][1] < domains[1][0], "the panels do not overlap");
+  assert.throws(() => accuracyPanels([], { title: "empty" }), /no panels/);
+});
+
+test("withVerdicts puts the claims' verdicts under the title; paperVsKitBars draws chance where rows carry it", () => {
+  const { withVerdicts } = require("../../src/report/figure") as typeof import("../../src/report/figure");
+  const rows = compareRows("x", "top1", { motion: 30, appearance: 20 }, { motion: 60, appearance: 80 }).map((r) => ({ ...r, chance: r.dataset === "motion" ? 12.5 : 10 }));
+  const bars = paperVsKitBars(rows, { title: "Bars" });
+  const chance = bars.data.find((t) => t.name === "chance");
+  assert.deepEqual(chance?.y, [12.5, 10]);
+  assert.equal(paperVsKitBars(compareRows("x", "top1", { motion: 30 }, { motion: 60 }), { title: "b" }).data.length, 2, "no chance column, no chance trace");
+  const overSeeds = paperVsKitBars(rows.map((r) => ({ ...r, "kit ±": r.dataset === "motion" ? 4.5 : 0 })), { title: "s" });
+  assert.deepEqual(overSeeds.data.map((t) => t.name), ["paper", "kit (95% interval over seeds)", "chance"]);
+  assert.deepEqual((overSeeds.data[1].error_y as { array: number[] }).array, [4.5, 0]);
+  const marked = withVerdicts(bars, ["COVER helps: holds (3 seeds)", "a <b> claim: inconclusive (1 seed)"]);
+  assert.equal(marked.layout.title?.text, "Bars<br><sub>COVER helps: holds (3 seeds)</sub><br><sub>a &lt;b> claim: inconclusive (1 seed)</sub>");
+  assert.equal(withVerdicts(bars, []), bars);
+});

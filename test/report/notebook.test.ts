@@ -49,7 +49,7 @@ test("notebookParameters reads COVER_SCALE, COVER_SEED and COVER_OUT, with defau
   assert.deepEqual(notebookParameters("fr", {}, { COVER_SEEDS: "2,0,1" }).seeds, [2, 0, 1]);
   assert.throws(() => notebookParameters("fr", {}, { COVER_SEEDS: "1,1" }), /COVER_SEEDS=1,1/);
   assert.equal(notebookParameters("fr", {}, { COVER_OUT: "out/a" }).out, resolve(PROJECT_ROOT, "out/a"));
-  assert.throws(() => notebookParameters("fr", {}, { COVER_SCALE: "huge" }), /COVER_SCALE=huge: expected one of smoke, cpu, paper/);
+  assert.throws(() => notebookParameters("fr", {}, { COVER_SCALE: "huge" }), /COVER_SCALE="huge": expected one of smoke, cpu, paper/);
   assert.throws(() => notebookParameters("fr", {}, { COVER_SEED: "1.5" }), /COVER_SEED=1.5/);
 });
 

@@ -83,3 +83,26 @@ test("after a resume the rate and ETA count only the steps since the resume; det
   const last = text().trim().split("\n").pop()!;
   assert.match(last, /^train: 910\/1000 steps \(91%\)  epoch 10\/10  1\.00 step\/s  elapsed 10s  eta 1m30s/);
 });
+
+test("a progress display (a notebook status line) gets every line, with the context in front; null restores the stream", () => {
+  const { setProgressContext, setProgressDisplay, progressNote } = require("../../src/util/progress") as typeof import("../../src/util/progress");
+  const shown: string[] = [];
+  setProgressDisplay((line) => shown.push(line));
+  setProgressContext("ablation 2/4");
+  try {
+    const p = createProgress({ label: "train x", total: 3, unit: "step", everySeconds: 0 });
+    p.tick(); p.tick(1, { loss: 1.5 }); p.tick();
+    p.done();
+    progressNote("next run");
+  } finally {
+    setProgressDisplay(null);
+    setProgressContext("");
+  }
+  assert.ok(shown.length >= 2, shown.join("\n"));
+  assert.match(shown[shown.length - 2], /^\[ablation 2\/4\] train x: 3\/3 steps \(100%\).*eta 0s\s+loss 1\.5/);
+  assert.equal(shown[shown.length - 1], "next run");
+  const { stream, text } = fakeStream(false);
+  const after = createProgress({ label: "plain", total: 1, stream, everySeconds: 0 });
+  after.tick(); after.done();
+  assert.match(text(), /^plain: 1\/1/);
+});

@@ -1,0 +1,73 @@
+import { Scale, SCALES } from "../../experiments/scales";
+import type { SettingValue, Variations } from "../../experiments/ablate";
+import { Flags, UsageError } from "../args";
+import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
+import { cliInterrupts } from "../interrupt";
+import type { Command } from "../main";
+import { didYouMean } from "../suggest";
+import { parseSeeds } from "./experiment";
+
+export const command: Command = {
+  usage: `usage: cover ablate <base> --vary PATH=V1,V2[,...] [--vary ...] --out DIR [--seeds 0,1,2] [--scale ${SCALES.join("|")}]
+                    [--pretrain] [--name NAME] [--runs DIR] [--backend B] [--quiet]
+  <base>   a named run (cover, cover-video, standard-<role>, image-pretrain) or a RunConfig JSON file
+  --vary   a field of the run config by dotted path and its values, e.g. --vary train.builtin-digits-images=0,0.5,1
+           --vary model.preset=tiny,small; values are JSON (numbers, true, null, "text") or plain text. Every
+           combination is trained for every seed, one run after another.
+  --pretrain  start every run from image pre-training of its own model (trained once per seed and model), as the
+           experiments do; a config file whose init is an image pre-training run does so by itself.
+  Writes DIR/tables/<name>-{per-seed,summary}.{csv,md,tex,json} and DIR/figures/<name>.{html,png}. Runs live in the
+  shared run cache (--runs, else $COVER_RUNS, else <project>/runs/cache): a rerun, a notebook or an experiment
+  reuses every finished run, and an interrupted ablation resumes where it stopped. Ctrl-C checkpoints and exits 130.`,
+  options: { vary: "strings", out: "string", seeds: "string", seed: "string", scale: "string", pretrain: "boolean", name: "string", runs: "string", backend: "string", quiet: "boolean" },
+  async run(flags: Flags): Promise<number> {
+    const [base, extra] = flags.positionals;
+    if (!base) throw new UsageError("a base run is needed (a named run or a config file)");
+    if (extra) throw new UsageError(`unexpected argument '${extra}'`);
+    const vary = parseVariations(flags.strings("vary"));
+    const out = flags.requiredString("out");
+    const scale = (flags.string("scale") ?? "cpu") as Scale;
+    if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, got '${scale}'${didYouMean(scale, SCALES)}`);
+    const seeds = parseSeeds(flags.string("seeds"), flags.string("seed"));
+    const init = flags.bool("pretrain") ? "image-pretrain" as const : "base" as const;
+    const name = flags.string("name");
+    const runsRoot = flags.string("runs");
+    const quiet = flags.bool("quiet");
+    const backend = backendRequest(flags);
+    flags.rejectUnknown();
+    const { ablate } = require("../../experiments/ablate") as typeof import("../../experiments/ablate");
+    const choice = await selectBackend(backend);
+    if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
+    const interrupts = cliInterrupts();
+    try {
+      const result = await ablate({ base, vary, seeds, scale, init, name, out, runsRoot, quiet, signal: interrupts.signal });
+      console.log(`\n${result.tables.summary.toMarkdown()}`);
+      console.error(`\n${result.runs.length} runs; exports in ${out}`);
+      return 0;
+    } finally {
+      interrupts.dispose();
+    }
+  },
+};
+
+/** `--vary path=v1,v2` flags -> {path: [v1, v2]}; each value JSON where it parses, else text. */
+export function parseVariations(flags: string[]): Variations {
+  if (flags.length === 0) throw new UsageError("give at least one --vary PATH=V1,V2");
+  const vary: Variations = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--vary takes PATH=V1,V2,..., got '${flag}'`);
+    const path = flag.slice(0, eq);
+    if (path in vary) throw new UsageError(`--vary ${path} is given twice`);
+    vary[path] = flag.slice(eq + 1).split(",").map((v) => settingValue(v.trim()));
+  }
+  return vary;
+}
+
+function settingValue(text: string): SettingValue {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v === null || ["string", "number", "boolean"].includes(typeof v)) return v as SettingValue;
+  } catch { /* plain text */ }
+  return text;
+}
