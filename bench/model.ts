@@ -11,7 +11,8 @@
  *
  * Options: --configs a,b (default all), --backends a,b (default: every available one but the plain-JS cpu),
  * --repeats N (alternating rounds, default 1; medians over the rounds), --steps-scale X (multiplies the timed steps),
- * --no-pytorch.
+ * --no-pytorch, --profile (instead: the kernels of one step of each config x mode x backend, counted by name, with
+ * their summed kernel time; written to bench/results/model-profile.json).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -66,7 +67,10 @@ interface Measurement {
 
 interface Failure { implementation: string; error: string }
 
-interface ChildSpec { config: string; mode: Mode; backend: BackendName; stepsScale: number }
+interface ChildSpec { config: string; mode: Mode; backend: BackendName; stepsScale: number; profile?: boolean }
+
+/** The kernels one step ran: how many, their summed time, and the ten costliest kernel names. */
+interface StepProfile { implementation: string; kernels: number; kernelMs: number; byName: Record<string, { count: number; ms: number }> }
 
 function benchConfig(name: string): BenchConfig {
   const c = CONFIGS.find((x) => x.name === name);
@@ -85,7 +89,7 @@ const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) /
 const round = (x: number) => Math.round(x * 100) / 100;
 
 /** Runs in a child process: one config, one mode, one backend. */
-async function measureKit(spec: ChildSpec): Promise<Measurement> {
+async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile> {
   await useBackend(spec.backend);
   const c = benchConfig(spec.config);
   const config = modelFor(c);
@@ -109,6 +113,7 @@ async function measureKit(spec: ChildSpec): Promise<Measurement> {
   };
   const step = spec.mode === "train" ? trainStep : inferStep;
   for (let i = 0; i < c.warmup; i++) step();
+  if (spec.profile) return profileStep(spec.backend, step);
   const tensorsBefore = tf.memory().numTensors;
   const rssBefore = process.memoryUsage().rss;
   const wall: number[] = [];
@@ -128,16 +133,32 @@ async function measureKit(spec: ChildSpec): Promise<Measurement> {
   };
 }
 
+async function profileStep(implementation: string, step: () => void): Promise<StepProfile> {
+  const info = await tf.profile(step);
+  const byName: Record<string, { count: number; ms: number }> = {};
+  let kernelMs = 0;
+  for (const k of info.kernels) {
+    const ms = await k.kernelTimeMs;
+    const t = typeof ms === "number" ? ms : 0;
+    const entry = (byName[k.name] ??= { count: 0, ms: 0 });
+    entry.count++;
+    entry.ms += t;
+    kernelMs += t;
+  }
+  const top = Object.entries(byName).sort((a, b) => b[1].ms - a[1].ms).slice(0, 10).map(([name, e]) => [name, { count: e.count, ms: round(e.ms) }]);
+  return { implementation, kernels: info.kernels.length, kernelMs: round(kernelMs), byName: Object.fromEntries(top) };
+}
+
 /** One thread per process, for every implementation alike. */
 const ONE_THREAD = { OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", TF_NUM_INTRAOP_THREADS: "1", TF_NUM_INTEROP_THREADS: "1" };
 
 function lastLines(text: string, n = 3): string { return text.trim().split("\n").slice(-n).join(" | "); }
 
-function runChild(command: string, args: string[], implementation: string): Measurement | Failure {
+function runChild<R = Measurement>(command: string, args: string[], implementation: string): R | Failure {
   const run = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, ...ONE_THREAD }, maxBuffer: 64 * 2 ** 20 });
   const line = run.stdout?.trim().split("\n").pop() ?? "";
   try {
-    return JSON.parse(line) as Measurement;
+    return JSON.parse(line) as R;
   } catch {
     const why = run.error ? run.error.message : `exit ${run.status ?? run.signal}: ${lastLines(run.stderr || run.stdout || "")}`;
     return { implementation, error: why };
@@ -215,6 +236,7 @@ async function main(): Promise<void> {
   const backends = (option("backends")?.split(",") ?? (await availableBackends()).filter((b) => b !== "cpu")) as BackendName[];
   const repeats = Number(option("repeats") ?? 1);
   const scale = Number(option("steps-scale") ?? 1);
+  if (process.argv.includes("--profile")) return profileAll(configs, backends);
   const torch = process.argv.includes("--no-pytorch") ? { why: "--no-pytorch" } : pythonWithTorch();
   const referenceCheck = torch.python ? checkReference(torch.python) : undefined;
 
@@ -255,6 +277,23 @@ async function main(): Promise<void> {
   const out = join(__dirname, "results", "model.json");
   writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n");
   printTable(cells);
+  console.error(`bench:model: wrote ${out}`);
+}
+
+function profileAll(configs: BenchConfig[], backends: BackendName[]): void {
+  const profiles: Record<string, unknown> = {};
+  for (const c of configs) {
+    for (const mode of c.modes) {
+      for (const backend of backends) {
+        console.error(`bench:model: profiling ${c.name} ${mode} ${backend} ...`);
+        const spec: ChildSpec = { config: c.name, mode, backend, stepsScale: 1, profile: true };
+        profiles[`${c.name} ${mode} ${backend}`] = runChild(process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(spec)], backend);
+      }
+    }
+  }
+  const out = join(__dirname, "results", "model-profile.json");
+  writeFileAtomic(out, JSON.stringify({ benchmark: "bench:model --profile", date: new Date().toISOString(), profiles }, null, 2) + "\n");
+  console.log(JSON.stringify(profiles, null, 2));
   console.error(`bench:model: wrote ${out}`);
 }
 
