@@ -76,7 +76,7 @@ describe("flat optimisers", () => {
   before(() => withBackend());
 
   test("AdamW: bit-identical to the per-parameter update, with accumulation, a sometimes-missing head and a checkpoint round trip", () => {
-    const expected = tf.tidy(() => referenceAdamW(5, 2, 1e-2, 0.05));
+    const expected = referenceAdamW(5, 2, 1e-2, 0.05);
     const params = makeParams();
     let opt = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, params);
     for (let s = 0; s < 5; s++) {
@@ -96,7 +96,7 @@ describe("flat optimisers", () => {
   });
 
   test("SGD with momentum and weight decay: bit-identical to the per-parameter update", () => {
-    const expected = tf.tidy(() => referenceSgd(4, 0.1, 0.9, 1e-3));
+    const expected = referenceSgd(4, 0.1, 0.9, 1e-3);
     const params = makeParams();
     const opt = new MomentumSgd({ momentum: 0.9, weightDecay: 1e-3 }, params);
     for (let s = 0; s < 4; s++) { opt.accumulate(gradients(s, 0)); opt.step(0.1); }
