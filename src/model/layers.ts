@@ -3,6 +3,9 @@
  * Activations are kept as 2-D [rows, features] matrices so that each linear layer is one plain 2-D matmul:
  * on wasm, XNNPACK serves only 2-D matmuls without transpose flags (DESIGN.md), so the backward pass below
  * transposes explicitly instead of asking matMul to.
+ *
+ * The hand-written backward passes run in a tf.tidy: tfjs keeps whatever a custom gradient creates until the
+ * whole backward pass ends, so without it their intermediates would pile up for the length of the step.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -12,11 +15,11 @@ const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   save([a, b]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
       return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
-    },
+    }),
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
@@ -40,7 +43,7 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps
     save([normed, rstd, g]);
     return {
       value: tf.add(tf.mul(normed, g), b),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
         const [xhat, r, gammaSaved] = saved;
         const d = dy as tf.Tensor2D;
         const dxhat = tf.mul(d, gammaSaved);
@@ -48,7 +51,7 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps
         const meanGx = tf.mean(tf.mul(dxhat, xhat), -1, true);
         const dx = tf.mul(tf.sub(tf.sub(dxhat, meanG), tf.mul(xhat, meanGx)), r);
         return [dx, tf.reshape(tf.sum(tf.mul(d, xhat), 0), gammaSaved.shape), tf.reshape(tf.sum(d, 0), b.shape)];
-      },
+      }),
     };
   });
   return op(x, gamma, beta) as tf.Tensor2D;
@@ -64,11 +67,11 @@ export const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
   save([x, onePlusErf]);
   return {
     value: tf.mul(tf.mul(x, 0.5), onePlusErf),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
       const [xs, cdf2] = saved;
       const density = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
       return [tf.mul(dy as tf.Tensor, tf.add(tf.mul(cdf2, 0.5), tf.mul(xs, density)))];
-    },
+    }),
   };
 }) as (x: tf.Tensor2D) => tf.Tensor2D;
 
