@@ -86,15 +86,34 @@ export function multiHeadAttention(
   const dim = x.shape[1];
   const headDim = dim / numHeads;
   const qkv = linear(x, qkvWeight, qkvBias); // [G*L, 3D], laid out (3, heads, headDim) as PyTorch's reshape
-  const [q, k, v] = tf.split(qkv, 3, 1).map((t) => splitHeads(t as tf.Tensor2D, groups, length, numHeads, headDim));
-  const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5); // [G*H, L, L]
-  const attended = tf.matMul(tf.softmax(scores), v) as tf.Tensor3D; // [G*H, L, hd]
+  // one transpose for q, k and v together: [G, L, 3H, hd] -> [G, 3H, L, hd], then three [G*H, L, hd]
+  const byHead = tf.transpose(tf.reshape(qkv, [groups, length, 3 * numHeads, headDim]), [0, 2, 1, 3]);
+  const [q, k, v] = tf.split(byHead, 3, 1).map((t) => tf.reshape(t, [groups * numHeads, length, headDim]) as tf.Tensor3D);
+  const attended = scaledDotProductAttention(q, k, v, headDim ** -0.5); // [G*H, L, hd]
   return linear(mergeHeads(attended, groups, length, numHeads, headDim), projWeight, projBias);
 }
 
-/** [G*L, H*hd] -> [G*H, L, hd] */
-function splitHeads(t: tf.Tensor2D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D {
-  return tf.reshape(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3]), [groups * numHeads, length, headDim]);
+/**
+ * softmax(q k^T * scale) v over [G*H, L, hd] tensors, with the backward pass written out: it keeps q, k, v and the
+ * attention weights, where autodiff kept the raw and the scaled scores as well.
+ */
+function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, scale: number): tf.Tensor3D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qi, ki, vi, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+    const weights = tf.softmax(tf.mul(tf.matMul(qi, ki, false, true), scale)) as tf.Tensor3D;
+    save([qi, ki, vi, weights]);
+    return {
+      value: tf.matMul(weights, vi),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
+        const [qs, ks, vs, p] = saved as tf.Tensor3D[];
+        const d = dy as tf.Tensor3D;
+        const dWeights = tf.matMul(d, vs, false, true);
+        const dScores = tf.mul(tf.mul(p, tf.sub(dWeights, tf.sum(tf.mul(dWeights, p), -1, true))), scale);
+        return [tf.matMul(dScores, ks), tf.matMul(dScores, qs, true, false), tf.matMul(p, d, true, false)];
+      }),
+    };
+  });
+  return op(q, k, v) as tf.Tensor3D;
 }
 
 /** [G*H, L, hd] -> [G*L, H*hd] */
