@@ -18,6 +18,8 @@ const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
+      // TensorFlow's matmul reads transposed operands in place; elsewhere an explicit transpose keeps XNNPACK's fast path
+      if (tf.getBackend() === "tensorflow") return [tf.matMul(g, sb, false, true), tf.matMul(sa, g, true, false)];
       return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
     }),
   };

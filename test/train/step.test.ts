@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
+import { AdamW } from "../../src/train/optimizer";
 import { Batch, BatchGroup, lossAndGradients } from "../../src/train/step";
 import { maxAbsDiff, withBackend } from "../helpers/tf";
 
@@ -44,5 +45,23 @@ test("a batch of two video datasets and an image dataset: loss and gradients of 
   }
   assert.equal(joint.grads.size, Object.keys(grads).length);
   assert.ok(worst < 1e-5, `gradients differ by ${worst}`);
+  model.dispose();
+});
+
+test("training steps (COVER loss, backward, AdamW) leak no tensors", () => {
+  const config = modelConfig("micro", { classifiers: { motion: 3, images: 5 }, dropPath: 0.1 });
+  const model = TimeSformer.create(config, 4);
+  const trainable = new Map(model.params);
+  const optimizer = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, model.params);
+  const batch: Batch = { groups: [group("motion", 2, 4, 1, 3), group("images", 2, 1, 2, 5)] };
+  const step = (seed: number) => {
+    optimizer.accumulate(lossAndGradients(model, batch, { motion: 1, images: 1 }, { labelSmoothing: 0, seed, trainable }).grads);
+    optimizer.step(1e-3);
+  };
+  step(0);
+  const before = tf.memory().numTensors;
+  for (let i = 1; i <= 3; i++) step(i);
+  assert.equal(tf.memory().numTensors, before);
+  optimizer.dispose();
   model.dispose();
 });
