@@ -8,6 +8,7 @@
  * whole backward pass ends, so without it their intermediates would pile up for the length of the step.
  */
 import * as tf from "@tensorflow/tfjs";
+import { nativeKernelsActive } from "../backend/active";
 
 /** a [m, k] x b [k, n], with a gradient made of plain 2-D matmuls (no transpose flags). */
 const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -19,7 +20,7 @@ const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
       // TensorFlow's matmul reads transposed operands in place; elsewhere an explicit transpose keeps XNNPACK's fast path
-      if (onNative()) return [tf.matMul(g, sb, false, true), tf.matMul(sa, g, true, false)];
+      if (nativeKernelsActive()) return [tf.matMul(g, sb, false, true), tf.matMul(sa, g, true, false)];
       return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
     }),
   };
@@ -123,15 +124,10 @@ function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
  */
 function splitQkv(qkv: tf.Tensor2D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D[] {
   const toHeads = (t: tf.Tensor) => tf.reshape(t, [groups * numHeads, length, headDim]) as tf.Tensor3D;
-  if (onNative()) {
+  if (nativeKernelsActive()) {
     return tf.split(tf.transpose(tf.reshape(qkv, [groups, length, 3 * numHeads, headDim]), [0, 2, 1, 3]), 3, 1).map(toHeads);
   }
   return tf.split(qkv, 3, 1).map((t) => toHeads(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3])));
-}
-
-/** Whether the native TensorFlow backend runs the ops (it takes transpose flags and strided splits in its stride). */
-function onNative(): boolean {
-  return tf.getBackend() === "tensorflow";
 }
 
 /** [G*H, L, hd] -> [G*L, H*hd] */
