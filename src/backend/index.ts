@@ -11,6 +11,7 @@ import {
 } from "./native";
 
 import { BACKEND_NAMES, BackendName, isBackendName, parseBackendRequest } from "./names";
+import { shareIdentityDataOnWasm } from "./wasm-identity";
 
 export { BACKEND_NAMES, isBackendName, parseBackendRequest } from "./names";
 export type { BackendName } from "./names";
@@ -93,6 +94,7 @@ async function activateBackend(name: BackendName): Promise<string> {
     }
     case "wasm":
       require("@tensorflow/tfjs-backend-wasm");
+      shareIdentityDataOnWasm();
       await activate("wasm");
       return "@tensorflow/tfjs-backend-wasm";
     case "cpu":

@@ -3,8 +3,12 @@
  * Activations are kept as 2-D [rows, features] matrices so that each linear layer is one plain 2-D matmul:
  * on wasm, XNNPACK serves only 2-D matmuls without transpose flags (DESIGN.md), so the backward pass below
  * transposes explicitly instead of asking matMul to.
+ *
+ * The hand-written backward passes run in a tf.tidy: tfjs keeps whatever a custom gradient creates until the
+ * whole backward pass ends, so without it their intermediates would pile up for the length of the step.
  */
 import * as tf from "@tensorflow/tfjs";
+import { nativeKernelsActive } from "../backend/active";
 
 /** a [m, k] x b [k, n], with a gradient made of plain 2-D matmuls (no transpose flags). */
 const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -12,11 +16,13 @@ const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   save([a, b]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
+      // TensorFlow's matmul reads transposed operands in place; elsewhere an explicit transpose keeps XNNPACK's fast path
+      if (nativeKernelsActive()) return [tf.matMul(g, sb, false, true), tf.matMul(sa, g, true, false)];
       return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
-    },
+    }),
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
@@ -26,16 +32,51 @@ export function linear(x: tf.Tensor2D, weight: tf.Tensor, bias?: tf.Tensor): tf.
   return bias ? tf.add(y, bias) : y;
 }
 
-/** LayerNorm over the last axis, eps 1e-6 as the official TimeSformer. */
+/**
+ * LayerNorm over the last axis, eps 1e-6 as the official TimeSformer. The backward pass is written out
+ * (dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma): autodiff through moments took about
+ * four times as many kernels, and kept more of the activations alive until the backward pass.
+ */
 export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-6): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b, save] = args as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const { mean, variance } = tf.moments(xi, -1, true);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const normed = tf.mul(tf.sub(xi, mean), rstd);
+    save([normed, rstd, g]);
+    return {
+      value: tf.add(tf.mul(normed, g), b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
+        const [xhat, r, gammaSaved] = saved;
+        const d = dy as tf.Tensor2D;
+        const dxhat = tf.mul(d, gammaSaved);
+        const meanG = tf.mean(dxhat, -1, true);
+        const meanGx = tf.mean(tf.mul(dxhat, xhat), -1, true);
+        const dx = tf.mul(tf.sub(tf.sub(dxhat, meanG), tf.mul(xhat, meanGx)), r);
+        return [dx, tf.reshape(tf.sum(tf.mul(d, xhat), 0), gammaSaved.shape), tf.reshape(tf.sum(d, 0), b.shape)];
+      }),
+    };
+  });
+  return op(x, gamma, beta) as tf.Tensor2D;
 }
 
-/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's nn.GELU(). */
-export function gelu(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
-}
+/**
+ * Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's nn.GELU(), with its derivative written out:
+ * 0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi).
+ */
+export const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+  const onePlusErf = tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1);
+  save([x, onePlusErf]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), onePlusErf),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
+      const [xs, cdf2] = saved;
+      const density = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+      return [tf.mul(dy as tf.Tensor, tf.add(tf.mul(cdf2, 0.5), tf.mul(xs, density)))];
+    }),
+  };
+}) as (x: tf.Tensor2D) => tf.Tensor2D;
 
 /**
  * Multi-head self-attention within `groups` independent sequences of `length` tokens.
@@ -48,15 +89,45 @@ export function multiHeadAttention(
   const dim = x.shape[1];
   const headDim = dim / numHeads;
   const qkv = linear(x, qkvWeight, qkvBias); // [G*L, 3D], laid out (3, heads, headDim) as PyTorch's reshape
-  const [q, k, v] = tf.split(qkv, 3, 1).map((t) => splitHeads(t as tf.Tensor2D, groups, length, numHeads, headDim));
-  const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5); // [G*H, L, L]
-  const attended = tf.matMul(tf.softmax(scores), v) as tf.Tensor3D; // [G*H, L, hd]
+  const [q, k, v] = splitQkv(qkv, groups, length, numHeads, headDim);
+  const attended = scaledDotProductAttention(q, k, v, headDim ** -0.5); // [G*H, L, hd]
   return linear(mergeHeads(attended, groups, length, numHeads, headDim), projWeight, projBias);
 }
 
-/** [G*L, H*hd] -> [G*H, L, hd] */
-function splitHeads(t: tf.Tensor2D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D {
-  return tf.reshape(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3]), [groups * numHeads, length, headDim]);
+/**
+ * softmax(q k^T * scale) v over [G*H, L, hd] tensors, with the backward pass written out: it keeps q, k, v and the
+ * attention weights, where autodiff kept the raw and the scaled scores as well.
+ */
+function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, scale: number): tf.Tensor3D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qi, ki, vi, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+    const weights = tf.softmax(tf.mul(tf.matMul(qi, ki, false, true), scale)) as tf.Tensor3D;
+    save([qi, ki, vi, weights]);
+    return {
+      value: tf.matMul(weights, vi),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
+        const [qs, ks, vs, p] = saved as tf.Tensor3D[];
+        const d = dy as tf.Tensor3D;
+        const dWeights = tf.matMul(d, vs, false, true);
+        const dScores = tf.mul(tf.mul(p, tf.sub(dWeights, tf.sum(tf.mul(dWeights, p), -1, true))), scale);
+        return [tf.matMul(dScores, ks), tf.matMul(dScores, qs, true, false), tf.matMul(p, d, true, false)];
+      }),
+    };
+  });
+  return op(q, k, v) as tf.Tensor3D;
+}
+
+/**
+ * [G*L, 3D] -> q, k, v as [G*H, L, hd]. Native: one transpose for all three ([G, L, 3H, hd] -> [G, 3H, L, hd]) and a
+ * split. wasm: split first, then a transpose each; its split of a transposed rank-4 tensor is slow (measured, tiny
+ * batch 32: 11.3 vs 6.8 CPU-ms on wasm, 5.4 vs 6.7 on native).
+ */
+function splitQkv(qkv: tf.Tensor2D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D[] {
+  const toHeads = (t: tf.Tensor) => tf.reshape(t, [groups * numHeads, length, headDim]) as tf.Tensor3D;
+  if (nativeKernelsActive()) {
+    return tf.split(tf.transpose(tf.reshape(qkv, [groups, length, 3 * numHeads, headDim]), [0, 2, 1, 3]), 3, 1).map(toHeads);
+  }
+  return tf.split(qkv, 3, 1).map((t) => toHeads(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3])));
 }
 
 /** [G*H, L, hd] -> [G*L, H*hd] */
