@@ -63,9 +63,11 @@ test("suggestions: close typos, unique prefixes, nothing for unrelated words", (
   assert.equal(closest("zebra", ["train", "eval"]), undefined);
 });
 
-test("--help, -h and help answer without loading tfjs or danfojs", async () => {
-  const loadedTf = () => Object.keys(require.cache).filter((k) => k.includes("@tensorflow") || k.includes("danfojs"));
-  assert.deepEqual(loadedTf(), [], "this test file itself must not load them");
+const loadedTf = () => Object.keys(require.cache).filter((k) => k.includes("@tensorflow") || k.includes("danfojs"));
+// The native stage of CI starts the test process with --import of the native backend, which loads tfjs first.
+const preloaded = loadedTf().length > 0;
+
+test("--help, -h and help answer without loading tfjs or danfojs", { skip: preloaded && "this test process preloads tfjs (an --import of the native backend), so it cannot tell what --help loads" }, async () => {
   for (const argv of [["--help"], ["-h"], ["help", "train"], ["train", "--help"], ["experiment", "-h"], ["eval", "--help"], ["predict", "--help"],
     ["model", "--help"], ["backend", "--help"], ["data", "--help"], ["runs", "--help"], ["train", "--bogus", "--help"]]) {
     const r = await mainCapturing(argv);
