@@ -178,12 +178,16 @@ async function main(): Promise<void> {
       await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       await chart.locator(".plot-container .main-svg").first().waitFor({ timeout: 30_000 }).catch(() => undefined);
       const live = await chart.locator(".plot-container").count(); // Plotly draws into the renderer node itself
-      // Hover over the plot area until plotly draws a tooltip (a point lies somewhere along the middle row).
+      // Hover over the plot area until plotly draws a tooltip: rows from the middle down to near the axis (short bars
+      // of a smoke-scale run sit low), a point every 5% across; under load a tooltip can take a few hundred ms.
       let tooltips = 0;
-      for (let x = 0.15; x < 0.9 && tooltips === 0 && live > 0; x += 0.05) {
-        await page.mouse.move(box.x + box.width * x, box.y + box.height * 0.55);
-        await page.waitForTimeout(100);
-        tooltips = await chart.locator(".hoverlayer .hovertext").count();
+      for (const y of [0.55, 0.7, 0.8, 0.4]) {
+        for (let x = 0.15; x < 0.9 && tooltips === 0 && live > 0; x += 0.05) {
+          await page.mouse.move(box.x + box.width * x, box.y + box.height * y);
+          await page.waitForTimeout(200);
+          tooltips = await chart.locator(".hoverlayer .hovertext").count();
+        }
+        if (tooltips) break;
       }
       console.log(`lab-check: chart ${i + 1}: ${live ? "live plotly chart" : "still a static image"}, ${tooltips ? "tooltip on hover" : "no tooltip"}`);
       if (!live) problems.push(`chart ${i + 1} did not become a live plotly chart`);
