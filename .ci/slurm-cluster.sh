@@ -68,8 +68,16 @@ CONF
 
 stop_slurm() {
   local state="$1" f
+  local pids=""
   for f in "$state/slurmd.pid" "$state/slurmctld.pid"; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    if [ -f "$f" ]; then pids="$pids $(cat "$f")"; kill "$(cat "$f")" 2>/dev/null || true; fi
+  done
+  # slurmctld saves its state as it stops: wait (up to 10 s) so that the folder is not removed under it
+  for _ in $(seq 1 50); do
+    local alive=0 p
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
   done
   if [ -f /run/munge/cover-ci.pid ]; then kill "$(cat /run/munge/cover-ci.pid)" 2>/dev/null || true; rm -f /run/munge/cover-ci.pid; fi
 }

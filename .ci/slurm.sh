@@ -15,7 +15,7 @@ if ! start_slurm "$state"; then
   exit 0
 fi
 passed=0
-trap 'stop_slurm "$state"; if [ "$passed" = 1 ]; then rm -rf "$work"; else echo "logs kept in $work"; fi' EXIT
+trap 'stop_slurm "$state"; if [ "$passed" = 1 ]; then rm -rf "$work" 2>/dev/null || echo "slurm: could not remove $work entirely"; else echo "logs kept in $work"; fi' EXIT
 echo "one-node Slurm up: $(sinfo -h -o '%P %D node(s) %c CPUs %T')"
 
 cover() { node bin/cover.js "$@"; }
