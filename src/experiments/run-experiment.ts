@@ -12,7 +12,7 @@ import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
-import { claimLine, combineClaims, tQuantile95 as tQuantile } from "./claims";
+import { claimLine, combineClaims, intervalOverSeeds } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { Executor, trainOnSlurm } from "./executor";
 import { experiment } from "./registry";
@@ -131,10 +131,10 @@ export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
   }
   return [...groups.values()].map(({ row, values }) => {
     const n = values.length;
-    const mean = n ? values.reduce((a, b) => a + b, 0) / n : null;
-    const sd = n > 1 && mean !== null ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
-    const half = n > 1 ? (tQuantile(n - 1) * sd) / Math.sqrt(n) : 0;
-    return { ...row, kit: mean === null ? null : Math.round(mean * 10) / 10, "kit ±": Math.round(half * 10) / 10, seeds: n };
+    if (n === 0) return { ...row, kit: null, "kit ±": 0, seeds: 0 };
+    // Seed variation only (no evaluation variance): the row's t interval of the mean.
+    const { mean, half } = intervalOverSeeds(values, values.map(() => 0));
+    return { ...row, kit: Math.round(mean * 10) / 10, "kit ±": Math.round(half * 10) / 10, seeds: n };
   });
 }
 
