@@ -13,6 +13,7 @@
 import type { DatasetResult } from "../train/evaluate";
 import type { CachedRun } from "./run-cache";
 import type { Role, ScaleSettings } from "./scales";
+import { roleResult } from "./experiment";
 
 export type Verdict = "holds" | "does not hold" | "inconclusive";
 
@@ -42,8 +43,7 @@ type Results = CachedRun | Record<string, DatasetResult>;
 
 /** `coef` x the top-1 of a role in a run's results (or in a separate evaluation of it, e.g. reversed frames). */
 export function term(coef: number, results: Results, role: Role, settings: ScaleSettings): EffectTerm {
-  const datasets = "results" in results && "dir" in results ? (results as CachedRun).results.datasets : (results as Record<string, DatasetResult>);
-  const r = datasets[settings.datasets[role]];
+  const r = roleResult(results, role, settings);
   if (!r) throw new Error(`claims: the run did not evaluate '${settings.datasets[role]}' (${role})`);
   return { coef, top1: r.top1, clips: r.samples };
 }

@@ -63,9 +63,14 @@ export interface Experiment {
 
 /** Top-1 of a dataset role in a run's results (null when the run did not evaluate it). */
 export function top1(run: CachedRun | Record<string, DatasetResult>, role: Role, settings: ScaleSettings): number | null {
-  const datasets = isCachedRun(run) ? run.results.datasets : run;
-  const r = datasets[settings.datasets[role]];
+  const r = roleResult(run, role, settings);
   return r ? round1(r.top1) : null;
+}
+
+/** A role's result in a run's results, or in a separate evaluation of it (e.g. reversed frames). */
+export function roleResult(run: CachedRun | Record<string, DatasetResult>, role: Role, settings: ScaleSettings): DatasetResult | undefined {
+  const datasets = isCachedRun(run) ? run.results.datasets : run;
+  return datasets[settings.datasets[role]];
 }
 
 function isCachedRun(x: CachedRun | Record<string, DatasetResult>): x is CachedRun {
