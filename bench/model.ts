@@ -12,7 +12,9 @@
  * Options: --configs a,b (default all), --backends a,b (default: every available one but the plain-JS cpu),
  * --repeats N (alternating rounds, default 1; medians over the rounds), --steps-scale X (multiplies the timed steps),
  * --no-pytorch, --profile (instead: the kernels of one step of each config x mode x backend, counted by name, with
- * their summed kernel time; written to bench/results/model-profile.json).
+ * their summed kernel time; written to bench/results/model-profile.json), --soak N (instead: N training steps of
+ * tiny-b8, or of --configs, per backend, with RSS and live tensors sampled along the way; written to
+ * bench/results/model-soak.json).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -67,7 +69,19 @@ interface Measurement {
 
 interface Failure { implementation: string; error: string }
 
-interface ChildSpec { config: string; mode: Mode; backend: BackendName; stepsScale: number; profile?: boolean }
+interface ChildSpec { config: string; mode: Mode; backend: BackendName; stepsScale: number; profile?: boolean; soak?: number }
+
+/** A long run of one config: RSS and live tensors sampled every tenth of the steps, to see whether memory grows. */
+interface Soak {
+  implementation: string;
+  steps: number;
+  /** [step, RSS MB, live tensors] after that many steps. */
+  samples: [number, number, number][];
+  /** RSS at the end minus RSS after the first tenth of the steps (allocator warm-up excluded), MB. */
+  rssGrowthMb: number;
+  tensorGrowth: number;
+  cpuMsPerStep: number;
+}
 
 /** The kernels one step ran: how many, their summed time, and the ten costliest kernel names. */
 interface StepProfile { implementation: string; kernels: number; kernelMs: number; byName: Record<string, { count: number; ms: number }> }
@@ -89,7 +103,7 @@ const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) /
 const round = (x: number) => Math.round(x * 100) / 100;
 
 /** Runs in a child process: one config, one mode, one backend. */
-async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile> {
+async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | Soak> {
   await useBackend(spec.backend);
   const c = benchConfig(spec.config);
   const config = modelFor(c);
@@ -114,6 +128,7 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile> {
   const step = spec.mode === "train" ? trainStep : inferStep;
   for (let i = 0; i < c.warmup; i++) step();
   if (spec.profile) return profileStep(spec.backend, step);
+  if (spec.soak) return soak(spec.backend, step, spec.soak);
   const tensorsBefore = tf.memory().numTensors;
   const rssBefore = process.memoryUsage().rss;
   const wall: number[] = [];
@@ -131,6 +146,20 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile> {
     peakRssMb: round(peakRssMb()), steps: n, tensorGrowth: tf.memory().numTensors - tensorsBefore,
     rssGrowthMb: round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
   };
+}
+
+function soak(implementation: string, step: () => void, steps: number): Soak {
+  const every = Math.max(1, Math.round(steps / 10));
+  const rssMb = () => round(process.memoryUsage().rss / 2 ** 20);
+  const samples: [number, number, number][] = [[0, rssMb(), tf.memory().numTensors]];
+  const c0 = cpuMs();
+  for (let i = 1; i <= steps; i++) {
+    step();
+    if (i % every === 0 || i === steps) samples.push([i, rssMb(), tf.memory().numTensors]);
+  }
+  const afterWarmup = samples[1];
+  const end = samples[samples.length - 1];
+  return { implementation, steps, samples, rssGrowthMb: round(end[1] - afterWarmup[1]), tensorGrowth: end[2] - afterWarmup[2], cpuMsPerStep: round((cpuMs() - c0) / steps) };
 }
 
 async function profileStep(implementation: string, step: () => void): Promise<StepProfile> {
@@ -240,6 +269,8 @@ async function main(): Promise<void> {
   const repeats = Number(option("repeats") ?? 1);
   const scale = Number(option("steps-scale") ?? 1);
   if (process.argv.includes("--profile")) return profileAll(configs, backends);
+  const soakSteps = option("soak");
+  if (soakSteps) return soakAll(option("configs") ? configs : [benchConfig("tiny-b8")], backends, Number(soakSteps));
   const torch = process.argv.includes("--no-pytorch") ? { why: "--no-pytorch" } : pythonWithTorch();
   const referenceCheck = torch.python ? checkReference(torch.python) : undefined;
 
@@ -297,6 +328,28 @@ function profileAll(configs: BenchConfig[], backends: BackendName[]): void {
   const out = join(__dirname, "results", "model-profile.json");
   writeFileAtomic(out, JSON.stringify({ benchmark: "bench:model --profile", date: new Date().toISOString(), profiles }, null, 2) + "\n");
   console.log(JSON.stringify(profiles, null, 2));
+  console.error(`bench:model: wrote ${out}`);
+}
+
+/** --soak N: N training steps per config and backend, each in its own process; writes bench/results/model-soak.json. */
+function soakAll(configs: BenchConfig[], backends: BackendName[], steps: number): void {
+  if (!Number.isInteger(steps) || steps < 10) throw new Error(`--soak needs a whole number of steps >= 10, got '${steps}'`);
+  const soaks: Record<string, unknown> = {};
+  for (const c of configs) {
+    for (const backend of backends) {
+      console.error(`bench:model: soak ${c.name} train ${backend}, ${steps} steps ...`);
+      const spec: ChildSpec = { config: c.name, mode: "train", backend, stepsScale: 1, soak: steps };
+      const result = runChild<Soak>(process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(spec)], backend);
+      console.error(`  ${JSON.stringify(result)}`);
+      soaks[`${c.name} train ${backend}`] = result;
+    }
+  }
+  const out = join(__dirname, "results", "model-soak.json");
+  writeFileAtomic(out, JSON.stringify({
+    benchmark: `bench:model --soak ${steps}`, date: new Date().toISOString(),
+    method: "one process per config x backend, 1 thread; RSS (MB) and live tensors sampled every tenth of the steps; growth = end minus the first sample after warm-up",
+    soaks,
+  }, null, 2) + "\n");
   console.error(`bench:model: wrote ${out}`);
 }
 
