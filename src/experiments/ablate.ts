@@ -1,9 +1,10 @@
 /**
  * Your own ablation over the run cache: a base run (a named run or a RunConfig), fields varied by dotted path
  * (`{"train.builtin-digits-images": [0, 0.5, 1], "model.preset": ["tiny", "small"]}`), every combination trained
- * over each seed, one after another. Runs live in the shared run cache, so a rerun (or the CLI twin `cover ablate`,
- * or another notebook) reuses every finished run and resumes an interrupted one. When the runs start from image
- * pre-training, that prerequisite is trained once per seed and model and shared by every run that needs it.
+ * over each seed, one after another (or as Slurm job arrays: `executor`). Runs live in the shared run cache, so a
+ * rerun (or the CLI twin `cover ablate`, or another notebook) reuses every finished run and resumes an interrupted one.
+ * When the runs start from image pre-training, that prerequisite is trained once per seed and model and shared by
+ * every run that needs it.
  *
  * The result: every run's top-1 per dataset (one row per setting, seed and dataset), a summary per setting and
  * dataset (mean, 95% interval over the seeds and the evaluation noise, seeds), both as danfojs DataFrames, and a
@@ -21,7 +22,9 @@ import type { RunResults } from "../train/trainer";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";
+import { Executor, trainOnSlurm } from "./executor";
 import { resolveRunConfig } from "./named-runs";
+import { ExperimentPlan, PlanningRunCache } from "./planning";
 import { defaultRunsRoot } from "./run-experiment";
 import { RunCache } from "./run-cache";
 import { fromRun, imagePretrainRun } from "./runs";
@@ -53,8 +56,14 @@ export interface AblationOptions {
   quiet?: boolean;
   /** Stops the ablation (the run in progress checkpointed; InterruptedError) when aborted. Without one, SIGINT and SIGTERM do. */
   signal?: AbortSignal;
-  /** One line per run started, e.g. "ablation 3/8: ..." (default: stderr unless quiet). */
+  /** One line per run started, e.g. "ablation 3/8: ...", and the slurm executor's lines (default: stderr unless quiet). */
   log?: (line: string) => void;
+  /**
+   * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another; `{ kind: "slurm" }`
+   * submits the missing ones as Slurm job arrays (an image pre-training first, the runs starting from it with afterok),
+   * waits for them, then builds the tables here. The runs root must then be a folder every node of the cluster sees.
+   */
+  executor?: Executor;
 }
 
 export interface AblationRun {
@@ -81,20 +90,13 @@ export async function ablate(options: AblationOptions): Promise<AblationResult> 
 }
 
 async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): Promise<AblationResult> {
-  const scale = options.scale ?? "cpu";
-  const seeds = checkSeeds(options.seeds ?? [0]);
+  const setup = setUpAblation(options);
+  const { name, paths, runsRoot } = setup;
   const quiet = options.quiet ?? false;
-  const name = options.name ?? `ablation-${typeof options.base === "string" ? options.base : options.base.name}`;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`ablation: name "${name}" must be a plain file name (letters, digits, . _ -)`);
-  const baseFor = (seed: number) => baseConfig(options.base, scale, seed);
-  const paths = Object.keys(options.vary);
-  const settings = settingGrid(options.vary);
-  // Every config first, so that a bad path or value fails before anything trains.
-  const planned = seeds.flatMap((seed) => settings.map((setting) => ({ seed, setting, config: variedConfig(baseFor(seed), setting) })));
-  const pretrain = options.init === "image-pretrain" || isImagePretrainInit(baseFor(seeds[0]).init);
-  const cache = new RunCache(options.runsRoot ?? defaultRunsRoot(), openRunData, { quiet, signal });
   const log = options.log ?? ((line: string) => { if (!quiet) progressNote(line); });
-  const runs = await trainPlanned(name, planned, cache, pretrain ? scale : null, log);
+  if (options.executor?.kind === "slurm") await trainOnSlurm(name, () => planSetUp(setup), options.executor, { runsRoot, log, signal });
+  const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
+  const runs = await trainPlanned(name, setup.planned, cache, setup.pretrainScale, log);
   const perSeedRows = runs.flatMap(resultRows);
   const perSeed = new Table(`${name}-per-seed`, perSeedRows, { title: `${name}: top-1 % of every run` });
   const summary = new Table(`${name}-summary`, summarise(perSeedRows, paths), {
@@ -106,6 +108,43 @@ async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): 
     name, settings: paths, perSeed: perSeed.frame, summary: summary.frame, tables: { perSeed, summary }, figure,
     runs: runs.map(({ setting, seed, dir }) => ({ setting, seed, dir })),
   };
+}
+
+/** The name of the ablation's tables and figure: `name`, else ablation-<base>. */
+export function ablationName(options: Pick<AblationOptions, "base" | "name">): string {
+  const name = options.name ?? `ablation-${typeof options.base === "string" ? options.base : options.base.name}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`ablation: name "${name}" must be a plain file name (letters, digits, . _ -)`);
+  return name;
+}
+
+/** An ablation before anything trains: every seed's and setting's config, and the scale of their image pre-training (null: none). */
+interface AblationSetUp { name: string; paths: string[]; planned: Planned[]; pretrainScale: Scale | null; runsRoot: string }
+
+function setUpAblation(options: AblationOptions): AblationSetUp {
+  const scale = options.scale ?? "cpu";
+  const seeds = checkSeeds(options.seeds ?? [0]);
+  const name = ablationName(options);
+  const baseFor = (seed: number) => baseConfig(options.base, scale, seed);
+  const settings = settingGrid(options.vary);
+  // Every config first, so that a bad path or value fails before anything trains.
+  const planned = seeds.flatMap((seed) => settings.map((setting) => ({ seed, setting, config: variedConfig(baseFor(seed), setting) })));
+  const pretrain = options.init === "image-pretrain" || isImagePretrainInit(baseFor(seeds[0]).init);
+  return { name, paths: Object.keys(options.vary), planned, pretrainScale: pretrain ? scale : null, runsRoot: options.runsRoot ?? defaultRunsRoot() };
+}
+
+/**
+ * The ablation's runs that are not finished, in training order (an image pre-training before the runs that start
+ * from it), without training anything: what the slurm executor submits.
+ */
+export function planAblation(options: AblationOptions): Promise<ExperimentPlan> {
+  return planSetUp(setUpAblation(options));
+}
+
+/** The same run loop as training, against a cache that records the unfinished runs instead (it never needs results). */
+async function planSetUp(setup: AblationSetUp): Promise<ExperimentPlan> {
+  const cache = new PlanningRunCache(setup.runsRoot);
+  await trainPlanned(setup.name, setup.planned, cache, setup.pretrainScale, () => undefined);
+  return { runs: cache.planned, complete: true };
 }
 
 type Planned = { seed: number; setting: Record<string, SettingValue>; config: RunConfig };

@@ -15,6 +15,7 @@ import { progressNote, setProgressContext } from "../util/progress";
 import { claimLine, combineClaims, intervalOverSeeds } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { Executor, trainOnSlurm } from "./executor";
+import { planExperiment } from "./planning";
 import { experiment } from "./registry";
 import { RunCache } from "./run-cache";
 import { Role, Scale, scaleSettings } from "./scales";
@@ -35,7 +36,7 @@ export interface ExperimentOptions {
   signal?: AbortSignal;
   /**
    * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another; `{ kind: "slurm" }`
-   * submits the missing ones as Slurm jobs, waits for them, then builds the tables here. The runs root must then be a
+   * submits the missing ones as Slurm job arrays, waits for them, then builds the tables here. The runs root must then be a
    * folder every node of the cluster sees.
    */
   executor?: Executor;
@@ -56,7 +57,7 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
   const quiet = options.quiet ?? false;
   const runsRoot = options.runsRoot ?? defaultRunsRoot();
   if (options.executor?.kind === "slurm") {
-    await trainOnSlurm(name, options.executor, { scale, seeds, runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
+    await trainOnSlurm(name, () => planExperiment(name, { scale, seeds, runsRoot }), options.executor, { runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
   }
   const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];

@@ -1,13 +1,14 @@
 /**
- * Training planned runs as Slurm jobs: one `sbatch` job per run, running `cover train <run>/config.json --out <run>
- * --resume` in the run's own folder of the shared run cache, so a job that is preempted, requeued or cancelled and
- * submitted again continues from its checkpoint. A run initialised from another run's weights depends on that run's
- * job (`--dependency=afterok`). Each run folder keeps its job's record (slurm-job.json), script (slurm-job.sh) and
- * log (slurm-<job id>.out), which is how later commands find a run's job again.
+ * Training planned runs as Slurm jobs: every run runs `cover train <run>/config.json --out <run> --resume` in its own
+ * folder of the shared run cache, so a job that is preempted, requeued or cancelled and submitted again continues from
+ * its checkpoint. Runs with the same dependency are submitted together as one job array (`sbatch --array`), one task
+ * per run; a run initialised from another run's weights depends on that run's task (`--dependency=afterok`). Each
+ * run folder keeps its task's record (slurm-job.json, job id `<array job>_<task>`) and log (slurm-<job id>.out),
+ * which is how later commands find a run's job again; each array's script and run list lie in <runs root>/jobs/.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { PROJECT_ROOT } from "../report/params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
@@ -28,7 +29,7 @@ export interface SlurmOptions {
 /** A job as squeue lists it. */
 export interface QueuedJob { jobId: string; state: string; reason: string }
 
-/** What slurm-job.json in a run folder holds: the job last submitted for the run. */
+/** What slurm-job.json in a run folder holds: the job (array task, `<array job>_<task>`) last submitted for the run. */
 export interface JobRecord { jobId: string; submitted: string; dependsOn: string[] }
 
 /** Slurm's commands (sbatch, squeue, scancel) from PATH. */
@@ -43,10 +44,13 @@ export class SlurmCommands {
     return jobId;
   }
 
-  /** This user's jobs still known to the controller (pending, running, completing, requeued...). */
+  /**
+   * This user's jobs still known to the controller (pending, running, completing, requeued...), one entry per array
+   * task (`-r`: without it squeue lists an array's pending tasks on one line, as `<array job>_[0-3]`).
+   */
   queue(): Map<string, QueuedJob> {
     const user = this.env.USER ?? this.env.LOGNAME;
-    const out = this.call("squeue", ["-h", "-o", "%i|%T|%r", ...(user ? ["-u", user] : [])]);
+    const out = this.call("squeue", ["-h", "-r", "-o", "%i|%T|%r", ...(user ? ["-u", user] : [])]);
     const jobs = new Map<string, QueuedJob>();
     for (const line of out.split("\n").filter((l) => l.trim())) {
       const [jobId, state, reason] = line.trim().split("|");
@@ -85,7 +89,6 @@ export function isActive(job: QueuedJob | undefined): job is QueuedJob {
 }
 
 export const jobRecordPath = (runDir: string) => join(runDir, "slurm-job.json");
-export const jobScriptPath = (runDir: string) => join(runDir, "slurm-job.sh");
 export const jobLogPath = (runDir: string, jobId: string) => join(runDir, `slurm-${jobId}.out`);
 
 export function readJobRecord(runDir: string): JobRecord | null {
@@ -99,32 +102,69 @@ export function readJobRecord(runDir: string): JobRecord | null {
 }
 
 /** A run and the job that trains it. */
-export interface SubmittedRun { run: PlannedRun; jobId: string; /** True when a job already queued for the run was kept. */ reused: boolean }
+export interface SubmittedRun {
+  run: PlannedRun;
+  /** The array task training the run, `<array job id>_<task id>` (a plain job id in records from before arrays). */
+  jobId: string;
+  /** The jobs it waits for (afterok). */
+  dependsOn: string[];
+  /** True when a job already queued for the run was kept. */
+  reused: boolean;
+}
+
+/** The most tasks one array gets: Slurm's default MaxArraySize (1001) allows task ids 0 to 1000. */
+export const MAX_ARRAY_TASKS = 1000;
 
 /**
- * Submits a job for each planned run (in plan order, so a run's dependency is submitted before it), keeping a job that
- * is still queued or running for a run instead of submitting a second one.
+ * Submits a job for each planned run (given in plan order: a run after the one it starts from), keeping a job that is
+ * still queued or running for a run instead of submitting a second one. The others are submitted as job arrays (see
+ * arrayGroups); each array's script and run list are written into a new folder under `jobsDir`.
  */
-export function submitRuns(runs: PlannedRun[], options: SlurmOptions, slurm: SlurmCommands): SubmittedRun[] {
+export function submitRuns(runs: PlannedRun[], options: SlurmOptions, slurm: SlurmCommands, jobsDir: string): SubmittedRun[] {
   const queue = slurm.queue();
   const jobOf = new Map<string, string>();
-  const submitted: SubmittedRun[] = [];
+  const byDir = new Map<string, SubmittedRun>();
+  const missing: PlannedRun[] = [];
   for (const run of runs) {
     const record = readJobRecord(run.dir);
     const queued = record ? queue.get(record.jobId) : undefined;
     if (record && isActive(queued)) {
       jobOf.set(run.dir, record.jobId);
-      submitted.push({ run, jobId: record.jobId, reused: true });
+      byDir.set(run.dir, { run, jobId: record.jobId, dependsOn: record.dependsOn, reused: true });
       continue;
     }
     if (record && queued && isStuck(queued)) slurm.cancel(record.jobId);
     if (record) removeLockOfEndedJob(run.dir, record);
-    const dependsOn = run.after ? [dependencyJob(run, jobOf)] : [];
-    const jobId = submitRun(run, dependsOn, options, slurm);
-    jobOf.set(run.dir, jobId);
-    submitted.push({ run, jobId, reused: false });
+    missing.push(run);
   }
-  return submitted;
+  for (const group of arrayGroups(missing)) {
+    // The task that trains the run this array starts from (afterok:<array>_<task>), not that task's whole array
+    // (afterok:<array> waits for every task): a fine-tuning then starts as soon as its own image pre-training is done,
+    // and one seed's failed pre-training cancels (--kill-on-invalid-dep) only the runs that start from it.
+    const dependsOn = group[0].after ? [dependencyJob(group[0], jobOf)] : [];
+    const jobIds = submitArray(group, dependsOn, options, slurm, jobsDir);
+    group.forEach((run, i) => {
+      jobOf.set(run.dir, jobIds[i]);
+      byDir.set(run.dir, { run, jobId: jobIds[i], dependsOn, reused: false });
+    });
+  }
+  return runs.map((run) => byDir.get(run.dir) as SubmittedRun);
+}
+
+/**
+ * Runs to submit, grouped into job arrays in submission order. Runs that start from the same run, or from none, are
+ * independent of each other and wait for the same job: one array (split every MAX_ARRAY_TASKS tasks). A group is
+ * created at its first run, which comes after the run it starts from, whose group is therefore created (and
+ * submitted) before it.
+ */
+export function arrayGroups(runs: PlannedRun[]): PlannedRun[][] {
+  const groups = new Map<string, PlannedRun[]>();
+  for (const run of runs) {
+    const key = run.after ?? "";
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()].flatMap((group) =>
+    Array.from({ length: Math.ceil(group.length / MAX_ARRAY_TASKS) }, (_, i) => group.slice(i * MAX_ARRAY_TASKS, (i + 1) * MAX_ARRAY_TASKS)));
 }
 
 /**
@@ -147,24 +187,44 @@ function dependencyJob(run: PlannedRun, jobOf: Map<string, string>): string {
   throw new Error(`run ${run.name} starts from ${after}, which is neither finished nor planned`);
 }
 
-function submitRun(run: PlannedRun, dependsOn: string[], options: SlurmOptions, slurm: SlurmCommands): string {
-  const configPath = join(run.dir, "config.json");
-  // An interrupted run's config.json is kept: `cover train --resume` checks it against the checkpoint.
-  if (!existsSync(configPath)) writeFileAtomic(configPath, JSON.stringify(run.config, null, 2) + "\n");
-  const script = jobScriptPath(run.dir);
-  writeFileSync(script, jobScript(run, configPath, options.backend), { mode: 0o755 });
-  const jobId = slurm.submit([...sbatchArgs(run, dependsOn, options), script]);
-  const record: JobRecord = { jobId, submitted: new Date().toISOString(), dependsOn };
-  writeFileAtomic(jobRecordPath(run.dir), JSON.stringify(record, null, 2) + "\n");
-  return jobId;
+export const arrayListPath = (arrayDir: string) => join(arrayDir, "runs.txt");
+export const arrayScriptPath = (arrayDir: string) => join(arrayDir, "job.sh");
+
+/**
+ * One array for the runs: its folder holds the run list (task i trains line i + 1), the script, and for each task a
+ * link `<i>` to its run folder, through which Slurm writes the task's log into the run folder (--output takes one
+ * pattern for every task; %a picks the link). Returns each run's task id, `<array job id>_<i>`.
+ */
+function submitArray(runs: PlannedRun[], dependsOn: string[], options: SlurmOptions, slurm: SlurmCommands, jobsDir: string): string[] {
+  for (const run of runs) {
+    if (/[\n\r]/.test(run.dir)) throw new Error(`run folder ${JSON.stringify(run.dir)}: a line break in its path cannot go into an array's run list`);
+    const configPath = join(run.dir, "config.json");
+    // An interrupted run's config.json is kept: `cover train --resume` checks it against the checkpoint.
+    if (!existsSync(configPath)) writeFileAtomic(configPath, JSON.stringify(run.config, null, 2) + "\n");
+  }
+  mkdirSync(jobsDir, { recursive: true });
+  const dir = mkdtempSync(join(jobsDir, `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, "")}-`));
+  writeFileAtomic(arrayListPath(dir), runs.map((r) => r.dir).join("\n") + "\n");
+  runs.forEach((run, i) => symlinkSync(relative(dir, run.dir), join(dir, String(i))));
+  writeFileSync(arrayScriptPath(dir), arrayScript(dir, options.backend), { mode: 0o755 });
+  const submitted = new Date().toISOString();
+  const arrayId = slurm.submit([...sbatchArgs(runs, dir, dependsOn, options), arrayScriptPath(dir)]);
+  return runs.map((run, i) => {
+    const jobId = `${arrayId}_${i}`;
+    const record: JobRecord = { jobId, submitted, dependsOn };
+    writeFileAtomic(jobRecordPath(run.dir), JSON.stringify(record, null, 2) + "\n");
+    return jobId;
+  });
 }
 
-/** The sbatch options of a run's job. */
-export function sbatchArgs(run: PlannedRun, dependsOn: string[], options: SlurmOptions): string[] {
+/** The sbatch options of an array of runs, whose folder is `arrayDir`. */
+export function sbatchArgs(runs: PlannedRun[], arrayDir: string, dependsOn: string[], options: SlurmOptions): string[] {
+  const names = [...new Set(runs.map((r) => r.name))];
   return [
-    `--job-name=cover-${run.name}`,
-    `--output=${join(run.dir, "slurm-%j.out")}`,
-    "--open-mode=append", // a requeued job appends to its log
+    `--job-name=cover-${names[0]}${names.length > 1 ? `+${names.length - 1}` : ""}`,
+    `--array=0-${runs.length - 1}`,
+    `--output=${join(arrayDir, "%a", "slurm-%A_%a.out")}`, // <array dir>/<task> links to the task's run folder
+    "--open-mode=append", // a requeued task appends to its log
     "--requeue",
     "--signal=B:TERM@60", // SIGTERM a minute before the time limit: the run checkpoints and exits
     `--chdir=${PROJECT_ROOT}`,
@@ -177,14 +237,17 @@ export function sbatchArgs(run: PlannedRun, dependsOn: string[], options: SlurmO
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** `exec`, so that Slurm's signals reach the training process itself, which checkpoints on SIGTERM. */
-export function jobScript(run: PlannedRun, configPath: string, backend?: string): string {
+/** Task i trains the run on line i + 1 of the array's run list; `exec`, so that Slurm's signals reach the training process, which checkpoints on SIGTERM. */
+export function arrayScript(arrayDir: string, backend?: string): string {
   const cover = join(PROJECT_ROOT, "bin", "cover.js");
+  const list = shellQuote(arrayListPath(arrayDir));
   return [
     "#!/bin/sh",
-    `# cover-kit run ${run.name}, submitted by the slurm executor: trains it, or resumes it from its checkpoint`,
-    `echo "job $SLURM_JOB_ID starts on $(hostname) at $(date +%s.%N)"`,
-    `exec ${shellQuote(process.execPath)} ${shellQuote(cover)} train ${shellQuote(configPath)} --out ${shellQuote(run.dir)} --resume${backend ? ` --backend ${shellQuote(backend)}` : ""}`,
+    "# cover-kit runs submitted by the slurm executor as one job array: each task trains its run, or resumes it from its checkpoint",
+    `dir="$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${list})"`,
+    `[ -n "$dir" ] || { echo "task $SLURM_ARRAY_TASK_ID: no such line in "${list}; exit 1; }`,
+    `echo "job \${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID} ($dir) starts on $(hostname) at $(date +%s.%N)"`,
+    `exec ${shellQuote(process.execPath)} ${shellQuote(cover)} train "$dir/config.json" --out "$dir" --resume${backend ? ` --backend ${shellQuote(backend)}` : ""}`,
     "",
   ].join("\n");
 }

@@ -97,6 +97,9 @@ test("unknown commands, subcommands, options and names are usage errors (exit 2)
     [["eval", "--run"], /--run needs a value/],
     [["runs", "stats"], /unknown subcommand 'stats' \(did you mean status\?\)/],
     [["experiment", "frame-reversal", "--out", "x", "--partition", "gpu"], /--partition applies to --executor slurm/],
+    [["ablate", "cover", "--vary", "a=1", "--out", "x", "--gpus-per-run", "1"], /--gpus-per-run applies to --executor slurm/],
+    [["ablate", "cover", "--vary", "a=1", "--out", "x", "--no-wait"], /--no-wait applies to --executor slurm/],
+    [["ablate", "cover", "--vary", "a=1", "--out", "x", "--executor", "slurn"], /did you mean slurm\?/],
     [[], /usage: cover <command>/],
   ];
   for (const [argv, expected] of cases) {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ablate, setPath, settingGrid, variedConfig } from "../../src/experiments/ablate";
 import { resolveRunConfig } from "../../src/experiments/named-runs";
+import { SlurmCommands } from "../../src/experiments/slurm";
 import type { RunConfig } from "../../src/train/run-config";
 import { tempDir, withBackend } from "../helpers/tf";
 
@@ -84,6 +85,10 @@ describe("ablate at smoke scale", () => {
     const again = await ablate({ ...options, out: tempDir("abl-out2") });
     assert.deepEqual(again.runs.map((r) => r.dir), result.runs.map((r) => r.dir));
     assert.equal(readdirSync(join(runsRoot, "runs")).filter((d) => !d.startsWith(".")).length, folders.length, "nothing trained twice");
+    // The slurm executor submits only the missing runs: none here, so it never calls Slurm (none on this PATH).
+    const noSlurm = new SlurmCommands({ ...process.env, PATH: tempDir("no-slurm") });
+    const viaSlurm = await ablate({ ...options, out: tempDir("abl-out3"), executor: { kind: "slurm", commands: noSlurm } });
+    assert.deepEqual(viaSlurm.tables.summary.rows, result.tables.summary.rows);
 
     // A RunConfig whose init is an image pre-training run: each seed gets its own pre-training, as above (all reused).
     const config = { ...resolveRunConfig("standard-motion", "smoke", 0), init: initOf(result.runs[0].dir) };

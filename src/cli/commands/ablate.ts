@@ -5,11 +5,12 @@ import { backendRequest, describeBackend, selectBackend } from "../backend-flag"
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../main";
 import { didYouMean } from "../suggest";
-import { parseSeeds } from "./experiment";
+import { EXECUTOR_OPTIONS, executorFlags, parseSeeds, submitOnly } from "./experiment";
 
 export const command: Command = {
   usage: `usage: cover ablate <base> --vary PATH=V1,V2[,...] [--vary ...] --out DIR [--seeds 0,1,2] [--scale ${SCALES.join("|")}]
                     [--pretrain] [--name NAME] [--runs DIR] [--backend B] [--quiet]
+                    [--executor local|slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
   <base>   a named run (cover, cover-video, standard-<role>, image-pretrain) or a RunConfig JSON file
   --vary   a field of the run config by dotted path and its values, e.g. --vary train.builtin-digits-images=0,0.5,1
            --vary model.preset=tiny,small; values are JSON (numbers, true, null, "text") or plain text. Every
@@ -18,8 +19,12 @@ export const command: Command = {
            experiments do; a config file whose init is an image pre-training run does so by itself.
   Writes DIR/tables/<name>-{per-seed,summary}.{csv,md,tex,json} and DIR/figures/<name>.{html,png}. Runs live in the
   shared run cache (--runs, else $COVER_RUNS, else <project>/runs/cache): a rerun, a notebook or an experiment
-  reuses every finished run, and an interrupted ablation resumes where it stopped. Ctrl-C checkpoints and exits 130.`,
-  options: { vary: "strings", out: "string", seeds: "string", seed: "string", scale: "string", pretrain: "boolean", name: "string", runs: "string", backend: "string", quiet: "boolean" },
+  reuses every finished run, and an interrupted ablation resumes where it stopped. Ctrl-C checkpoints and exits 130.
+  --executor slurm: as for \`cover experiment\`: every missing run becomes a task of an sbatch job array (the image
+  pre-trainings of --pretrain first, the runs starting from each with afterok on its task), the command waits
+  (polling squeue every --poll seconds) and builds the tables here; --no-wait prints the job ids and returns; the
+  same command again resubmits only the runs still missing (see docs/cluster.md).`,
+  options: { vary: "strings", out: "string", seeds: "string", seed: "string", scale: "string", pretrain: "boolean", name: "string", runs: "string", backend: "string", quiet: "boolean", ...EXECUTOR_OPTIONS },
   async run(flags: Flags): Promise<number> {
     const [base, extra] = flags.positionals;
     if (!base) throw new UsageError("a base run is needed (a named run or a config file)");
@@ -34,13 +39,19 @@ export const command: Command = {
     const runsRoot = flags.string("runs");
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
+    const { executor, noWait } = executorFlags(flags, backend);
     flags.rejectUnknown();
-    const { ablate } = require("../../experiments/ablate") as typeof import("../../experiments/ablate");
+    const { ablate, planAblation, ablationName } = require("../../experiments/ablate") as typeof import("../../experiments/ablate");
+    const options = { base, vary, seeds, scale, init, name, out, runsRoot, quiet, executor };
+    if (noWait && executor.kind === "slurm") {
+      const { defaultRunsRoot } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+      return await submitOnly(ablationName(options), () => planAblation(options), executor, runsRoot ?? defaultRunsRoot());
+    }
     const choice = await selectBackend(backend);
     if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
     const interrupts = cliInterrupts();
     try {
-      const result = await ablate({ base, vary, seeds, scale, init, name, out, runsRoot, quiet, signal: interrupts.signal });
+      const result = await ablate({ ...options, signal: interrupts.signal });
       console.log(`\n${result.tables.summary.toMarkdown()}`);
       console.error(`\n${result.runs.length} runs; exports in ${out}`);
       return 0;

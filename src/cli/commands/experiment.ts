@@ -1,7 +1,7 @@
-import type { Executor, SlurmExecutor } from "../../experiments/executor";
+import type { Executor, Planner, SlurmExecutor } from "../../experiments/executor";
 import { Scale, SCALES } from "../../experiments/scales";
 import { Flags, UsageError } from "../args";
-import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
+import { BackendRequest, backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../main";
 import { didYouMean } from "../suggest";
@@ -22,6 +22,11 @@ export const EXPERIMENT_NAMES = Object.keys(EXPERIMENT_TITLES);
 /** The executors' names, without loading the experiments. */
 const EXECUTOR_KINDS = ["local", "slurm"] as const;
 
+/** The executor's options, shared by `cover experiment` and `cover ablate`. */
+export const EXECUTOR_OPTIONS = {
+  executor: "string", partition: "string", "gpus-per-run": "string", time: "string", poll: "string", "no-wait": "boolean",
+} as const;
+
 export const command: Command = {
   usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--runs DIR] [--backend B] [--quiet]
                         [--executor local|slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
@@ -31,15 +36,12 @@ export const command: Command = {
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
   paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
   Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
-  --executor slurm: every missing run becomes an sbatch job (\`cover train\` in the run's folder, --requeue, SIGTERM
-  60 s before the time limit; runs started from another run's weights wait for its job with afterok), then the
-  command waits, polling squeue every --poll seconds (default 30) and showing each run's step, and builds the tables
+  --executor slurm: every missing run becomes a task of an sbatch job array (\`cover train\` in the run's folder,
+  --requeue, SIGTERM 60 s before the time limit; runs with the same dependency share one array, and runs started from
+  another run's weights wait for its task with afterok), then the command waits, polling squeue every --poll seconds (default 30) and showing each run's step, and builds the tables
   here once every run is done. --no-wait prints the job ids and returns. The same command again resubmits only
   the runs still missing. The runs folder must be on a file system every node sees (see docs/cluster.md).`,
-  options: {
-    out: "string", scale: "string", seed: "string", seeds: "string", runs: "string", backend: "string", quiet: "boolean",
-    executor: "string", partition: "string", "gpus-per-run": "string", time: "string", poll: "string", "no-wait": "boolean",
-  },
+  options: { out: "string", scale: "string", seed: "string", seeds: "string", runs: "string", backend: "string", quiet: "boolean", ...EXECUTOR_OPTIONS },
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("an experiment name is needed");
@@ -52,16 +54,16 @@ export const command: Command = {
     const runsRoot = flags.string("runs");
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
-    const parsedExecutor = parseExecutor(flags);
-    // With slurm, --backend is for the jobs' `cover train` (this machine only plans, waits and builds the tables).
-    const executor: Executor = parsedExecutor.kind === "slurm" && backend && backend !== "auto" ? { ...parsedExecutor, backend } : parsedExecutor;
-    const noWait = flags.bool("no-wait");
+    const { executor, noWait } = executorFlags(flags, backend);
     flags.rejectUnknown();
-    if (noWait && executor.kind !== "slurm") throw new UsageError("--no-wait applies to --executor slurm");
     const { runExperiment, defaultRunsRoot } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
     const interrupts = cliInterrupts();
     try {
-      if (noWait && executor.kind === "slurm") return await submitOnly(name, executor, { scale, seeds, runsRoot: runsRoot ?? defaultRunsRoot() });
+      if (noWait && executor.kind === "slurm") {
+        const { planExperiment } = require("../../experiments/planning") as typeof import("../../experiments/planning");
+        const root = runsRoot ?? defaultRunsRoot();
+        return await submitOnly(name, () => planExperiment(name, { scale, seeds, runsRoot: root }), executor, root);
+      }
       const choice = await selectBackend(backend);
       if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
       const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal, executor });
@@ -76,6 +78,18 @@ export const command: Command = {
 };
 
 const SLURM_FLAGS = ["partition", "gpus-per-run", "time", "poll"] as const;
+
+/**
+ * The executor and --no-wait. With slurm, --backend is for the jobs' `cover train` (this machine only plans, waits
+ * and builds the tables).
+ */
+export function executorFlags(flags: Flags, backend: BackendRequest): { executor: Executor; noWait: boolean } {
+  const parsed = parseExecutor(flags);
+  const executor: Executor = parsed.kind === "slurm" && backend && backend !== "auto" ? { ...parsed, backend } : parsed;
+  const noWait = flags.bool("no-wait");
+  if (noWait && executor.kind !== "slurm") throw new UsageError("--no-wait applies to --executor slurm");
+  return { executor, noWait };
+}
 
 /** `--executor local|slurm` and the slurm executor's options (which need `--executor slurm`). */
 export function parseExecutor(flags: Flags): Executor {
@@ -103,11 +117,11 @@ export function parseExecutor(flags: Flags): Executor {
 }
 
 /** --no-wait: submits the missing runs, prints one line per job on stdout (job id, run, folder) and returns. */
-async function submitOnly(name: string, executor: SlurmExecutor, options: { scale: Scale; seeds: number[]; runsRoot: string }): Promise<number> {
-  const { submitExperimentRuns } = require("../../experiments/executor") as typeof import("../../experiments/executor");
-  const submission = await submitExperimentRuns(name, executor, { ...options, log: (line) => console.error(line) });
+export async function submitOnly(what: string, plan: Planner, executor: SlurmExecutor, runsRoot: string): Promise<number> {
+  const { submitPlannedRuns } = require("../../experiments/executor") as typeof import("../../experiments/executor");
+  const submission = await submitPlannedRuns(what, plan, executor, { runsRoot, log: (line) => console.error(line) });
   for (const r of submission.runs) console.log(`${r.jobId}\t${r.run.name}\t${r.run.dir}`);
-  if (submission.runs.length === 0) console.error(`${name}: every run is finished; run the command without --no-wait to build the tables`);
+  if (submission.runs.length === 0) console.error(`${what}: every run is finished; run the command without --no-wait to build the tables`);
   return 0;
 }
 
