@@ -337,7 +337,7 @@ export function withVerdicts(spec: FigureSpec, verdicts: string[]): FigureSpec {
   if (verdicts.length === 0) return spec;
   const title = spec.layout.title?.text ?? "";
   const lines = verdicts.map((v) => `<sub>${v.replace(/</g, "&lt;")}</sub>`).join("<br>");
-  const extra = 18 * verdicts.length;
+  const extra = 22 * verdicts.length; // one title line each
   const margin = (spec.layout.margin as Record<string, number> | undefined) ?? {};
   return {
     data: spec.data,

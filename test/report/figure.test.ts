@@ -208,7 +208,7 @@ test("withVerdicts puts the claims' verdicts under the title and grows the top m
   const marked = withVerdicts(panels, ["COVER helps: holds (3 seeds)", "a <b> claim: inconclusive (1 seed)"]);
   assert.match(marked.layout.title?.text ?? "", /^Bars<br>.*<br><sub>COVER helps: holds \(3 seeds\)<\/sub><br><sub>a &lt;b> claim: inconclusive \(1 seed\)<\/sub>$/);
   const margin = (spec: FigureSpec) => (spec.layout.margin as { t: number }).t;
-  assert.equal(margin(marked), margin(panels) + 36);
-  assert.equal(marked.layout.height, (panels.layout.height as number) + 36);
+  assert.equal(margin(marked), margin(panels) + 44);
+  assert.equal(marked.layout.height, (panels.layout.height as number) + 44);
   assert.equal(withVerdicts(panels, []), panels);
 });
