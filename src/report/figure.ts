@@ -118,9 +118,10 @@ export interface AccuracyPanel {
 export function accuracyPanels(panels: AccuracyPanel[], options: { title: string; yTitle?: string }): FigureSpec {
   if (panels.length === 0) throw new Error(`figure "${options.title}": no panels`);
   return panelFigure(panels.map((panel) => ({
-    title: panel.title, chance: panel.chance, note: panel.note, xaxis: { type: "category" },
+    // Labels wrapped to the width of a bar, kept level (plotly tilts labels that it finds too wide).
+    title: panel.title, chance: panel.chance, note: panel.note, xaxis: { type: "category", tickangle: 0 },
     traces: [{
-      type: "bar", name: panel.title, x: panel.categories.map((c) => wrapText(c, 18)), y: panel.values, marker: { color: KIT_COLOR },
+      type: "bar", name: panel.title, x: panel.categories.map((c) => wrapText(c, Math.max(8, Math.min(18, Math.floor(48 / panel.categories.length))))), y: panel.values, marker: { color: KIT_COLOR },
       error_y: errorBars(panel.values, panel.low, panel.high),
       hovertemplate: "%{x}: %{y:.1f}%<extra>" + panel.title.replace(/[<>]/g, "") + "</extra>",
     }],
@@ -336,8 +337,11 @@ export function claimsChart(claims: ClaimPoint[], options: { title: string; pane
 export function withVerdicts(spec: FigureSpec, verdicts: string[]): FigureSpec {
   if (verdicts.length === 0) return spec;
   const title = spec.layout.title?.text ?? "";
-  const lines = verdicts.map((v) => `<sub>${v.replace(/</g, "&lt;")}</sub>`).join("<br>");
-  const extra = 22 * verdicts.length; // one title line each
+  // A verdict wider than the figure is wrapped (about 6.5 px a character at the subtitle's size).
+  const width = Math.max(40, Math.floor((spec.layout.width ?? 800) / 6.5));
+  const wrapped = verdicts.flatMap((v) => wrapText(v.replace(/</g, "&lt;"), width).split("<br>"));
+  const lines = wrapped.map((line) => `<sub>${line}</sub>`).join("<br>");
+  const extra = 22 * wrapped.length; // one title line each
   const margin = (spec.layout.margin as Record<string, number> | undefined) ?? {};
   return {
     data: spec.data,

@@ -211,4 +211,10 @@ test("withVerdicts puts the claims' verdicts under the title and grows the top m
   assert.equal(margin(marked), margin(panels) + 44);
   assert.equal(marked.layout.height, (panels.layout.height as number) + 44);
   assert.equal(withVerdicts(panels, []), panels);
+  const long = "a linear probe on frozen appearance features does far worse on motion than a model trained on motion (probe minus trained): holds (3 seeds)";
+  const narrow = withVerdicts({ ...panels, layout: { ...panels.layout, width: 560 } }, [long]);
+  const subs = (narrow.layout.title?.text ?? "").match(/<sub>[^<]*<\/sub>/g) ?? [];
+  assert.equal(subs.length, 1 + 2, "the interval note and the long verdict wrapped into two lines");
+  assert.ok(subs.slice(1).every((line) => line.length - 11 <= 86), subs.join("\n"));
+  assert.equal(margin(narrow), margin(panels) + 44);
 });
