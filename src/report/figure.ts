@@ -354,8 +354,6 @@ export function withVerdicts(spec: FigureSpec, verdicts: string[]): FigureSpec {
 
 export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot"; color?: string }
 
-/** plotly's default colour cycle, so that related lines (a dataset's kit and paper) can share a colour. */
-export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 export function lineChart(options: { title: string; series: LineSeries[]; xTitle?: string; yTitle?: string; logY?: boolean }): FigureSpec {
   for (const s of options.series) {
