@@ -28,13 +28,15 @@ export interface ClaimSpec {
   expect: "positive" | "negative";
 }
 
-/** One top-1 in an effect: coefficient, accuracy (%) and the clips it was measured on. */
-export interface EffectTerm { coef: number; top1: number; clips: number }
+/** One top-1 in an effect: coefficient, accuracy (%), the clips it was measured on and the role of their dataset. */
+export interface EffectTerm { coef: number; top1: number; clips: number; role: Role }
 
 /** A claim measured on one seed. */
 export interface ClaimMeasure extends ClaimSpec { terms: EffectTerm[] }
 
 export interface Claim extends ClaimSpec {
+  /** The roles whose top-1s make up the effect (one for most claims; two for e.g. motion's change minus appearance's). */
+  roles: Role[];
   kit: { effect: number; low: number; high: number; seeds: number[]; perSeed: number[] };
   verdict: Verdict;
 }
@@ -45,7 +47,7 @@ type Results = CachedRun | Record<string, DatasetResult>;
 export function term(coef: number, results: Results, role: Role, settings: ScaleSettings): EffectTerm {
   const r = roleResult(results, role, settings);
   if (!r) throw new Error(`claims: the run did not evaluate '${settings.datasets[role]}' (${role})`);
-  return { coef, top1: r.top1, clips: r.samples };
+  return { coef, top1: r.top1, clips: r.samples, role };
 }
 
 export function measure(spec: ClaimSpec, terms: EffectTerm[]): ClaimMeasure {
@@ -81,9 +83,10 @@ export function combineClaims(perSeed: { seed: number; claims: ClaimMeasure[] }[
     });
     const values = measures.map(effectOf);
     const { mean, half } = intervalOverSeeds(values, measures.map(evalVariance));
-    const { terms: _terms, ...spec } = measures[0];
+    const { terms, ...spec } = measures[0];
+    const roles = [...new Set(terms.map((t) => t.role))];
     const kit = { effect: round2(mean), low: round2(mean - half), high: round2(mean + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2) };
-    return { ...spec, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, values.length) };
+    return { ...spec, roles, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, values.length) };
   });
 }
 

@@ -1,9 +1,9 @@
 /** Table 5a: what each added dataset brings: independent models, K+S, K+S+M, K+S+M+images. */
-import { paperVsKitBars } from "../report/figure";
+import { resultPanels } from "../report/figure";
 import { ResultRow, sideBySide } from "../report/table";
 import { ClaimMeasure, EffectTerm, measure, term } from "./claims";
 import { CachedRun } from "./run-cache";
-import { Experiment, top1 } from "./experiment";
+import { Experiment, roleLabel, top1 } from "./experiment";
 import { COTRAIN_ABLATION } from "./paper";
 import { Role, VIDEO_ROLES } from "./scales";
 import { cover, standard } from "./shared-runs";
@@ -72,7 +72,7 @@ export const cotrainAblation: Experiment = {
       rows, claims, findings, runs,
       present: (mean) => ({
         tables: [sideBySide("cotrain-ablation", mean, { title: "Co-training ablation (Table 5a), top-1 %", rowKeys: ["setting"] })],
-        figures: { "cotrain-ablation": paperVsKitBars(mean, { title: "Co-training ablation (Table 5a)", by: ["dataset", "setting"], yTitle: "top-1 %" }) },
+        figures: { "cotrain-ablation": resultPanels(mean, { title: "Co-training ablation (Table 5a)", by: ["setting"], label: (d) => roleLabel(d, s) }) },
       }),
     };
   },

@@ -1,11 +1,12 @@
 /** What an experiment is: runs (shared through the run cache) turned into tables and figures beside the paper's. */
-import type { FigureSpec } from "../report/figure";
+import type { FigureSpec, PanelLabel } from "../report/figure";
 import type { ResultRow, Table } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
 import type { RunData } from "../train/run-data";
 import { RunConfig } from "../train/run-config";
 import { readRunResults } from "../train/trainer";
 import type { Claim, ClaimMeasure } from "./claims";
+import { PAPER_DATASETS } from "./paper";
 import { CachedRun, RunCache } from "./run-cache";
 import { Role, Scale, ScaleSettings } from "./scales";
 
@@ -75,6 +76,13 @@ export function roleResult(run: CachedRun | Record<string, DatasetResult>, role:
 
 function isCachedRun(x: CachedRun | Record<string, DatasetResult>): x is CachedRun {
   return typeof (x as CachedRun).dir === "string" && typeof (x as CachedRun).results === "object";
+}
+
+/** A figure panel of a role: "motion (SSv2's role)" over the kit's dataset in it; the paper's dataset names its numbers. */
+export function roleLabel(role: string, settings: ScaleSettings): PanelLabel {
+  if (!Object.hasOwn(PAPER_DATASETS, role)) return { title: role };
+  const r = role as Role;
+  return { title: `${r} (${PAPER_DATASETS[r]}'s role)<br>${settings.datasets[r]}`, paper: PAPER_DATASETS[r] };
 }
 
 export function round1(x: number): number { return Math.round(x * 10) / 10; }

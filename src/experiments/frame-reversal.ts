@@ -1,10 +1,10 @@
 /** Table 2: a COVER model tested with its frames in reverse order. Appearance barely moves; motion collapses. */
-import { paperVsKitBars } from "../report/figure";
+import { resultPanels } from "../report/figure";
 import { ResultRow, resultTable } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
 import { evaluateRun } from "../train/evaluate-run";
 import { measure, term } from "./claims";
-import { Experiment, fmt, top1 } from "./experiment";
+import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { FRAME_REVERSAL } from "./paper";
 import { ALL, cover } from "./shared-runs";
 
@@ -43,7 +43,7 @@ export const frameReversal: Experiment = {
       rows, claims, findings, runs: { cover: run.dir },
       present: (mean) => ({
         tables: [resultTable("frame-reversal", mean, { title: "Frame-order reversal at test time (Table 2), top-1 %", delta: false })],
-        figures: { "frame-reversal": paperVsKitBars(mean, { title: "Frames in order vs reversed (Table 2)", by: ["dataset", "frames"], yTitle: "top-1 %" }) },
+        figures: { "frame-reversal": resultPanels(mean, { title: "Frames in order vs reversed (Table 2)", by: ["frames"], label: (d) => roleLabel(d, s) }) },
       }),
     };
   },

@@ -2,10 +2,10 @@
  * Sec. 3.2 and Fig. 3: (a) appearance features, frozen, probed linearly on the motion dataset; (b) full fine-tuning
  * transfer A -> B starting from a standard model trained on A vs a COVER model trained on everything but B.
  */
-import { paperVsKitBars } from "../report/figure";
+import { resultPanels } from "../report/figure";
 import { ResultRow, resultTable } from "../report/table";
 import { ClaimMeasure, measure, term } from "./claims";
-import { Experiment, fmt, top1 } from "./experiment";
+import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { FROZEN_PROBE_MOTION, STANDARD_VS_COVER, TRANSFER_GAIN_RANGE } from "./paper";
 import { finetuneRun, probeRun } from "./runs";
 import { Role } from "./scales";
@@ -59,7 +59,7 @@ export const frozenTransfer: Experiment = {
       rows, claims, findings, runs,
       present: (mean) => ({
         tables: [resultTable("frozen-transfer", mean, { title: "Frozen features (Sec. 3.2) and transfer A -> B (Fig. 3), top-1 %" })],
-        figures: { "frozen-transfer": paperVsKitBars(mean, { title: "Frozen features and transfer (Sec. 3.2, Fig. 3)", by: ["setting"], yTitle: "top-1 %" }) },
+        figures: { "frozen-transfer": resultPanels(mean, { title: "Frozen features and transfer (Sec. 3.2, Fig. 3)", by: ["setting"], label: (d) => roleLabel(d, s) }) },
       }),
     };
   },

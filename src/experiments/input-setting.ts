@@ -2,10 +2,10 @@
  * Table 7: the input setting. The same COVER recipe at the scale's input (the paper's 8x224) and at twice the frames and
  * a higher resolution (the paper's 16x448), each with its own image pre-training at that resolution.
  */
-import { paperVsKitBars } from "../report/figure";
+import { resultPanels } from "../report/figure";
 import { ResultRow, sideBySide } from "../report/table";
 import { measure, term } from "./claims";
-import { Experiment, fmt, top1 } from "./experiment";
+import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { INPUT_SETTING } from "./paper";
 import { Role, VIDEO_ROLES } from "./scales";
 import { ALL, cover, ModelVariant } from "./shared-runs";
@@ -40,7 +40,7 @@ export const inputSetting: Experiment = {
       rows, claims, findings, runs: { standard: standardInput.dir, high: highInput.dir },
       present: (mean) => ({
         tables: [sideBySide("input-setting", mean, { title: "Input setting (Table 7), top-1 %", rowKeys: ["input"] })],
-        figures: { "input-setting": paperVsKitBars(mean, { title: "Input setting (Table 7)", by: ["dataset", "input"], yTitle: "top-1 %" }) },
+        figures: { "input-setting": resultPanels(mean, { title: "Input setting (Table 7)", by: ["input"], label: (d) => roleLabel(d, s) }) },
       }),
     };
   },

@@ -2,7 +2,7 @@
 import { sweepChart } from "../report/figure";
 import { ResultRow, resultTable } from "../report/table";
 import { measure, term } from "./claims";
-import { Experiment, fmt, top1 } from "./experiment";
+import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { CachedRun } from "./run-cache";
 import { LOSS_WEIGHT_SWEEP } from "./paper";
 import { Role } from "./scales";
@@ -53,7 +53,7 @@ export const lossWeightSweep: Experiment = {
       rows, claims, findings, runs,
       present: (mean) => ({
         tables: [resultTable("loss-weight-sweep", mean, { title: "Image loss weight sweep, w_video = 1 (Table 6), top-1 %" })],
-        figures: { "loss-weight-sweep": sweepChart(mean, { title: "Image loss weight (Table 6)", x: "w_image", by: "dataset", xTitle: "w_image", yTitle: "top-1 %" }) },
+        figures: { "loss-weight-sweep": sweepChart(mean, { title: "Image loss weight (Table 6)", x: "w_image", by: "dataset", xTitle: "w_image", yTitle: "top-1 %", label: (d) => roleLabel(d, s) }) },
       }),
     };
   },

@@ -10,7 +10,7 @@ import { meanOverSeeds } from "./run-experiment";
 export interface ResultFrames {
   /** One row per seed and result: every column of the experiment's rows and `seed`. */
   perSeed: DataFrame;
-  /** One row per result: `kit` the mean over seeds, `kit ±` the 95% half-width over seeds, `seeds` how many. */
+  /** One row per result: `kit` the mean over seeds, `kit ±` the 95% half-width (seeds and evaluation size), `seeds` how many. */
   summary: DataFrame;
   /** One row per claim: paper effect or range, kit effect with its 95% interval, verdict. */
   claims: DataFrame;

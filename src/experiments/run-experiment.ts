@@ -12,8 +12,8 @@ import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
-import { claimLine, combineClaims, intervalOverSeeds } from "./claims";
-import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
+import { claimLine, combineClaims, intervalOverSeeds, top1Variance } from "./claims";
+import { evaluationNoiseFinding, ExperimentOutput, roleLabel, SeedOutput } from "./experiment";
 import { Executor, trainOnSlurm } from "./executor";
 import { planExperiment } from "./planning";
 import { experiment } from "./registry";
@@ -77,13 +77,14 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
 
 function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; output: SeedOutput }[]): ExperimentOutput {
   const seeds = perSeed.map((s) => s.seed);
-  const rows = perSeed.flatMap(({ seed, output }) => output.rows.map((r) => ({ ...r, seed })));
+  const evaluation = evaluationOf(scale, perSeed.flatMap((s) => Object.values(s.output.runs)));
+  const rowsPerSeed = perSeed.map((s) => s.output.rows.map((r) => withEvaluationSize(r, evaluation)));
+  const rows = perSeed.flatMap(({ seed }, i) => rowsPerSeed[i].map((r) => ({ ...r, seed })));
   const runs: Record<string, string> = {};
   for (const { seed, output } of perSeed) for (const [what, dir] of Object.entries(output.runs)) runs[`${what} (seed ${seed})`] = dir;
   const claims = combineClaims(perSeed.map(({ seed, output }) => ({ seed, claims: output.claims })));
   const last = perSeed[perSeed.length - 1].output;
-  const chance = chanceLevels(scale, perSeed.flatMap((s) => Object.values(s.output.runs)));
-  const presentation = last.present(meanOverSeeds(perSeed.map((s) => s.output.rows)).map((r) => withChance(r, chance)));
+  const presentation = last.present(meanOverSeeds(rowsPerSeed).map((r) => withChance(r, evaluation)));
   const findings = [
     ...claims.map(claimLine),
     ...perSeed.flatMap(({ seed, output }) => output.findings.map((f) => (perSeed.length > 1 ? `seed ${seed}: ${f}` : f))),
@@ -93,31 +94,51 @@ function combineSeeds(name: string, scale: Scale, perSeed: { seed: number; outpu
   const tables = [...presentation.tables, claimsTable(name, claims), new Table(`${name}-per-seed`, rows, { title: `${name}: every seed's numbers` })];
   const verdicts = claims.map((c) => `${c.claim}: ${c.verdict} (${c.kit.seeds.length} seed${c.kit.seeds.length > 1 ? "s" : ""})`);
   const withClaims = Object.fromEntries(Object.entries(presentation.figures).map(([figureName, spec]) => [figureName, withVerdicts(spec, verdicts)]));
-  const figures = { ...withClaims, ...(claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""})` }) } : {}) };
+  const claimsTitle = `${name}: the paper's claims, kit effect with 95% interval (${seeds.length} seed${seeds.length > 1 ? "s" : ""}, evaluation noise)`;
+  const settings = scaleSettings(scale);
+  const claimsFigure = claims.length ? { [`${name}-claims`]: claimsChart(claims, { title: claimsTitle, panelTitle: (role) => roleLabel(role, settings).title.replace("<br>", ": ") }) } : {};
+  const figures = { ...withClaims, ...claimsFigure };
   return { name, scale, seeds, rows, claims, findings, runs, tables, figures };
 }
 
-/** Top-1 of guessing (100 / classes, one decimal) per dataset role, from the class lists in the runs' results. */
-function chanceLevels(scale: Scale, runDirs: string[]): Partial<Record<Role, number>> {
-  const byDataset = new Map<string, number>();
-  for (const dir of runDirs) for (const [dataset, r] of Object.entries(readRunResults(dir)?.datasets ?? {})) byDataset.set(dataset, r.classes.length);
-  const levels: Partial<Record<Role, number>> = {};
+type Evaluation = Partial<Record<Role, { chance: number; clips: number }>>;
+
+/**
+ * Per dataset role, from the runs' results: the top-1 of guessing (100 / classes, one decimal) and the evaluation size
+ * (the fewest clips any run evaluated it on).
+ */
+function evaluationOf(scale: Scale, runDirs: string[]): Evaluation {
+  const byDataset = new Map<string, { classes: number; clips: number }>();
+  for (const dir of runDirs) {
+    for (const [dataset, r] of Object.entries(readRunResults(dir)?.datasets ?? {})) {
+      const clips = Math.min(r.samples, byDataset.get(dataset)?.clips ?? Infinity);
+      byDataset.set(dataset, { classes: r.classes.length, clips });
+    }
+  }
+  const levels: Evaluation = {};
   for (const [role, dataset] of Object.entries(scaleSettings(scale).datasets) as [Role, string][]) {
-    const classes = byDataset.get(dataset);
-    if (classes) levels[role] = Math.round(1000 / classes) / 10;
+    const found = byDataset.get(dataset);
+    if (found) levels[role] = { chance: Math.round(1000 / found.classes) / 10, clips: found.clips };
   }
   return levels;
 }
 
+/** An absolute top-1 row gets the number of clips its dataset was evaluated on (meanOverSeeds turns it into noise). */
+function withEvaluationSize(row: ResultRow, evaluation: Evaluation): ResultRow {
+  const e = evaluation[row.dataset as Role];
+  return row.metric === "top1" && e !== undefined ? { ...row, clips: e.clips } : row;
+}
+
 /** An absolute top-1 row gets its dataset's chance level (figures draw it; tables show it). */
-function withChance(row: ResultRow, chance: Partial<Record<Role, number>>): ResultRow {
-  const level = chance[row.dataset as Role];
-  return row.metric === "top1" && level !== undefined ? { ...row, chance: level } : row;
+function withChance(row: ResultRow, evaluation: Evaluation): ResultRow {
+  const e = evaluation[row.dataset as Role];
+  return row.metric === "top1" && e !== undefined ? { ...row, chance: e.chance } : row;
 }
 
 /**
  * Rows averaged over seeds: the same row (every column but `kit` and `seed`) on each seed becomes one row whose `kit`
- * is the mean, with `kit ±` the 95% half-width of that mean over seeds (t interval; 0 for one seed) and `seeds` the count.
+ * is the mean, with `kit ±` the 95% half-width of that mean and `seeds` the count. The half-width combines the seed
+ * variation (t interval; none for one seed) with the binomial noise of a top-1 on the row's `clips`, when it has them.
  */
 export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
   const key = (r: ResultRow) => JSON.stringify(Object.entries(r).filter(([k]) => k !== "kit" && k !== "seed").sort(([a], [b]) => a.localeCompare(b)));
@@ -133,8 +154,8 @@ export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
   return [...groups.values()].map(({ row, values }) => {
     const n = values.length;
     if (n === 0) return { ...row, kit: null, "kit ±": 0, seeds: 0 };
-    // Seed variation only (no evaluation variance): the row's t interval of the mean.
-    const { mean, half } = intervalOverSeeds(values, values.map(() => 0));
+    const clips = typeof row.clips === "number" ? row.clips : 0;
+    const { mean, half } = intervalOverSeeds(values, values.map((v) => (clips > 0 ? top1Variance(v, clips) : 0)));
     return { ...row, kit: Math.round(mean * 10) / 10, "kit ±": Math.round(half * 10) / 10, seeds: n };
   });
 }

@@ -1,8 +1,8 @@
 /** Table 1, the headline: the standard paradigm (one dataset per model) vs COVER (one model for all). */
-import { paperVsKitBars } from "../report/figure";
+import { resultPanels } from "../report/figure";
 import { ResultRow, sideBySide } from "../report/table";
 import { ClaimMeasure, measure, term } from "./claims";
-import { Experiment, fmt, top1 } from "./experiment";
+import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { STANDARD_VS_COVER } from "./paper";
 import { ALL, cover, standard } from "./shared-runs";
 
@@ -46,7 +46,7 @@ export const standardVsCover: Experiment = {
       rows, claims, findings, runs,
       present: (mean) => ({
         tables: [sideBySide("standard-vs-cover", mean, { title: "Standard training vs COVER (Table 1), top-1 %", rowKeys: ["training"] })],
-        figures: { "standard-vs-cover": paperVsKitBars(mean, { title: "Standard vs COVER (Table 1)", by: ["dataset", "training"], yTitle: "top-1 %" }) },
+        figures: { "standard-vs-cover": resultPanels(mean, { title: "Standard vs COVER (Table 1)", by: ["training"], label: (d) => roleLabel(d, s) }) },
       }),
     };
   },

@@ -1,5 +1,6 @@
 /**
- * Figures as plotly specs ({data, layout}): paper-vs-kit bars, loss curves from metrics.jsonl, sweeps.
+ * Figures as plotly specs ({data, layout}): absolute accuracies in one panel per dataset (bars or a sweep's lines, 95%
+ * intervals, chance), the paper's claims as effects beside the paper's, loss curves from metrics.jsonl.
  * Exports: a self-contained HTML file (plotly.js-dist inlined, opens offline) and, where a Chromium exists,
  * PNG or SVG rendered by Plotly.toImage in headless Chromium driven by playwright-core (see ./browser).
  */
@@ -12,8 +13,9 @@ import { openRenderer, RendererChoice, StaticFormat } from "./browser";
 export interface Trace {
   type: "bar" | "scatter";
   name?: string;
-  x: (string | number)[];
-  y: (number | null)[];
+  /** Categories or numbers; null breaks a line (horizontal bars put the categories on y). */
+  x: (string | number | null)[];
+  y: (string | number | null)[];
   mode?: "lines" | "markers" | "lines+markers";
   /** Any other plotly trace attribute (marker, line, error_y, ...). */
   [attribute: string]: unknown;
@@ -27,7 +29,7 @@ export interface Axis {
 }
 
 export interface Layout {
-  title?: { text: string };
+  title?: { text: string; [attribute: string]: unknown };
   xaxis?: Axis;
   yaxis?: Axis;
   barmode?: "group" | "stack" | "overlay";
@@ -60,68 +62,41 @@ export function barChart(options: { title: string; categories: string[]; series:
   };
 }
 
+/** How a dataset's panel is named, and the paper's dataset in that role (its numbers become the panel's note). */
+export interface PanelLabel { title: string; paper?: string }
+
+export interface ResultPanelsOptions {
+  title: string;
+  /** The setting columns that tell a panel's bars apart (joined " / " when several). */
+  by: string[];
+  /** Panel title and paper dataset per row dataset (default: the dataset's own name, no paper name). */
+  label?: (dataset: string) => PanelLabel;
+  yTitle?: string;
+}
+
 /**
- * Paper vs kit bars from result rows: one category per distinct value of the `by` columns (default: dataset),
- * labelled "a / b" when several. A missing paper number leaves a gap. Rows averaged over seeds (a `kit ±` column)
- * get error bars; rows with a `chance` column get chance markers.
+ * Result rows averaged over seeds (`kit`, `kit ±`, `chance`) as accuracyPanels: one panel per dataset, one bar per
+ * setting with its 95% interval, the dataset's chance line. The paper's numbers are for other datasets, so they are
+ * not drawn on the kit's axis: they are the panel's note.
  */
-export function paperVsKitBars(rows: ResultRow[], options: { title: string; by?: string[]; yTitle?: string }): FigureSpec {
+export function resultPanels(rows: ResultRow[], options: ResultPanelsOptions): FigureSpec {
   if (rows.length === 0) throw new Error(`figure "${options.title}": no result rows`);
-  const by = options.by ?? ["dataset"];
-  const label = (r: ResultRow) => by.map((k) => {
+  const setting = (r: ResultRow) => options.by.map((k) => {
     if (!(k in r)) throw new Error(`figure "${options.title}": a row has no column "${k}"`);
     return String(r[k]);
   }).join(" / ");
-  const categories = [...new Set(rows.map(label))];
-  const pick = (key: "paper" | "kit") => categories.map((c) => rows.find((r) => label(r) === c)?.[key] ?? null);
-  const metrics = [...new Set(rows.map((r) => r.metric))];
-  const spec = barChart({
-    title: options.title,
-    categories,
-    series: [{ name: "paper", values: pick("paper") }, { name: "kit", values: pick("kit") }],
-    yTitle: options.yTitle ?? metrics.join(", "),
+  const panels = groupBy(rows, (r) => r.dataset).map(([dataset, group]) => {
+    const label = options.label?.(dataset) ?? { title: dataset };
+    const { low, high } = rowIntervals(group);
+    return {
+      title: label.title, categories: group.map(setting), values: group.map((r) => r.kit), low, high,
+      chance: chanceOf(group), note: paperNote(group.map((r) => [setting(r), r.paper]), label.paper),
+    };
   });
-  const spread = categories.map((c) => rows.find((r) => label(r) === c)?.["kit ±"]);
-  const data = spread.some((v) => typeof v === "number" && v > 0)
-    ? spec.data.map((t) => (t.name === "kit" ? { ...t, name: "kit (95% interval over seeds)", error_y: { type: "data", array: spread.map((v) => (typeof v === "number" ? v : 0)) } } : t))
-    : spec.data;
-  const chance = chanceTrace(categories, rows, label);
-  return { ...spec, data: chance ? [...data, chance] : data };
+  return accuracyPanels(panels, { title: `${options.title}<br>${INTERVAL_NOTE}`, yTitle: options.yTitle });
 }
 
-/** What claimsChart needs of a claim (structurally the experiments' Claim). */
-export interface ClaimPoint {
-  id: string;
-  paper: { effect: number } | { range: [number, number] };
-  kit: { effect: number; low: number; high: number };
-  verdict: string;
-}
-
-/**
- * The kit's effect per claim (bar, 95% interval as error bars) beside the paper's (a point, or a range drawn as an
- * interval around its middle), the verdict in the category label; zero is the line that decides.
- */
-export function claimsChart(claims: ClaimPoint[], options: { title: string }): FigureSpec {
-  if (claims.length === 0) throw new Error(`figure "${options.title}": no claims`);
-  const labels = claims.map((c) => `${c.id}<br>(${c.verdict})`);
-  const paperMid = claims.map((c) => ("effect" in c.paper ? c.paper.effect : (c.paper.range[0] + c.paper.range[1]) / 2));
-  const paperHalf = claims.map((c) => ("effect" in c.paper ? 0 : (c.paper.range[1] - c.paper.range[0]) / 2));
-  return {
-    data: [
-      {
-        type: "bar", name: "kit (95% interval)", x: labels, y: claims.map((c) => c.kit.effect), marker: { color: KIT_COLOR },
-        error_y: { type: "data", symmetric: false, array: claims.map((c) => c.kit.high - c.kit.effect), arrayminus: claims.map((c) => c.kit.effect - c.kit.low) },
-      },
-      {
-        type: "scatter", mode: "markers", name: "paper (point or range)", x: labels, y: paperMid,
-        marker: { color: PAPER_COLOR, size: 11, symbol: "diamond" }, error_y: { type: "data", array: paperHalf, visible: true },
-      },
-    ],
-    layout: baseLayout(options.title, undefined, "effect (top-1 points)", {
-      shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { color: "#333", width: 1 } }],
-    }),
-  };
-}
+const INTERVAL_NOTE = "<sub>the kit's top-1: mean over seeds, 95% interval from the seeds and the evaluation size; dotted: chance</sub>";
 
 /** One panel of accuracyPanels: a dataset's accuracies per setting, with 95% intervals and its chance level. */
 export interface AccuracyPanel {
@@ -132,6 +107,8 @@ export interface AccuracyPanel {
   high: (number | null)[];
   /** Top-1 of guessing (100 / classes), drawn as a dotted line across the panel. */
   chance?: number;
+  /** A line or two under the panel title (e.g. the paper's numbers on its own datasets). */
+  note?: string;
 }
 
 /**
@@ -140,31 +117,218 @@ export interface AccuracyPanel {
  */
 export function accuracyPanels(panels: AccuracyPanel[], options: { title: string; yTitle?: string }): FigureSpec {
   if (panels.length === 0) throw new Error(`figure "${options.title}": no panels`);
-  const gap = 0.06;
+  return panelFigure(panels.map((panel) => ({
+    // Labels wrapped to the width of a bar, kept level (plotly tilts labels that it finds too wide).
+    title: panel.title, chance: panel.chance, note: panel.note, xaxis: { type: "category", tickangle: 0 },
+    traces: [{
+      type: "bar", name: panel.title, x: panel.categories.map((c) => wrapText(c, Math.max(8, Math.min(18, Math.floor(48 / panel.categories.length))))), y: panel.values, marker: { color: KIT_COLOR },
+      error_y: errorBars(panel.values, panel.low, panel.high),
+      hovertemplate: "%{x}: %{y:.1f}%<extra>" + panel.title.replace(/[<>]/g, "") + "</extra>",
+    }],
+  })), options);
+}
+
+/**
+ * A sweep: the kit's metric against a numeric setting column (e.g. w_image), one panel per dataset with its line,
+ * 95% intervals and chance level; the paper's numbers (on its own datasets) are the panel's note.
+ */
+export function sweepChart(rows: ResultRow[], options: { title: string; x: string; by?: string; xTitle?: string; yTitle?: string; label?: (group: string) => PanelLabel }): FigureSpec {
+  if (rows.length === 0) throw new Error(`figure "${options.title}": no result rows`);
+  const by = options.by ?? "dataset";
+  const panels = groupBy(rows, (r) => String(r[by])).map(([group, groupRows]) => {
+    const points = groupRows.map((r) => {
+      const x = r[options.x];
+      if (typeof x !== "number") throw new Error(`figure "${options.title}": column "${options.x}" must be a number in every row, got ${JSON.stringify(x)}`);
+      return { x, row: r };
+    }).sort((a, b) => a.x - b.x);
+    const sorted = points.map((p) => p.row);
+    const { low, high } = rowIntervals(sorted);
+    const values = sorted.map((r) => r.kit);
+    const label = options.label?.(group) ?? { title: group };
+    return {
+      title: label.title, chance: chanceOf(sorted), note: paperNote(points.map((p) => [`${options.x} ${p.x}`, p.row.paper]), label.paper),
+      xaxis: { type: "linear" as const, title: { text: options.xTitle ?? options.x } },
+      traces: [{
+        type: "scatter" as const, mode: "lines+markers" as const, name: label.title, x: points.map((p) => p.x), y: values,
+        line: { color: KIT_COLOR }, marker: { color: KIT_COLOR }, error_y: errorBars(values, low, high),
+        hovertemplate: `${options.x} %{x}: %{y:.1f}%<extra></extra>`,
+      }],
+    };
+  });
+  const metrics = [...new Set(rows.map((r) => r.metric))];
+  return panelFigure(panels, { title: `${options.title}<br>${INTERVAL_NOTE}`, yTitle: options.yTitle ?? metrics.join(", ") });
+}
+
+interface PanelContent {
+  title: string;
+  traces: Trace[];
+  xaxis: Axis;
+  chance?: number;
+  note?: string;
+}
+
+/** Panels side by side, each on its own x and y axes, titled (and noted) above, with a dotted chance line. */
+function panelFigure(panels: PanelContent[], options: { title: string; yTitle?: string }): FigureSpec {
+  const gap = 0.07;
   const width = (1 - gap * (panels.length - 1)) / panels.length;
+  const noteLines = Math.max(0, ...panels.map((p) => (p.note ? lineCount(p.note) : 0)));
+  const titleLines = Math.max(...panels.map((p) => lineCount(p.title)));
+  // Room above the panels for the (possibly multi-line) title, the panel titles and their notes.
+  const top = 30 + 22 * lineCount(options.title) + 17 * titleLines + 13 * noteLines + 6;
+  const layout: Layout = baseLayout(options.title, undefined, undefined, {
+    showlegend: false, width: Math.max(640, 420 * panels.length), height: top + 380, margin: { t: top, r: 20, b: 60, l: 60 },
+  });
   const data: Trace[] = [];
-  // The top margin leaves room for a two-line title above the panels' own titles.
-  const layout: Layout = baseLayout(options.title, undefined, undefined, { showlegend: false, width: Math.max(560, 320 * panels.length), margin: { t: 120, r: 20, b: 60, l: 60 } });
   const shapes: Record<string, unknown>[] = [];
   const annotations: Record<string, unknown>[] = [];
   panels.forEach((panel, i) => {
-    const n = panels.length > 1 ? String(i + 1) : "";
-    const axis = i === 0 ? "" : n;
+    const axis = i === 0 ? "" : String(i + 1);
     const x0 = i * (width + gap);
-    const span = (v: (number | null)[], from: (number | null)[]) => v.map((value, j) => (value === null || from[j] === null ? 0 : Math.abs((value as number) - (from[j] as number))));
-    data.push({
-      type: "bar", name: panel.title, x: panel.categories, y: panel.values, xaxis: `x${axis}`, yaxis: `y${axis}`,
-      marker: { color: KIT_COLOR },
-      error_y: { type: "data", symmetric: false, array: span(panel.high, panel.values), arrayminus: span(panel.values, panel.low) },
-      hovertemplate: "%{x}: %{y:.1f}%<extra>" + panel.title.replace(/[<>]/g, "") + "</extra>",
-    });
-    layout[`xaxis${axis}`] = { domain: [x0, x0 + width], automargin: true, anchor: `y${axis}`, type: "category" };
+    for (const trace of panel.traces) data.push({ ...trace, xaxis: `x${axis}`, yaxis: `y${axis}` });
+    layout[`xaxis${axis}`] = { ...panel.xaxis, domain: [x0, x0 + width], automargin: true, anchor: `y${axis}` };
     layout[`yaxis${axis}`] = { anchor: `x${axis}`, automargin: true, rangemode: "tozero", ...(i === 0 && { title: { text: options.yTitle ?? "top-1 %" } }) };
-    annotations.push({ text: `<b>${panel.title}</b>`, xref: "paper", yref: "paper", x: x0 + width / 2, y: 1.02, yanchor: "bottom", showarrow: false });
+    const middle = x0 + width / 2;
+    if (panel.note) annotations.push({ text: panel.note, xref: "paper", yref: "paper", x: middle, xanchor: "center", y: 1.01, yanchor: "bottom", showarrow: false, font: { size: 10, color: "#555" } });
+    annotations.push({
+      text: `<b>${panel.title}</b>`, xref: "paper", yref: "paper", x: middle, xanchor: "center", y: 1.01, yanchor: "bottom", showarrow: false,
+      yshift: panel.note ? 13 * lineCount(panel.note) + 2 : 0,
+    });
     if (panel.chance !== undefined) {
       shapes.push({ type: "line", xref: `x${axis} domain`, yref: `y${axis}`, x0: 0, x1: 1, y0: panel.chance, y1: panel.chance, line: { color: "#d62728", width: 1.5, dash: "dot" } });
-      annotations.push({ text: `chance ${panel.chance.toFixed(1)}%`, xref: `x${axis} domain`, yref: `y${axis}`, x: 1, y: panel.chance, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#d62728" } });
+      annotations.push({ text: `chance ${panel.chance.toFixed(1)}%`, xref: `x${axis} domain`, yref: `y${axis}`, x: 1, y: panel.chance, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#d62728" }, bgcolor: "rgba(255,255,255,0.85)" });
     }
+  });
+  return { data, layout: { ...layout, shapes, annotations } };
+}
+
+/** Rows of a panel, in first-seen order of their key. */
+function groupBy<T>(items: T[], key: (item: T) => string): [string, T[]][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return [...groups.entries()];
+}
+
+/** The 95% interval of each row's kit from its `kit ±` half-width (seeds and evaluation noise), clipped to 0..100. */
+function rowIntervals(rows: ResultRow[]): { low: (number | null)[]; high: (number | null)[] } {
+  const half = (r: ResultRow) => (typeof r["kit ±"] === "number" ? r["kit ±"] : 0);
+  return {
+    low: rows.map((r) => (r.kit === null ? null : Math.max(0, r.kit - half(r)))),
+    high: rows.map((r) => (r.kit === null ? null : Math.min(100, r.kit + half(r)))),
+  };
+}
+
+function chanceOf(rows: ResultRow[]): number | undefined {
+  const chance = rows.find((r) => typeof r.chance === "number")?.chance;
+  return typeof chance === "number" ? chance : undefined;
+}
+
+function errorBars(values: (number | null)[], low: (number | null)[], high: (number | null)[]): Record<string, unknown> {
+  const span = (a: (number | null)[], b: (number | null)[]) => a.map((v, j) => (v === null || b[j] === null ? 0 : Math.abs(v - (b[j] as number))));
+  return { type: "data", symmetric: false, array: span(high, values), arrayminus: span(values, low), color: "#333", thickness: 1.5, width: 6 };
+}
+
+/** "paper, SSv2: in order 58.8 · reversed 22.6", wrapped; undefined when the paper has none of these numbers. */
+function paperNote(values: [string, number | null][], paperDataset?: string): string | undefined {
+  const known = values.filter((v): v is [string, number] => v[1] !== null);
+  if (known.length === 0) return undefined;
+  const text = `paper${paperDataset ? `, ${paperDataset}` : ""} (not the kit's data): ${known.map(([s, v]) => `${s} ${v.toFixed(1)}`).join(" · ")}`;
+  return wrapText(text, 52);
+}
+
+/** Breaks text at spaces into lines of at most `width` characters (a longer word stays whole), joined by <br>. */
+export function wrapText(text: string, width: number): string {
+  const lines: string[] = [];
+  for (const word of text.split(" ")) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= width) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines.join("<br>");
+}
+
+function lineCount(text: string): number {
+  return text.split(/<br\s*\/?>/i).length;
+}
+
+/** What claimsChart needs of a claim (structurally the experiments' Claim). */
+export interface ClaimPoint {
+  id: string;
+  claim: string;
+  /** The dataset roles whose top-1s make up the effect; the claim's panel is its role, or "between roles". */
+  roles?: string[];
+  paper: { effect: number } | { range: [number, number] };
+  kit: { effect: number; low: number; high: number };
+  verdict: string;
+}
+
+export const BETWEEN_ROLES = "between roles";
+
+/** An x range holding zero, every interval and the paper's values, with a margin so that none sits on the frame. */
+function effectRange(claims: ClaimPoint[]): [number, number] {
+  const values = claims.flatMap((c) => [c.kit.low, c.kit.high, ...("effect" in c.paper ? [c.paper.effect] : c.paper.range)]);
+  const low = Math.min(0, ...values), high = Math.max(0, ...values);
+  const pad = 0.08 * (high - low || 1);
+  return [low - pad, high + pad];
+}
+
+/**
+ * The kit's effect per claim (horizontal bar, 95% interval) beside the paper's (a diamond, or its range drawn as a
+ * segment), the claim's text and verdict as the label, zero the line that decides; one panel per dataset role.
+ */
+export function claimsChart(claims: ClaimPoint[], options: { title: string; panelTitle?: (role: string) => string }): FigureSpec {
+  if (claims.length === 0) throw new Error(`figure "${options.title}": no claims`);
+  const roleOf = (c: ClaimPoint) => (!c.roles?.length ? "claims" : c.roles.length === 1 ? c.roles[0] : BETWEEN_ROLES);
+  const groups = groupBy(claims, roleOf);
+  const label = (c: ClaimPoint) => `${wrapText(c.claim, 46)}<br><b>${c.verdict}</b>`;
+  const rowHeight = (c: ClaimPoint) => 16 * lineCount(label(c)) + 14;
+  const panelHeights = groups.map(([, group]) => group.reduce((sum, c) => sum + rowHeight(c), 0));
+  const titleGap = 34;
+  const top = 30 + 22 * lineCount(options.title) + titleGap;
+  const plotHeight = panelHeights.reduce((a, b) => a + b, 0) + titleGap * (groups.length - 1);
+  const bottom = 90;
+  const layout: Layout = baseLayout(options.title, undefined, undefined, {
+    width: 900, height: top + plotHeight + bottom, margin: { t: top, r: 30, b: bottom, l: 20 },
+    legend: { orientation: "h", x: 0, xanchor: "left", y: 0, yref: "container", yanchor: "bottom" },
+  });
+  const data: Trace[] = [];
+  const shapes: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  let used = 0;
+  groups.forEach(([role, group], i) => {
+    const axis = i === 0 ? "" : String(i + 1);
+    const y1 = 1 - used / plotHeight;
+    const y0 = y1 - panelHeights[i] / plotHeight;
+    used += panelHeights[i] + titleGap;
+    const labels = group.map(label);
+    const shown = (name: string) => ({ legendgroup: name, showlegend: !data.some((t) => t.legendgroup === name) });
+    data.push({
+      type: "bar", orientation: "h", name: "kit effect (95% interval)", x: group.map((c) => c.kit.effect), y: labels, marker: { color: KIT_COLOR },
+      error_x: { type: "data", symmetric: false, array: group.map((c) => c.kit.high - c.kit.effect), arrayminus: group.map((c) => c.kit.effect - c.kit.low), color: "#333" },
+      xaxis: `x${axis}`, yaxis: `y${axis}`, ...shown("kit effect (95% interval)"),
+      hovertemplate: "kit %{x:+.1f}<extra></extra>",
+    });
+    const points = group.filter((c) => "effect" in c.paper);
+    if (points.length) {
+      data.push({
+        type: "scatter", mode: "markers", name: "paper's effect", x: points.map((c) => ("effect" in c.paper ? c.paper.effect : null)), y: points.map(label),
+        marker: { color: PAPER_COLOR, size: 12, symbol: "diamond", line: { color: "#333", width: 1 } },
+        xaxis: `x${axis}`, yaxis: `y${axis}`, ...shown("paper's effect"), hovertemplate: "paper %{x:+.1f}<extra></extra>",
+      });
+    }
+    const ranges = group.filter((c) => "range" in c.paper);
+    if (ranges.length) {
+      // One segment per claim from the paper's low to its high end: nulls break the line between claims.
+      data.push({
+        type: "scatter", mode: "lines", name: "paper's range", x: ranges.flatMap((c) => ("range" in c.paper ? [c.paper.range[0], c.paper.range[1], null] : [])),
+        y: ranges.flatMap((c) => [label(c), label(c), null]), line: { color: PAPER_COLOR, width: 9 }, opacity: 0.8,
+        xaxis: `x${axis}`, yaxis: `y${axis}`, ...shown("paper's range"), hoverinfo: "x",
+      });
+    }
+    layout[`yaxis${axis}`] = { domain: [Math.max(0, y0), y1], anchor: `x${axis}`, type: "category", automargin: true, autorange: "reversed", tickfont: { size: 11 } };
+    layout[`xaxis${axis}`] = { anchor: `y${axis}`, automargin: true, zeroline: false, range: effectRange(group), title: { text: i === groups.length - 1 ? "effect (top-1 points)" : "" } };
+    shapes.push({ type: "line", xref: `x${axis}`, yref: `y${axis} domain`, x0: 0, x1: 0, y0: 0, y1: 1, line: { color: "#333", width: 1.5 } });
+    const title = role === "claims" || role === BETWEEN_ROLES ? role : options.panelTitle?.(role) ?? role;
+    annotations.push({ text: `<b>${title}</b>`, xref: "paper", yref: "paper", x: 1, xanchor: "right", y: y1, yanchor: "bottom", showarrow: false });
   });
   return { data, layout: { ...layout, shapes, annotations } };
 }
@@ -173,29 +337,23 @@ export function accuracyPanels(panels: AccuracyPanel[], options: { title: string
 export function withVerdicts(spec: FigureSpec, verdicts: string[]): FigureSpec {
   if (verdicts.length === 0) return spec;
   const title = spec.layout.title?.text ?? "";
-  const lines = verdicts.map((v) => `<sub>${v.replace(/</g, "&lt;")}</sub>`).join("<br>");
-  const top = 60 + 18 * verdicts.length;
+  // A verdict wider than the figure is wrapped (about 6.5 px a character at the subtitle's size).
+  const width = Math.max(40, Math.floor((spec.layout.width ?? 800) / 6.5));
+  const wrapped = verdicts.flatMap((v) => wrapText(v.replace(/</g, "&lt;"), width).split("<br>"));
+  const lines = wrapped.map((line) => `<sub>${line}</sub>`).join("<br>");
+  const extra = 22 * wrapped.length; // one title line each
   const margin = (spec.layout.margin as Record<string, number> | undefined) ?? {};
-  return { data: spec.data, layout: { ...spec.layout, title: { text: `${title}<br>${lines}` }, margin: { ...margin, t: top } } };
-}
-
-/**
- * Chance level markers beside the bars of a paper-vs-kit figure whose rows carry a numeric `chance` column (the top-1
- * of guessing on that row's dataset), so absolute accuracies of datasets with different class counts can be read.
- */
-function chanceTrace(categories: string[], rows: ResultRow[], label: (r: ResultRow) => string): Trace | null {
-  const chance = categories.map((c) => {
-    const v = rows.find((r) => label(r) === c)?.chance;
-    return typeof v === "number" ? v : null;
-  });
-  if (chance.every((v) => v === null)) return null;
-  return { type: "scatter", mode: "markers", name: "chance", x: categories, y: chance, marker: { symbol: "line-ew-open", size: 40, color: "#d62728", line: { width: 2 } } };
+  return {
+    data: spec.data,
+    layout: {
+      ...spec.layout, title: { ...spec.layout.title, text: `${title}<br>${lines}` }, margin: { ...margin, t: (margin.t ?? 60) + extra },
+      ...(spec.layout.height !== undefined && { height: spec.layout.height + extra }),
+    },
+  };
 }
 
 export interface LineSeries { name: string; x: number[]; y: (number | null)[]; dash?: "solid" | "dash" | "dot"; color?: string }
 
-/** plotly's default colour cycle, so that related lines (a dataset's kit and paper) can share a colour. */
-export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 export function lineChart(options: { title: string; series: LineSeries[]; xTitle?: string; yTitle?: string; logY?: boolean }): FigureSpec {
   for (const s of options.series) {
@@ -261,32 +419,6 @@ export function lossCurves(runs: Record<string, string | MetricsRecord[]>, optio
   return lineChart({ title: options.title ?? "Training loss", series, xTitle: "step", yTitle: "loss", logY: options.logY });
 }
 
-/**
- * A sweep: the kit's metric against a numeric setting column (e.g. w_image), one solid line per dataset,
- * with the paper's numbers as a dashed line of the same colour where it has them.
- */
-export function sweepChart(rows: ResultRow[], options: { title: string; x: string; by?: string; xTitle?: string; yTitle?: string }): FigureSpec {
-  const by = options.by ?? "dataset";
-  const groups = [...new Set(rows.map((r) => String(r[by])))];
-  const series: LineSeries[] = [];
-  for (const [g, group] of groups.entries()) {
-    const color = PALETTE[g % PALETTE.length];
-    const points = rows.filter((r) => String(r[by]) === group).map((r) => {
-      const x = r[options.x];
-      if (typeof x !== "number") throw new Error(`figure "${options.title}": column "${options.x}" must be a number in every row, got ${JSON.stringify(x)}`);
-      return { x, kit: r.kit, paper: r.paper };
-    }).sort((a, b) => a.x - b.x);
-    series.push({ name: `${group} kit`, x: points.map((p) => p.x), y: points.map((p) => p.kit), color });
-    if (points.some((p) => p.paper !== null)) {
-      series.push({ name: `${group} paper`, x: points.map((p) => p.x), y: points.map((p) => p.paper), dash: "dash", color });
-    }
-    const chance = rows.find((r) => String(r[by]) === group && typeof r.chance === "number")?.chance;
-    if (typeof chance === "number") series.push({ name: `${group} chance`, x: points.map((p) => p.x), y: points.map(() => chance), dash: "dot", color });
-  }
-  const metrics = [...new Set(rows.map((r) => r.metric))];
-  return lineChart({ title: options.title, series, xTitle: options.xTitle ?? options.x, yTitle: options.yTitle ?? metrics.join(", ") });
-}
-
 function seriesStyle(name: string): Record<string, unknown> {
   if (name === "paper") return { marker: { color: PAPER_COLOR } };
   if (name === "kit") return { marker: { color: KIT_COLOR } };
@@ -295,7 +427,8 @@ function seriesStyle(name: string): Record<string, unknown> {
 
 function baseLayout(title: string, xTitle?: string, yTitle?: string, extra: Layout = {}): Layout {
   return {
-    title: { text: title },
+    // Anchored at the top so that a title of several lines (verdicts) grows down into the top margin, not over the plot.
+    title: { text: title, yref: "container", y: 1, yanchor: "top", pad: { t: 14 } },
     // automargin: long category labels ("motion / standard") are tilted and would be cut at the bottom otherwise
     xaxis: { automargin: true, ...(xTitle && { title: { text: xTitle } }) },
     yaxis: { automargin: true, ...(yTitle && { title: { text: yTitle } }) },

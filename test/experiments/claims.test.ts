@@ -6,7 +6,7 @@ import type { ClaimSpec } from "../../src/experiments/claims";
 
 const spec: ClaimSpec = { id: "x", claim: "A beats B", paper: { effect: 2 }, expect: "positive" };
 /** A minus B on one seed, both measured on `clips` clips. */
-const seed = (a: number, b: number, clips = 1000) => measure(spec, [{ coef: 1, top1: a, clips }, { coef: -1, top1: b, clips }]);
+const seed = (a: number, b: number, clips = 1000) => measure(spec, [{ coef: 1, top1: a, clips, role: "motion" }, { coef: -1, top1: b, clips, role: "motion" }]);
 
 test("t quantiles: the 95% two-sided values for small samples, 1.96 beyond the table", () => {
   assert.equal(tQuantile95(1), 12.706);

@@ -4,40 +4,113 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COTRAIN_ABLATION, LOSS_WEIGHT_SWEEP } from "../../src/experiments/paper";
 import { decodeDataUrl, findChromium } from "../../src/report/browser";
-import { barChart, exportFigure, figureHtml, lossCurves, paperVsKitBars, readMetrics, sweepChart } from "../../src/report/figure";
+import { accuracyPanels, barChart, claimsChart, exportFigure, figureHtml, lossCurves, readMetrics, resultPanels, sweepChart, withVerdicts, wrapText } from "../../src/report/figure";
+import type { ClaimPoint, FigureSpec, Trace } from "../../src/report/figure";
+import type { ResultRow } from "../../src/report/table";
 import { compareRows } from "../../src/report/table";
 import { tempDir } from "../helpers/tf";
 
 const independent = COTRAIN_ABLATION[0];
 
-test("paperVsKitBars: one category per dataset, paper and kit series, gaps for missing numbers", () => {
-  const rows = compareRows("cotrain-ablation", "top1", { appearance: 40, motion: 30, images: 90 },
-    { appearance: independent.appearance, motion: independent.motion, moments: independent.moments });
-  const spec = paperVsKitBars(rows, { title: "Table 5a" });
-  assert.deepEqual(spec.data.map((t) => t.name), ["paper", "kit"]);
-  assert.deepEqual(spec.data[0].x, ["appearance", "motion", "moments", "images"]);
-  assert.deepEqual(spec.data[0].y, [85.0, 67.2, 44.9, null]);
-  assert.deepEqual(spec.data[1].y, [40, 30, null, 90]);
-  assert.equal(spec.layout.barmode, "group");
-  assert.deepEqual(spec.layout.yaxis?.title, { text: "top1" });
+type Axes = Record<string, { domain?: number[]; type?: string } | undefined>;
+const axisKeys = (spec: FigureSpec, letter: "x" | "y") => Object.keys(spec.layout).filter((k) => new RegExp(`^${letter}axis\\d*$`).test(k)).sort();
+const errorOf = (t: Trace) => t.error_y as { array: number[]; arrayminus: number[] } | undefined;
+const chanceShapes = (spec: FigureSpec) => (spec.layout.shapes as { xref: string; yref: string; y0: number; line: { dash: string } }[]).filter((s) => s.line.dash === "dot");
+
+/** Frame reversal as runExperiment hands rows to a figure: mean over seeds, `kit ±`, chance; paper numbers are K400/SSv2's. */
+const reversalRows: ResultRow[] = [
+  { experiment: "fr", dataset: "appearance", metric: "top1", frames: "in order", kit: 93.3, paper: 78.1, "kit ±": 2.7, chance: 10 },
+  { experiment: "fr", dataset: "appearance", metric: "top1", frames: "reversed", kit: 93.5, paper: 78.0, "kit ±": 1.7, chance: 10 },
+  { experiment: "fr", dataset: "motion", metric: "top1", frames: "in order", kit: 71.0, paper: 58.8, "kit ±": 7.3, chance: 12.5 },
+  { experiment: "fr", dataset: "motion", metric: "top1", frames: "reversed", kit: 31.6, paper: 22.6, "kit ±": 8.1, chance: 12.5 },
+];
+
+test("resultPanels: one panel per dataset on its own axes, the kit's bars with their intervals, chance per panel, paper only as a note", () => {
+  const spec = resultPanels(reversalRows, { title: "Table 2", by: ["frames"], label: (d) => ({ title: `${d} role`, paper: d === "motion" ? "SSv2" : "K400" }) });
+  assert.deepEqual(axisKeys(spec, "x"), ["xaxis", "xaxis2"]);
+  assert.deepEqual(axisKeys(spec, "y"), ["yaxis", "yaxis2"]);
+  const axes = spec.layout as Axes;
+  assert.ok(axes.xaxis!.domain![1] < axes.xaxis2!.domain![0], "the panels do not overlap");
+  assert.deepEqual(spec.data.map((t) => [t.type, t.xaxis, t.yaxis, t.y]), [["bar", "x", "y", [93.3, 93.5]], ["bar", "x2", "y2", [71.0, 31.6]]],
+    "only the kit's bars: no paper trace on an accuracy axis");
+  assert.ok(spec.data.every((t) => !t.y.includes(78.1) && !t.y.includes(58.8)));
+  assert.deepEqual(errorOf(spec.data[1])!.array.map((v) => +v.toFixed(2)), [7.3, 8.1]);
+  assert.deepEqual(errorOf(spec.data[1])!.arrayminus.map((v) => +v.toFixed(2)), [7.3, 8.1]);
+  assert.deepEqual(chanceShapes(spec).map((s) => [s.xref, s.yref, s.y0]), [["x domain", "y", 10], ["x2 domain", "y2", 12.5]]);
+  const texts = (spec.layout.annotations as { text: string }[]).map((a) => a.text.replace(/<br>/g, " "));
+  assert.ok(texts.includes("<b>motion role</b>") && texts.includes("<b>appearance role</b>"), texts.join(" | "));
+  assert.ok(texts.some((t) => /paper, SSv2 .*in order 58\.8 · reversed 22\.6/.test(t)), texts.join(" | "));
+  assert.throws(() => resultPanels(reversalRows, { title: "t", by: ["order"] }), /no column "order"/);
+});
+
+test("resultPanels: an interval is clipped to 0..100, a missing kit number leaves a gap, no chance column no chance line", () => {
+  const rows: ResultRow[] = [
+    { experiment: "x", dataset: "images", metric: "top1", setting: "a", kit: 99, paper: null, "kit ±": 4 },
+    { experiment: "x", dataset: "images", metric: "top1", setting: "b", kit: null, paper: null, "kit ±": 0 },
+  ];
+  const spec = resultPanels(rows, { title: "t", by: ["setting"] });
+  assert.deepEqual(errorOf(spec.data[0])!.array, [1, 0]);
+  assert.deepEqual(errorOf(spec.data[0])!.arrayminus, [4, 0]);
+  assert.equal(chanceShapes(spec).length, 0);
+  assert.ok(!(spec.layout.annotations as { text: string }[]).some((a) => a.text.startsWith("paper")), "no paper numbers, no note");
 });
 
 test("barChart rejects a series of the wrong length", () => {
   assert.throws(() => barChart({ title: "t", categories: ["a", "b"], series: [{ name: "kit", values: [1] }] }), /"kit" has 1 values for 2 categories/);
 });
 
-test("sweepChart: kit lines sorted by the setting, paper lines dashed where the paper has numbers", () => {
+test("sweepChart: one panel per dataset, the kit's line sorted by the setting with intervals, chance, the paper's numbers as a note", () => {
   const rows = LOSS_WEIGHT_SWEEP.slice().reverse().flatMap((r) => compareRows("sweep", "top1",
-    { motion: 10 + r.imageWeight, images: 20 + r.imageWeight }, { motion: r.motion, images: r.images }, { w_image: r.imageWeight }));
+    { motion: 10 + r.imageWeight, images: 20 + r.imageWeight }, { motion: r.motion, images: r.images }, { w_image: r.imageWeight })
+    .map((row) => ({ ...row, "kit ±": 2, chance: row.dataset === "motion" ? 12.5 : 10 })));
   const spec = sweepChart(rows, { title: "Table 6", x: "w_image" });
-  assert.deepEqual(spec.data.map((t) => t.name), ["motion kit", "motion paper", "images kit", "images paper"]);
+  assert.deepEqual(spec.data.map((t) => [t.name, t.xaxis, t.yaxis]), [["motion", "x", "y"], ["images", "x2", "y2"]], "no paper lines");
   assert.deepEqual(spec.data[0].x, [0, 0.5, 0.75]);
-  assert.deepEqual(spec.data[1].y, [70.6, 70.8, 70.6]);
-  assert.deepEqual(spec.data[3].y, [null, 86.1, 86.6]);
-  assert.deepEqual(spec.data[1].line, { dash: "dash", color: "#1f77b4" });
-  assert.deepEqual(spec.data[0].line, { dash: "solid", color: "#1f77b4" }, "a dataset's kit and paper lines share a colour");
-  assert.deepEqual(spec.data[2].line, { dash: "solid", color: "#ff7f0e" });
+  assert.deepEqual(spec.data[0].y, [10, 10.5, 10.75]);
+  assert.deepEqual(errorOf(spec.data[0])!.array, [2, 2, 2]);
+  assert.deepEqual(chanceShapes(spec).map((s) => [s.xref, s.y0]), [["x domain", 12.5], ["x2 domain", 10]]);
+  const texts = (spec.layout.annotations as { text: string }[]).map((a) => a.text.replace(/<br>/g, " "));
+  assert.ok(texts.some((t) => /w_image 0 70\.6 · w_image 0\.5 70\.8 · w_image 0\.75 70\.6/.test(t)), texts.join(" | "));
+  assert.ok(texts.some((t) => /w_image 0\.5 86\.1 · w_image 0\.75 86\.6/.test(t) && !t.includes("w_image 0 ")), "images: no paper number at w_image 0");
   assert.throws(() => sweepChart([{ ...rows[0], w_image: "high" }], { title: "t", x: "w_image" }), /"w_image" must be a number/);
+});
+
+const claim = (id: string, roles: string[], paper: ClaimPoint["paper"], effect: number): ClaimPoint => (
+  { id, claim: `the claim called ${id}, said at some length so that it has to wrap`, roles, paper, kit: { effect, low: effect - 2, high: effect + 3 }, verdict: "holds" });
+
+test("claimsChart: a panel per role and one between roles, the claim's text and verdict as labels, the paper's range drawn as a segment", () => {
+  const spec = claimsChart([
+    claim("m", ["motion"], { effect: -36.2 }, -39.4),
+    claim("a", ["appearance"], { range: [0.4, 2] }, 1.5),
+    claim("m2", ["motion"], { range: [2.1, 5.2] }, 3),
+    claim("ma", ["motion", "appearance"], { effect: -36.1 }, -39.7),
+  ], { title: "claims", panelTitle: (role) => `${role} (role)` });
+  assert.deepEqual(axisKeys(spec, "y"), ["yaxis", "yaxis2", "yaxis3"]);
+  const axes = spec.layout as Axes;
+  const domains = ["yaxis", "yaxis2", "yaxis3"].map((k) => axes[k]!.domain!);
+  assert.ok(domains[1][1] < domains[0][0] && domains[2][1] < domains[1][0], `panels stacked without overlap: ${JSON.stringify(domains)}`);
+  const bars = spec.data.filter((t) => t.type === "bar");
+  assert.deepEqual(bars.map((t) => [t.yaxis, t.x]), [["y", [-39.4, 3]], ["y2", [1.5]], ["y3", [-39.7]]]);
+  const err = bars[0].error_x as { array: number[]; arrayminus: number[] };
+  assert.deepEqual([err.array, err.arrayminus], [[3, 3], [2, 2]]);
+  const label = bars[0].y[0] as string;
+  assert.equal(label, `${wrapText("the claim called m, said at some length so that it has to wrap", 46)}<br><b>holds</b>`);
+  assert.ok(label.includes("<br>"), "long claims are wrapped");
+  const ranges = spec.data.filter((t) => t.name === "paper's range");
+  assert.deepEqual(ranges.map((t) => [t.yaxis, t.x]), [["y", [2.1, 5.2, null]], ["y2", [0.4, 2, null]]], "a range is a segment from its low to its high end");
+  const points = spec.data.filter((t) => t.name === "paper's effect");
+  assert.deepEqual(points.map((t) => [t.yaxis, t.x]), [["y", [-36.2]], ["y3", [-36.1]]], "a range is never drawn as a point");
+  const zero = (spec.layout.shapes as { xref: string; x0: number; x1: number }[]).map((s) => [s.xref, s.x0, s.x1]);
+  assert.deepEqual(zero, [["x", 0, 0], ["x2", 0, 0], ["x3", 0, 0]]);
+  const titles = (spec.layout.annotations as { text: string }[]).map((a) => a.text);
+  assert.deepEqual(titles, ["<b>motion (role)</b>", "<b>appearance (role)</b>", "<b>between roles</b>"]);
+  assert.equal(spec.data.filter((t) => t.showlegend).length, 3, "each kind of mark once in the legend");
+});
+
+test("claimsChart: claims without roles share one panel", () => {
+  const spec = claimsChart([claim("x", [], { effect: 1 }, 2), { ...claim("y", [], { effect: 1 }, 2), roles: undefined }], { title: "t" });
+  assert.deepEqual(axisKeys(spec, "y"), ["yaxis"]);
+  assert.throws(() => claimsChart([], { title: "none" }), /no claims/);
 });
 
 test("readMetrics and lossCurves read a trainer's metrics.jsonl, per run or per dataset head", () => {
@@ -115,7 +188,6 @@ test("with Chromium, exportFigure renders PNG and SVG through Plotly.toImage", {
 });
 
 test("accuracyPanels: a panel per dataset on its own axes, intervals as error bars, a chance line per panel", () => {
-  const { accuracyPanels } = require("../../src/report/figure") as typeof import("../../src/report/figure");
   const spec = accuracyPanels([
     { title: "motion", categories: ["4", "8"], values: [20, 30], low: [15, 22], high: [25, 38], chance: 12.5 },
     { title: "images", categories: ["4", "8"], values: [50, null], low: [40, null], high: [60, null], chance: 10 },
@@ -131,17 +203,18 @@ test("accuracyPanels: a panel per dataset on its own axes, intervals as error ba
   assert.throws(() => accuracyPanels([], { title: "empty" }), /no panels/);
 });
 
-test("withVerdicts puts the claims' verdicts under the title; paperVsKitBars draws chance where rows carry it", () => {
-  const { withVerdicts } = require("../../src/report/figure") as typeof import("../../src/report/figure");
-  const rows = compareRows("x", "top1", { motion: 30, appearance: 20 }, { motion: 60, appearance: 80 }).map((r) => ({ ...r, chance: r.dataset === "motion" ? 12.5 : 10 }));
-  const bars = paperVsKitBars(rows, { title: "Bars" });
-  const chance = bars.data.find((t) => t.name === "chance");
-  assert.deepEqual(chance?.y, [12.5, 10]);
-  assert.equal(paperVsKitBars(compareRows("x", "top1", { motion: 30 }, { motion: 60 }), { title: "b" }).data.length, 2, "no chance column, no chance trace");
-  const overSeeds = paperVsKitBars(rows.map((r) => ({ ...r, "kit ±": r.dataset === "motion" ? 4.5 : 0 })), { title: "s" });
-  assert.deepEqual(overSeeds.data.map((t) => t.name), ["paper", "kit (95% interval over seeds)", "chance"]);
-  assert.deepEqual((overSeeds.data[1].error_y as { array: number[] }).array, [4.5, 0]);
-  const marked = withVerdicts(bars, ["COVER helps: holds (3 seeds)", "a <b> claim: inconclusive (1 seed)"]);
-  assert.equal(marked.layout.title?.text, "Bars<br><sub>COVER helps: holds (3 seeds)</sub><br><sub>a &lt;b> claim: inconclusive (1 seed)</sub>");
-  assert.equal(withVerdicts(bars, []), bars);
+test("withVerdicts puts the claims' verdicts under the title and grows the top margin and height to fit them", () => {
+  const panels = resultPanels(reversalRows, { title: "Bars", by: ["frames"] });
+  const marked = withVerdicts(panels, ["COVER helps: holds (3 seeds)", "a <b> claim: inconclusive (1 seed)"]);
+  assert.match(marked.layout.title?.text ?? "", /^Bars<br>.*<br><sub>COVER helps: holds \(3 seeds\)<\/sub><br><sub>a &lt;b> claim: inconclusive \(1 seed\)<\/sub>$/);
+  const margin = (spec: FigureSpec) => (spec.layout.margin as { t: number }).t;
+  assert.equal(margin(marked), margin(panels) + 44);
+  assert.equal(marked.layout.height, (panels.layout.height as number) + 44);
+  assert.equal(withVerdicts(panels, []), panels);
+  const long = "a linear probe on frozen appearance features does far worse on motion than a model trained on motion (probe minus trained): holds (3 seeds)";
+  const narrow = withVerdicts({ ...panels, layout: { ...panels.layout, width: 560 } }, [long]);
+  const subs = (narrow.layout.title?.text ?? "").match(/<sub>[^<]*<\/sub>/g) ?? [];
+  assert.equal(subs.length, 1 + 2, "the interval note and the long verdict wrapped into two lines");
+  assert.ok(subs.slice(1).every((line) => line.length - 11 <= 86), subs.join("\n"));
+  assert.equal(margin(narrow), margin(panels) + 44);
 });
