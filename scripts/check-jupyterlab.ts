@@ -104,7 +104,7 @@ async function startAllCells(page: Page): Promise<void> {
   await page.waitForFunction(() => {
     const app = (globalThis as unknown as { jupyterapp?: { shell: { currentWidget?: { sessionContext?: { session?: { kernel?: { status: string } } } } } } }).jupyterapp;
     return app?.shell.currentWidget?.sessionContext?.session?.kernel?.status === "idle";
-  }, undefined, { timeout: 120_000 });
+  }, undefined, { timeout: 300_000 }); // a kernel's start takes over a minute on a loaded machine
   // The command's promise settles only when every cell has run: not awaited here.
   await page.evaluate(() => { void (globalThis as unknown as { jupyterapp: { commands: { execute(id: string): Promise<unknown> } } }).jupyterapp.commands.execute("notebook:run-all-cells"); });
 }
@@ -348,7 +348,8 @@ async function checkNotebook(browser: Browser, port: number, notebook: string, a
   const parametersAt = parametersCellIndex(copyJson.cells, notebook);
   const work = join(ROOT, "runs/lab-check");
   mkdirSync(work, { recursive: true });
-  const copy = join(work, basename(notebook));
+  // The interrupt check has its own copy: it may run beside a check of the same notebook.
+  const copy = join(work, `${interrupt ? "interrupt-" : ""}${basename(notebook)}`);
   writeFileSync(copy, JSON.stringify(copyJson, null, 1) + "\n");
   const path = relative(ROOT, copy);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
