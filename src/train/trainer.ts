@@ -119,7 +119,8 @@ async function trainLocked(config: RunConfig, data: RunData, outDir: string, opt
   const heads = Object.keys(config.train);
   const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
   const epochOf = (step: number) => `epoch ${Math.min(Math.ceil(config.optim.epochs), Math.floor(step / stepsPerEpoch) + 1)}/${config.optim.epochs}`;
-  const progress = createProgress({ label: `train ${config.name}`, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
+  const label = `train ${config.name}${resuming ? ` (resumed at step ${state.step})` : ""}`;
+  const progress = createProgress({ label, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
   progress.tick(state.step);
   const batches = data.trainBatches(state.step * config.optim.accumulate);
   let lastSavedStep = resuming ? state.step : -1;

@@ -17,6 +17,7 @@ import { initModel } from "../../src/train/init";
 import { RunConfig } from "../../src/train/run-config";
 import { Batch, lossAndGradients } from "../../src/train/step";
 import { DivergenceError, RunResults, trainRun } from "../../src/train/trainer";
+import { setProgressDisplay } from "../../src/util/progress";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 
 before(() => withBackend());
@@ -77,7 +78,10 @@ describe("training runs", () => {
     await run(config, whole);
     assert.equal(await run(config, parts, { stopAfterSteps: 4 }), null);
     assert.equal(metrics(parts).length, 4);
-    await run(config, parts, { resume: true });
+    const shown: string[] = [];
+    setProgressDisplay((line) => shown.push(line));
+    try { await run(config, parts, { resume: true, quiet: false }); } finally { setProgressDisplay(null); }
+    assert.ok(shown.some((line) => line.startsWith("train standard-motion (resumed at step 4): ")), shown.join("\n"));
     const a = weights(whole);
     const b = weights(parts);
     for (const [name, t] of a) assert.equal(maxAbsDiff(t.data, b.get(name)!.data), 0, name);
