@@ -19,8 +19,8 @@ import { createServer } from "node:net";
 import { basename, join, relative, resolve } from "node:path";
 import { chromium, Page } from "playwright-core";
 import { CHROMIUM_ARGS, findChromium } from "../src/report/browser";
-import { readNotebook } from "../src/report/nbcheck";
-import { parametersCellIndex, parseParameter, ParameterValue, setParameterValue, withParameterValues } from "../src/report/nbparams";
+import { readNotebook } from "./lib/nbcheck";
+import { parametersCellIndex, parseParameter, ParameterValue, setParameterValue, withParameterValues } from "./lib/nbparams";
 
 const ROOT = resolve(__dirname, "..");
 

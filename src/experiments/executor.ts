@@ -5,7 +5,7 @@
  * only ask for once others are done (a plan that stopped early) are planned and submitted in the next round.
  */
 import { planExperiment } from "./planning";
-import { Scale } from "./scales";
+import { Scale } from "../runs/scales";
 import { SlurmCommands, SlurmOptions, SubmittedRun, submitRuns, waitForRuns } from "./slurm";
 
 export type Executor = { kind: "local" } | SlurmExecutor;

@@ -4,7 +4,7 @@
  * the mean over seeds, and findings.json.
  */
 import { join } from "node:path";
-import { openRunData } from "../data/pipeline";
+import { openRunData } from "../runs/pipeline";
 import { PROJECT_ROOT } from "../report/params";
 import { Report } from "../report/report";
 import { claimsChart, withVerdicts } from "../report/figure";
@@ -16,9 +16,9 @@ import { claimLine, combineClaims, intervalOverSeeds } from "./claims";
 import { evaluationNoiseFinding, ExperimentOutput, SeedOutput } from "./experiment";
 import { Executor, trainOnSlurm } from "./executor";
 import { experiment } from "./registry";
-import { RunCache } from "./run-cache";
-import { Role, Scale, scaleSettings } from "./scales";
-import { readRunResults } from "../train/trainer";
+import { RunCache } from "../runs/cache";
+import { Role, Scale, scaleSettings } from "../runs/scales";
+import { readRunResults } from "../runs/train";
 
 export interface ExperimentOptions {
   scale?: Scale;

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { PROJECT_ROOT } from "../report/params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
-import { lockPath } from "../train/run-lock";
-import { readRunResults } from "../train/trainer";
+import { lockPath } from "../runs/lock";
+import { readRunResults } from "../runs/train";
 import type { PlannedRun } from "./planning";
 
 export interface SlurmOptions {

@@ -17,7 +17,7 @@
  */
 import { realpathSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { Scale, SCALES } from "../experiments/scales";
+import { Scale, SCALES } from "../runs/scales";
 import { showProgressInNotebook } from "./notebook";
 
 export interface NotebookParameters {

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ablate, setPath, settingGrid, variedConfig } from "../../src/experiments/ablate";
-import { resolveRunConfig } from "../../src/experiments/named-runs";
-import type { RunConfig } from "../../src/train/run-config";
+import { resolveRunConfig } from "../../src/runs/named";
+import type { RunConfig } from "../../src/runs/config";
 import { tempDir, withBackend } from "../helpers/tf";
 
 before(async () => {

@@ -1,4 +1,4 @@
-import { Scale, SCALES } from "../../experiments/scales";
+import { Scale, SCALES } from "../../runs/scales";
 import type { SettingValue, Variations } from "../../experiments/ablate";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";

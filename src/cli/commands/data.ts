@@ -11,8 +11,8 @@ const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplica
 
 /** `cover data sample|prepare` live with the decoders (src/data/commands/), loaded on demand. */
 const DELEGATED: Record<string, string> = {
-  sample: "../../data/commands/sample",
-  prepare: "../../data/commands/prepare",
+  sample: "./data-sample",
+  prepare: "./data-prepare",
 };
 
 export interface SplitReport {

@@ -18,9 +18,9 @@ export const command: Command = {
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
     flags.rejectUnknown();
-    const { evalResultPath, evaluateRun, readRunConfig } = require("../../train/evaluate-run") as typeof import("../../train/evaluate-run");
-    const { evalOptions } = require("../../train/trainer") as typeof import("../../train/trainer");
-    const { openRunData } = require("../../data/pipeline") as typeof import("../../data/pipeline");
+    const { evalResultPath, evaluateRun, readRunConfig } = require("../../runs/evaluate") as typeof import("../../runs/evaluate");
+    const { evalOptions } = require("../../runs/train") as typeof import("../../runs/train");
+    const { openRunData } = require("../../runs/pipeline") as typeof import("../../runs/pipeline");
     const config = readRunConfig(runDir);
     await selectBackend(backend);
     const overrides: Partial<EvalOptions> = { reverseFrames, ...(views && { views }), ...(datasets && { datasets }) };

@@ -1,5 +1,5 @@
 import type { Executor, SlurmExecutor } from "../../experiments/executor";
-import { Scale, SCALES } from "../../experiments/scales";
+import { Scale, SCALES } from "../../runs/scales";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";

@@ -1,5 +1,5 @@
 import type { PlannedRun } from "../../experiments/planning";
-import { Scale, SCALES } from "../../experiments/scales";
+import { Scale, SCALES } from "../../runs/scales";
 import type { QueuedJob } from "../../experiments/slurm";
 import { Flags, UsageError } from "../args";
 import type { Command } from "../main";

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
-import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
-import { RunConfig } from "./run-config";
-import { RunData } from "./run-data";
-import { evalOptions } from "./trainer";
+import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
+import { RunConfig } from "./config";
+import { RunData } from "./data";
+import { evalOptions } from "./train";
 
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, "config.json");

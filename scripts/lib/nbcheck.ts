@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { TABLE_FORMATS } from "./table";
+import { TABLE_FORMATS } from "../../src/report/table";
 
 export interface DeclaredExports {
   tables: string[];

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
 import { LoadReport, loadInto } from "../model/weights";
-import { RunConfig, runModelConfig } from "./run-config";
+import { RunConfig, runModelConfig } from "./config";
 
 /** Parameters a checkpoint may lack: new heads, and what the image->video recipe leaves at its initial value. */
 const MAY_BE_MISSING = [/^model\.heads\./, /^model\.time_embed$/, /\.temporal_fc\./];

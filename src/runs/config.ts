@@ -5,7 +5,7 @@
  */
 import { basename } from "node:path";
 import { AttentionType, modelConfig, TimeSformerConfig } from "../model/config";
-import { PAPER_SCHEDULE, StepSchedule } from "./schedule";
+import { PAPER_SCHEDULE, StepSchedule } from "../train/schedule";
 
 export interface ModelSpec {
   preset: string;

@@ -3,8 +3,8 @@
  * from scratch unless an initialisation is given. A JSON file holding a RunConfig works as well.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { RunConfig, validateRunConfig } from "../train/run-config";
-import { coverRun, imagePretrainRun, SCRATCH, standardRun } from "./runs";
+import { RunConfig, validateRunConfig } from "./config";
+import { coverRun, imagePretrainRun, SCRATCH, standardRun } from "./factories";
 import { Role, scaleSettings, VIDEO_ROLES } from "./scales";
 
 export const NAMED_RUNS: Record<string, { summary: string; make: (scale: string, seed: number) => RunConfig }> = {

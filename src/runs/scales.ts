@@ -3,7 +3,7 @@
  * built-in datasets), `paper` (the paper's settings, for a GPU and the real datasets named in data-manifests/).
  * Datasets are given by role; the built-in stand-ins play the paper's datasets' roles.
  */
-import { ModelSpec, OptimSpec, PAPER_OPTIM, RunConfig } from "../train/run-config";
+import { ModelSpec, OptimSpec, PAPER_OPTIM, RunConfig } from "./config";
 import { PAPER_SCHEDULE } from "../train/schedule";
 
 export type Scale = "smoke" | "cpu" | "paper";

@@ -15,14 +15,14 @@ import { InterruptedError, interruptedBy, withStopSignal, yieldToEventLoop } fro
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
 import { hasCheckpoint, LoadedCheckpoint, loadCheckpoint, resumeCheckpointPath, saveCheckpoint, setAsideLatestCheckpoint } from "./checkpoint";
-import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
-import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
+import { DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
+import { AdamW, MomentumSgd, Optimizer } from "../train/optimizer";
 import { runSchedule } from "./plan";
-import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./run-config";
-import { acquireRunLock, RunLock } from "./run-lock";
-import { learningRate } from "./schedule";
-import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
-import type { BadMediaFile, RunData } from "./run-data";
+import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./config";
+import { acquireRunLock, RunLock } from "./lock";
+import { learningRate } from "../train/schedule";
+import { Batch, lossAndGradients, StepLosses, trainableParams } from "../train/step";
+import type { BadMediaFile, RunData } from "./data";
 
 export interface StepRecord { step: number; epoch: number; lr: number; loss: number; losses: Record<string, number>; seconds: number }
 
