@@ -3,7 +3,7 @@ import type { SettingValue, Variations } from "../../experiments/ablate";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { didYouMean } from "../suggest";
 import { parseSeeds } from "./experiment";
 

@@ -1,7 +1,7 @@
 import type { EvalOptions } from "../../train/evaluate";
 import { Flags, UsageError } from "../args";
 import { backendRequest, selectBackend } from "../backend-flag";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { printJson } from "../output";
 
 export const command: Command = {

@@ -3,7 +3,7 @@ import { Scale, SCALES } from "../../runs/scales";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { didYouMean } from "../suggest";
 
 /** The experiments' names and titles, without loading them (the registry loads tfjs and danfojs). */

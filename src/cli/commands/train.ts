@@ -6,7 +6,7 @@ import type { RunConfig } from "../../runs/config";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { printJson } from "../output";
 import { didYouMean } from "../suggest";
 
