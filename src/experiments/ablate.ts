@@ -17,7 +17,7 @@ import { accuracyPanels, FigureSpec } from "../report/figure";
 import { Report } from "../report/report";
 import { Cell, Table } from "../report/table";
 import { InitSpec, RunConfig, validateRunConfig } from "../runs/config";
-import type { RunResults } from "../runs/train";
+import type { RunResults } from "../runs/folder";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";

@@ -4,7 +4,7 @@ import type { ResultRow, Table } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
 import type { RunData } from "../runs/data";
 import { RunConfig } from "../runs/config";
-import { readRunResults } from "../runs/train";
+import { readRunResults } from "../runs/folder";
 import type { Claim, ClaimMeasure } from "./claims";
 import { CachedRun, RunCache } from "../runs/cache";
 import { Role, Scale, ScaleSettings } from "../runs/scales";

@@ -10,7 +10,7 @@
  */
 import type { DatasetResult } from "../train/evaluate";
 import { RunConfig } from "../runs/config";
-import { readRunResults, RunResults } from "../runs/train";
+import { readRunResults, RunResults } from "../runs/folder";
 import { experiment } from "./registry";
 import { CachedRun, RunCache } from "../runs/cache";
 import { Scale, scaleSettings } from "../runs/scales";

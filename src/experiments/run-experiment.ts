@@ -18,7 +18,7 @@ import { Executor, trainOnSlurm } from "./executor";
 import { experiment } from "./registry";
 import { RunCache } from "../runs/cache";
 import { Role, Scale, scaleSettings } from "../runs/scales";
-import { readRunResults } from "../runs/train";
+import { readRunResults } from "../runs/folder";
 
 export interface ExperimentOptions {
   scale?: Scale;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { hasCheckpoint } from "../runs/checkpoint";
 import { lockPath } from "../runs/lock";
-import { readRunResults } from "../runs/train";
+import { readRunResults } from "../runs/folder";
 import type { PlannedRun } from "./planning";
 import { describeState, lastStep, QueuedJob, readJobRecord, runState } from "./slurm";
 

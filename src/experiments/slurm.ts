@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from "../report/params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
 import { lockPath } from "../runs/lock";
-import { readRunResults } from "../runs/train";
+import { readRunResults } from "../runs/folder";
 import type { PlannedRun } from "./planning";
 
 export interface SlurmOptions {

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { comparableRunConfig, RunConfig } from "./config";
 import { RunData } from "./data";
 import { acquireRunLock } from "./lock";
-import { readRunResults, RunResults, trainRun } from "./train";
+import { trainRun } from "./train";
+import { readRunResults, RunResults } from "./folder";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 

@@ -17,7 +17,8 @@ import { checkpointPath, tensorChecksum } from "../../src/runs/checkpoint";
 import { RunConfig } from "../../src/runs/config";
 import { RunData } from "../../src/runs/data";
 import { acquireRunLock, lockPath, RunLockedError } from "../../src/runs/lock";
-import { DivergenceError, RunResults, TrainOptions, trainRun } from "../../src/runs/train";
+import { DivergenceError, TrainOptions, trainRun } from "../../src/runs/train";
+import { RunResults } from "../../src/runs/folder";
 import { tempDir, withBackend } from "../helpers/tf";
 
 before(() => withBackend());

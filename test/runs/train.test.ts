@@ -16,7 +16,8 @@ import { TimeSformer } from "../../src/model/timesformer";
 import { initModel } from "../../src/runs/init";
 import { RunConfig } from "../../src/runs/config";
 import { Batch, lossAndGradients } from "../../src/train/step";
-import { DivergenceError, RunResults, trainRun } from "../../src/runs/train";
+import { DivergenceError, trainRun } from "../../src/runs/train";
+import { RunResults } from "../../src/runs/folder";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 
 before(() => withBackend());

@@ -14,7 +14,8 @@ import { RunCache } from "../../src/runs/cache";
 import { resolveRunConfig } from "../../src/runs/named";
 import { readSafetensors } from "../../src/io/safetensors";
 import { RunConfig } from "../../src/runs/config";
-import { RunResults, trainRun } from "../../src/runs/train";
+import { trainRun } from "../../src/runs/train";
+import { RunResults } from "../../src/runs/folder";
 import { InterruptedError } from "../../src/util/interrupt";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 

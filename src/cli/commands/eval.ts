@@ -18,7 +18,8 @@ export const command: Command = {
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
     flags.rejectUnknown();
-    const { evalResultPath, evaluateRun, readRunConfig } = require("../../runs/evaluate") as typeof import("../../runs/evaluate");
+    const { evalResultPath, evaluateRun } = require("../../runs/evaluate") as typeof import("../../runs/evaluate");
+    const { readRunConfig } = require("../../runs/folder") as typeof import("../../runs/folder");
     const { evalOptions } = require("../../runs/train") as typeof import("../../runs/train");
     const { openRunData } = require("../../runs/pipeline") as typeof import("../../runs/pipeline");
     const config = readRunConfig(runDir);

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { NAMED_RUNS, resolveRunConfig } from "../../runs/named";
 import { SCALES } from "../../runs/scales";
 import type { RunConfig } from "../../runs/config";
+import { runFiles } from "../../runs/folder";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
@@ -83,7 +83,7 @@ async function train(config: RunConfig, out: string, options: { resume: boolean;
       });
       if (!results) throw new Error("the run stopped before its end"); // only stopAfterSteps, which the CLI never sets
       printJson(Object.fromEntries(Object.entries(results.datasets).map(([k, r]) => [k, { top1: r.top1, top5: r.top5, samples: r.samples }])));
-      console.error(`results: ${join(out, "results.json")}`);
+      console.error(`results: ${runFiles(out).results}`);
       return 0;
     } finally {
       await data.close();
