@@ -1,7 +1,7 @@
 import { parseFlags, UsageError } from "./args";
 import type { Command } from "./command";
 import { InterruptedError } from "../util/interrupt";
-import { didYouMean } from "./suggest";
+import { didYouMean } from "../util/suggest";
 
 
 interface CommandEntry {

@@ -4,7 +4,7 @@ import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../command";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 import { parseSeeds } from "./experiment";
 
 export const command: Command = {

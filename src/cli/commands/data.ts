@@ -5,7 +5,7 @@ import { MANIFEST_DIR, ManifestError } from "../../data/manifest";
 import { Flags, OptionSpecs, UsageError } from "../args";
 import { printJson } from "../output";
 import type { Command } from "../command";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 
 interface SubcommandModule { usage: string; options: OptionSpecs; run(flags: Flags): Promise<number> }
 

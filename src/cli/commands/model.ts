@@ -2,7 +2,7 @@ import { AttentionType, modelConfig, presetNames, TimeSformerConfig } from "../.
 import { modelInfo } from "../../model/info";
 import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 import type { Command } from "../command";
 
 const ATTENTION: AttentionType[] = ["divided_space_time", "space_only", "joint_space_time"];

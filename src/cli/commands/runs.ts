@@ -4,7 +4,7 @@ import type { QueuedJob } from "../../experiments/slurm";
 import { Flags, UsageError } from "../args";
 import type { Command } from "../command";
 import { printJson } from "../output";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 import { EXPERIMENT_NAMES, parseSeeds } from "./experiment";
 
 export const command: Command = {

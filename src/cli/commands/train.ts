@@ -8,7 +8,7 @@ import { backendRequest, describeBackend, selectBackend } from "../backend-flag"
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../command";
 import { printJson } from "../output";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 
 export const command: Command = {
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
