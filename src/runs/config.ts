@@ -4,18 +4,11 @@
  * paradigm is the same object with one video dataset.
  */
 import { basename } from "node:path";
-import { AttentionType, modelConfig, TimeSformerConfig } from "../model/config";
+import { z } from "zod";
+import { EVAL_VIEWS } from "../data/augment";
+import { ATTENTION_TYPES, modelConfig, TIME_EMBED_INITS, TimeSformerConfig } from "../model/config";
 import { PAPER_SCHEDULE, StepSchedule } from "../train/schedule";
-
-export interface ModelSpec {
-  preset: string;
-  attention?: AttentionType;
-  /** Frames per clip and crop size fed to the model (default: the preset's). */
-  frames?: number;
-  imageSize?: number;
-  dropPath?: number;
-  timeEmbedInit?: TimeSformerConfig["timeEmbedInit"];
-}
+import { checkSchema, expect } from "../util/schema";
 
 /** The TimeSformer config a run's model spec stands for (heads: dataset -> classes). */
 export function runModelConfig(spec: ModelSpec, classifiers?: Record<string, number>): TimeSformerConfig {
@@ -29,61 +22,89 @@ export function runModelConfig(spec: ModelSpec, classifiers?: Record<string, num
   });
 }
 
+const MODEL_SPEC = z.object({
+  preset: expect.string(),
+  attention: expect.oneOf(ATTENTION_TYPES).optional(),
+  /** Frames per clip and crop size fed to the model (default: the preset's). */
+  frames: expect.positiveInt().optional(),
+  imageSize: expect.positiveInt().optional(),
+  dropPath: expect.nonNegative().optional(),
+  timeEmbedInit: expect.oneOf(TIME_EMBED_INITS).optional(),
+}).strict();
+export type ModelSpec = z.infer<typeof MODEL_SPEC>;
+
 /** Where the initial weights come from. */
-export type InitSpec =
-  | { from: "scratch" }
+const INIT_SPEC = z.discriminatedUnion("from", [
+  z.object({ from: z.literal("scratch") }).strict(),
   /**
    * A safetensors file: ours, an official TimeSformer checkpoint, or an image ViT (inflated per the official recipe).
    * A file that leaves part of the backbone unfilled is an error unless `partial` asks for it.
    */
-  | { from: "weights"; path: string; strict?: boolean; partial?: boolean }
+  z.object({ from: z.literal("weights"), path: expect.string(), strict: expect.boolean().optional(), partial: expect.boolean().optional() }).strict(),
   /** The final weights of an earlier run (its weights.safetensors), e.g. transfer A -> B or image pre-training. */
-  | { from: "run"; dir: string };
+  z.object({ from: z.literal("run"), dir: expect.string() }).strict(),
+], { errorMap: () => ({ message: 'expected "from": "scratch", "weights" (with "path") or "run" (with "dir")' }) });
+export type InitSpec = z.infer<typeof INIT_SPEC>;
 
-export interface OptimSpec {
+const SCHEDULE = z.object({
+  baseLr: expect.positive(),
+  milestones: z.array(expect.nonNegative(), { invalid_type_error: "expected a list of fractions of the run" }),
+  gamma: expect.positive(),
+  warmup: expect.nonNegative(),
+  decay: expect.oneOf(["step", "cosine"]).optional(),
+}).strict() satisfies z.ZodType<StepSchedule>;
+
+const OPTIM_SPEC = z.object({
   /** "sgd" with momentum is the paper's; "adamw" is for training from scratch at laptop scale. */
-  optimizer: "sgd" | "adamw";
-  epochs: number;
+  optimizer: expect.oneOf(["sgd", "adamw"]),
+  epochs: expect.positive(),
   /** Clips per micro-batch. */
-  batchSize: number;
+  batchSize: expect.positiveInt(),
   /** Micro-batches per optimiser step: effective batch = batchSize x accumulate (the paper's 128). */
-  accumulate: number;
-  schedule: StepSchedule;
-  momentum: number;
-  weightDecay: number;
-  labelSmoothing: number;
+  accumulate: expect.positiveInt(),
+  schedule: SCHEDULE,
+  momentum: expect.nonNegative(),
+  weightDecay: expect.nonNegative(),
+  labelSmoothing: expect.nonNegative(),
   /** A loss above this (or NaN) stops the run: it has diverged. */
-  maxLoss: number;
-}
+  maxLoss: expect.positive(),
+}).strict();
+export type OptimSpec = z.infer<typeof OPTIM_SPEC>;
 
-export interface RunConfig {
-  name: string;
-  seed: number;
-  model: ModelSpec;
+const WEIGHTS = z.record(expect.nonNegative());
+
+/** The schema of a RunConfig, as a user's config.json gives it. */
+export const RUN_CONFIG = z.object({
+  name: expect.string(),
+  seed: expect.integer(),
+  model: MODEL_SPEC,
   /** Training mixture: dataset (a data-manifests/ name or a manifest path) -> loss weight w_i. */
-  train: Record<string, number>;
+  train: WEIGHTS,
   /** Sampling weights per dataset; default: proportional to dataset size (the paper). */
-  sampling?: Record<string, number>;
+  sampling: WEIGHTS.optional(),
   /** Datasets evaluated at the end (default: the training datasets). */
-  evaluate?: string[];
-  splits: { train: string; eval: string };
-  init: InitSpec;
+  evaluate: z.array(expect.string(), { invalid_type_error: "expected a list of dataset names" }).optional(),
+  splits: z.object({ train: expect.string(), eval: expect.string() }).strict(),
+  init: INIT_SPEC,
   /** Train only the heads (linear probe on frozen features, Sec. 3.2). */
-  freezeBackbone?: boolean;
-  optim: OptimSpec;
-  evalViews: "1x1" | "1x3";
+  freezeBackbone: expect.boolean().optional(),
+  optim: OPTIM_SPEC,
+  evalViews: expect.oneOf(EVAL_VIEWS),
   /** Optimiser steps between checkpoints (plus one at every epoch end). */
-  checkpointEvery: number;
+  checkpointEvery: expect.positiveInt(),
   /**
    * Frame preprocessing. Default (undefined): the official recipe, frames cached at 1.15x the crop's short side and
    * resized to the crop at test time. `cropJitter` instead caches frames at crop + 2 x jitter, so random training crops
    * shift the content by at most `cropJitter` pixels, and evaluates centre crops at that same scale (a patch-8 ViT
    * trained from scratch for a few hundred steps cannot learn tolerance to large shifts or to a test-time zoom).
    */
-  input?: { cropJitter: number };
+  input: z.object({ cropJitter: expect.nonNegativeInt() }).strict().optional(),
   /** Cap on the samples used per dataset and split (small-scale runs; undefined = all). */
-  maxSamples?: { train?: number; eval?: number };
-}
+  maxSamples: z.object({ train: expect.positiveInt().optional(), eval: expect.positiveInt().optional() }).strict().optional(),
+}).strict();
+
+/** See the top of this file. */
+export type RunConfig = z.infer<typeof RUN_CONFIG>;
 
 export const PAPER_OPTIM: OptimSpec = {
   optimizer: "sgd", epochs: 20, batchSize: 8, accumulate: 16, schedule: PAPER_SCHEDULE,
@@ -99,19 +120,19 @@ export function comparableRunConfig(c: RunConfig): RunConfig {
   return { ...c, init: { from: "run", dir: basename(c.init.dir) } };
 }
 
-export function validateRunConfig(c: RunConfig): void {
+/**
+ * Checks a run config: every field against RUN_CONFIG (`label` names where it came from, e.g. its file), then what
+ * the schema cannot say alone. Returns the config itself, not a parsed copy, so its key order (and with it the run
+ * cache's hash of it) stays as written.
+ */
+export function validateRunConfig<C>(c: C, label = `run '${(c as { name?: unknown })?.name}'`): C & RunConfig {
+  const config = c as C & RunConfig;
+  checkSchema(RUN_CONFIG, c, label);
   const problems: string[] = [];
-  if (Object.keys(c.train).length === 0) problems.push("train needs at least one dataset");
-  for (const [name, w] of Object.entries(c.train)) if (!(w >= 0)) problems.push(`loss weight of '${name}' must be >= 0, got ${w}`);
-  for (const [name, w] of Object.entries(c.sampling ?? {})) {
-    if (!(name in c.train)) problems.push(`sampling names '${name}', which is not a training dataset`);
-    if (!(w >= 0)) problems.push(`sampling weight of '${name}' must be >= 0, got ${w}`);
+  if (Object.keys(config.train).length === 0) problems.push("train needs at least one dataset");
+  for (const name of Object.keys(config.sampling ?? {})) {
+    if (!(name in config.train)) problems.push(`sampling names '${name}', which is not a training dataset`);
   }
-  const o = c.optim;
-  if (!(o.epochs > 0)) problems.push(`optim.epochs must be > 0, got ${o.epochs}`);
-  if (!(Number.isInteger(o.batchSize) && o.batchSize > 0)) problems.push(`optim.batchSize must be a positive integer, got ${o.batchSize}`);
-  if (!(Number.isInteger(o.accumulate) && o.accumulate > 0)) problems.push(`optim.accumulate must be a positive integer, got ${o.accumulate}`);
-  if (c.input && !(Number.isInteger(c.input.cropJitter) && c.input.cropJitter >= 0)) problems.push(`input.cropJitter must be a non-negative integer, got ${c.input.cropJitter}`);
-  if (!(c.checkpointEvery > 0)) problems.push(`checkpointEvery must be > 0, got ${c.checkpointEvery}`);
-  if (problems.length) throw new Error(`run '${c.name}': ${problems.join("; ")}`);
+  if (problems.length) throw new Error(`${label}: ${problems.join("; ")}`);
+  return config;
 }

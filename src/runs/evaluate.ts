@@ -1,5 +1,6 @@
 /** Evaluating a finished run folder again, e.g. with reversed frames (Table 2) or other views. */
 import { existsSync, readFileSync } from "node:fs";
+import type { EvalViews } from "../data/augment";
 import { loadModel } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
 import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
@@ -38,7 +39,7 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
 export type Prediction = { clip: number; truth: string; predicted: string; confidence: number };
 
 /** The first `count` evaluation clips of a dataset with the run's predictions (for looking at what it learned). */
-export async function samplePredictions(runDir: string, data: RunData, dataset: string, count: number, views: "1x1" | "1x3" = "1x3"): Promise<Prediction[]> {
+export async function samplePredictions(runDir: string, data: RunData, dataset: string, count: number, views: EvalViews = "1x3"): Promise<Prediction[]> {
   const model = loadModel(runFiles(runDir).weights);
   const classes = data.classes[dataset];
   const out: Prediction[] = [];

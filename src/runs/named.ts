@@ -33,9 +33,8 @@ export function resolveRunConfig(nameOrFile: string, scale: string, seed: number
   if (!existsSync(nameOrFile)) {
     throw new Error(`'${nameOrFile}' is neither a named run (${Object.keys(NAMED_RUNS).join(", ")}) nor a config file`);
   }
-  let config: RunConfig;
-  try { config = JSON.parse(readFileSync(nameOrFile, "utf8")) as RunConfig; }
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(nameOrFile, "utf8")); }
   catch (err) { throw new Error(`${nameOrFile}: not valid JSON (${(err as Error).message})`); }
-  validateRunConfig(config);
-  return config;
+  return validateRunConfig(json, nameOrFile);
 }

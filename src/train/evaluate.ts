@@ -4,6 +4,7 @@
  * order (Table 2).
  */
 import * as tf from "@tensorflow/tfjs";
+import type { EvalViews } from "../data/augment";
 import { TimeSformer } from "../model/timesformer";
 import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
@@ -15,10 +16,10 @@ export interface EvalBatch { x: Float32Array; shape: [number, number, number, nu
 export interface EvalSource {
   classes: Record<string, string[]>;
   evalSize(dataset: string): number;
-  evalBatches(dataset: string, views: "1x1" | "1x3"): AsyncIterable<EvalBatch>;
+  evalBatches(dataset: string, views: EvalViews): AsyncIterable<EvalBatch>;
 }
 
-export interface EvalOptions { views: "1x1" | "1x3"; reverseFrames: boolean; datasets: string[] }
+export interface EvalOptions { views: EvalViews; reverseFrames: boolean; datasets: string[] }
 
 export interface DatasetResult extends ClassificationResult {
   views: string;

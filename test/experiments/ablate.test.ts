@@ -42,7 +42,7 @@ describe("ablation settings", () => {
     assert.throws(() => variedConfig(base(), { optimizer: "sgd" }), /'optimizer' is not a field of the base run \(the run config has: name, seed/);
     assert.throws(() => variedConfig(base(), { "model.preset.size": 3 }), /model.preset is not an object/);
     assert.throws(() => variedConfig(base(), { "optim.epochs": "many" }), /'optim.epochs' is a number in the base run \(1\), got "many"/);
-    assert.throws(() => variedConfig(base(), { "train.builtin-digits-images": -1 }), /loss weight of 'builtin-digits-images' must be >= 0/);
+    assert.throws(() => variedConfig(base(), { "train.builtin-digits-images": -1 }), /train\.builtin-digits-images: expected a non-negative number, got -1/);
     assert.throws(() => setPath({ train: {} }, "train.__proto__", 1), /not a field/);
   });
 });
