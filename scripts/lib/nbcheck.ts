@@ -44,10 +44,6 @@ export function declaredExports(path: string): DeclaredExports {
   return { tables: names("tables"), figures: names("figures") };
 }
 
-export function kernelName(path: string): string | undefined {
-  return readNotebook(path).metadata?.kernelspec?.name;
-}
-
 /**
  * Problems with a run's exports in `out` (empty when all is there). Static images are required only when
  * `staticFormat` is given (a browser exists on this machine).

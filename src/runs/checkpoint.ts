@@ -15,12 +15,11 @@ import { NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensor
 import { TimeSformerConfig } from "../model/config";
 import { allSpecs, internalShape, toInternal } from "../model/params";
 import { TimeSformer } from "../model/timesformer";
-import { checkShapesBeforeAllocating, exportTensors, parseStoredConfig } from "../model/weights";
+import { checkShapesBeforeAllocating, CONFIG_KEY, exportTensors, parseStoredConfig } from "../model/weights";
 import { runFiles } from "./folder";
 
 const OPTIMIZER_PREFIX = "optimizer.";
 const STATE_KEY = "cover.trainer";
-const CONFIG_KEY = "cover.config";
 const RUN_KEY = "cover.run";
 const SLOTS_KEY = "cover.optimizer-slots";
 const CHECKSUM_KEY = "cover.sha256";
