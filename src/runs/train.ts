@@ -20,7 +20,8 @@ import { runSchedule } from "./plan";
 import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./config";
 import { acquireRunLock, RunLock } from "./lock";
 import { learningRate } from "../train/schedule";
-import { Batch, lossAndGradients, StepLosses, trainableParams } from "../train/step";
+import type { Batch } from "../data/batches";
+import { lossAndGradients, StepLosses, trainableParams } from "../train/step";
 import type { BadMediaFile, RunData } from "./data";
 import {
   appendStepRecord, LrOverride, readLrOverrides, readStoredConfig, RunResults, runFiles, startMetrics, StepRecord, truncateMetrics,
