@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { openRunData } from "../runs/pipeline";
-import { PROJECT_ROOT } from "../report/params";
+import { PROJECT_ROOT } from "../report/notebook-params";
 import { Report } from "../report/report";
 import { claimsChart, withVerdicts } from "../report/figure";
 import { ResultRow, Table } from "../report/table";

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../report/params";
+import { PROJECT_ROOT } from "../report/notebook-params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
 import { lockPath } from "../runs/lock";
