@@ -4,7 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COTRAIN_ABLATION, LOSS_WEIGHT_SWEEP } from "../../src/experiments/paper";
 import { decodeDataUrl, findChromium } from "../../src/report/browser";
-import { barChart, exportFigure, figureHtml, lossCurves, paperVsKitBars, readMetrics, sweepChart } from "../../src/report/figure";
+import { barChart, exportFigure, figureHtml, lossCurves, paperVsKitBars, sweepChart } from "../../src/report/figure";
+import { readStepRecords as readMetrics } from "../../src/runs/folder";
 import { compareRows } from "../../src/report/table";
 import { tempDir } from "../helpers/tf";
 
