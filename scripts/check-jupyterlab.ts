@@ -26,10 +26,10 @@ import { createServer } from "node:net";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { Browser, chromium, Page } from "playwright-core";
 import { CHROMIUM_ARGS, findChromium } from "../src/report/browser";
-import { readNotebook } from "../src/report/nbcheck";
-import { hasCheckpoint } from "../src/train/checkpoint";
-import { readRunResults } from "../src/train/trainer";
-import { parametersCellIndex, parseParameter, ParameterValue, setParameterValue, withParameterValues } from "../src/report/nbparams";
+import { readNotebook } from "./lib/nbcheck";
+import { hasCheckpoint } from "../src/runs/checkpoint";
+import { readRunResults } from "../src/runs/folder";
+import { parametersCellIndex, parseParameter, ParameterValue, setParameterValue, withParameterValues } from "./lib/nbparams";
 
 const ROOT = resolve(__dirname, "..");
 

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, renameSync } from "node:fs";
 import { join, relative } from "node:path";
-import { buildNative, NativeBuildError } from "../src/backend/build";
+import { buildNative, NativeBuildError } from "./lib/native-build";
 import type { BackendCheck } from "../src/backend/check";
 import { nativeDir, nvidiaGpuVisible, PROJECT_ROOT } from "../src/backend/native";
 import { writeFileAtomic } from "../src/util/atomic";

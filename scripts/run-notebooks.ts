@@ -13,12 +13,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { parseFlags, UsageError } from "../src/cli/args";
-import { SCALES, Scale } from "../src/experiments/scales";
+import { SCALES, Scale } from "../src/runs/scales";
 import { findChromium } from "../src/report/browser";
-import { checkExports, declaredExports, describeFailure } from "../src/report/nbcheck";
-import { injectParameters, parseParameter, ParameterValue } from "../src/report/nbparams";
-import { executeNotebook } from "../src/report/nbrun";
-import { PROJECT_ROOT } from "../src/report/params";
+import { checkExports, declaredExports, describeFailure } from "./lib/nbcheck";
+import { injectParameters, parseParameter, ParameterValue } from "./lib/nbparams";
+import { executeNotebook } from "./lib/nbrun";
+import { PROJECT_ROOT } from "../src/report/notebook-params";
 import { writeFileAtomic } from "../src/util/atomic";
 
 const JUPYTER_PATH = join(PROJECT_ROOT, ".jupyter", "share", "jupyter");

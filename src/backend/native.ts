@@ -6,14 +6,15 @@
  *    libtensorflow 2.9.1 / CUDA 11.2, so it is usually absent; npm then drops it).
  *  - <project>/native/node_modules/@tensorflow/tfjs-node: built by `npm run native:build` against a current
  *    TensorFlow pip wheel (CPU, or GPU with --gpu). It cannot live in the project's node_modules because the
- *    danfojs override maps @tensorflow/tfjs-node to plain tfjs (DESIGN.md).
+ *    danfojs override maps @tensorflow/tfjs-node to plain tfjs (docs/dependencies.md).
  * Both register the tfjs backend `tensorflow`, and only one binding can be loaded per process.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { PROJECT_ROOT } from "../util/paths";
 
-export const PROJECT_ROOT = resolve(__dirname, "../..");
+export { PROJECT_ROOT };
 
 /** Where `npm run native:build` puts its output (COVER_NATIVE_DIR overrides, e.g. for a shared build). */
 export function nativeDir(): string {
@@ -99,7 +100,7 @@ function sameFile(a: string, b: string): boolean {
   return resolve(a) === resolve(b);
 }
 
-/** The binding must register `tensorflow` on the project's tfjs-core, not on a second copy (DESIGN.md). */
+/** The binding must register `tensorflow` on the project's tfjs-core: a backend registered on a second copy is one the kit's tfjs never sees. */
 function checkSharedTfjsCore(packageDir: string): void {
   const ours = require.resolve("@tensorflow/tfjs-core", { paths: [PROJECT_ROOT] });
   const theirs = require.resolve("@tensorflow/tfjs-core", { paths: [packageDir] });

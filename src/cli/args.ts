@@ -4,7 +4,7 @@
  * malformed option is a usage error (exit 2) that names the option and suggests the closest known one.
  */
 import { parseArgs } from "node:util";
-import { didYouMean } from "./suggest";
+import { didYouMean } from "../util/suggest";
 
 /** Option name (without dashes) -> whether it takes a value ("string"), may be repeated ("strings"), or takes none ("boolean"). */
 export type OptionSpecs = Readonly<Record<string, "string" | "strings" | "boolean">>;

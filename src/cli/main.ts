@@ -1,14 +1,8 @@
-import { Flags, OptionSpecs, parseFlags, UsageError } from "./args";
+import { parseFlags, UsageError } from "./args";
+import type { Command } from "./command";
 import { InterruptedError } from "../util/interrupt";
-import { didYouMean } from "./suggest";
+import { didYouMean } from "../util/suggest";
 
-/** A CLI command group: `cover <name> ...`, in src/cli/commands/<name>.ts as `export const command: Command`. */
-export interface Command {
-  usage: string;
-  /** Every option the command (and its subcommands) accepts; --help / -h is added to all. */
-  options: OptionSpecs;
-  run(flags: Flags): Promise<number>;
-}
 
 interface CommandEntry {
   summary: string;

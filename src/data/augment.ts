@@ -27,7 +27,9 @@ export interface ViewBox {
   flip: boolean;
 }
 
-export type EvalViews = "1x1" | "1x3";
+/** Evaluation views: 1 clip x 1 centre crop, or 1 clip x 3 crops along the long side. */
+export const EVAL_VIEWS = ["1x1", "1x3"] as const;
+export type EvalViews = typeof EVAL_VIEWS[number];
 
 export function viewCount(views: EvalViews): number { return views === "1x3" ? 3 : 1; }
 

@@ -13,22 +13,22 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { DataFrame } from "danfojs-node";
-import { openRunData } from "../data/pipeline";
+import { openRunData } from "../runs/pipeline";
 import { accuracyPanels, FigureSpec } from "../report/figure";
 import { Report } from "../report/report";
 import { Cell, Table } from "../report/table";
-import { InitSpec, RunConfig, validateRunConfig } from "../train/run-config";
-import type { RunResults } from "../train/trainer";
+import { InitSpec, RunConfig, validateRunConfig } from "../runs/config";
+import type { RunResults } from "../runs/folder";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";
 import { Executor, trainOnSlurm } from "./executor";
-import { resolveRunConfig } from "./named-runs";
+import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
 import { defaultRunsRoot } from "./run-experiment";
-import { RunCache } from "./run-cache";
-import { fromRun, imagePretrainRun } from "./runs";
-import { Scale, scaleSettings } from "./scales";
+import { RunCache } from "../runs/cache";
+import { fromRun, imagePretrainRun } from "../runs/factories";
+import { Scale, scaleSettings } from "../runs/scales";
 
 export type SettingValue = string | number | boolean | null;
 /** Dotted path into a RunConfig -> the values it takes. */

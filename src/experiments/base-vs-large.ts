@@ -4,7 +4,7 @@ import { ResultRow, sideBySide } from "../report/table";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { LARGE_GAIN_RANGE } from "./paper";
-import { Role, VIDEO_ROLES } from "./scales";
+import { Role, VIDEO_ROLES } from "../runs/scales";
 import { ALL, cover, largeVariant } from "./shared-runs";
 
 export const baseVsLarge: Experiment = {

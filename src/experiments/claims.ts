@@ -11,8 +11,8 @@
  * the other side, otherwise "inconclusive" (always so with fewer than 2 seeds: seed variation is then unknown).
  */
 import type { DatasetResult } from "../train/evaluate";
-import type { CachedRun } from "./run-cache";
-import type { Role, ScaleSettings } from "./scales";
+import type { CachedRun } from "../runs/cache";
+import type { Role, ScaleSettings } from "../runs/scales";
 import { roleResult } from "./experiment";
 
 export type Verdict = "holds" | "does not hold" | "inconclusive";

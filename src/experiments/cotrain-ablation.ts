@@ -2,10 +2,10 @@
 import { resultPanels } from "../report/figure";
 import { ResultRow, sideBySide } from "../report/table";
 import { ClaimMeasure, EffectTerm, measure, term } from "./claims";
-import { CachedRun } from "./run-cache";
+import { CachedRun } from "../runs/cache";
 import { Experiment, roleLabel, top1 } from "./experiment";
 import { COTRAIN_ABLATION } from "./paper";
-import { Role, VIDEO_ROLES } from "./scales";
+import { Role, VIDEO_ROLES } from "../runs/scales";
 import { cover, standard } from "./shared-runs";
 
 export const cotrainAblation: Experiment = {

@@ -2,13 +2,13 @@
 import type { FigureSpec, PanelLabel } from "../report/figure";
 import type { ResultRow, Table } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
-import type { RunData } from "../train/run-data";
-import { RunConfig } from "../train/run-config";
-import { readRunResults } from "../train/trainer";
+import type { RunData } from "../runs/data";
+import { RunConfig } from "../runs/config";
+import { readRunResults } from "../runs/folder";
 import type { Claim, ClaimMeasure } from "./claims";
 import { PAPER_DATASETS } from "./paper";
-import { CachedRun, RunCache } from "./run-cache";
-import { Role, Scale, ScaleSettings } from "./scales";
+import { CachedRun, RunCache } from "../runs/cache";
+import { Role, Scale, ScaleSettings } from "../runs/scales";
 
 export interface ExperimentContext {
   scale: Scale;

@@ -2,7 +2,7 @@
 import { resultPanels } from "../report/figure";
 import { ResultRow, resultTable } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
-import { evaluateRun } from "../train/evaluate-run";
+import { evaluateRun } from "../runs/evaluate";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { FRAME_REVERSAL } from "./paper";

@@ -7,8 +7,8 @@ import { ResultRow, resultTable } from "../report/table";
 import { ClaimMeasure, measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { FROZEN_PROBE_MOTION, STANDARD_VS_COVER, TRANSFER_GAIN_RANGE } from "./paper";
-import { finetuneRun, probeRun } from "./runs";
-import { Role } from "./scales";
+import { finetuneRun, probeRun } from "../runs/factories";
+import { Role } from "../runs/scales";
 import { ALL, cover, standard } from "./shared-runs";
 
 export const TRANSFER_PAIRS: [Role, Role][] = [["appearance", "motion"], ["motion", "appearance"]];

@@ -7,7 +7,7 @@ import { ResultRow, sideBySide } from "../report/table";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { INPUT_SETTING } from "./paper";
-import { Role, VIDEO_ROLES } from "./scales";
+import { Role, VIDEO_ROLES } from "../runs/scales";
 import { ALL, cover, ModelVariant } from "./shared-runs";
 
 const label = (m: { frames?: number; imageSize?: number }) => `${m.frames}x${m.imageSize}`;

@@ -3,9 +3,9 @@ import { sweepChart } from "../report/figure";
 import { ResultRow, resultTable } from "../report/table";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
-import { CachedRun } from "./run-cache";
+import { CachedRun } from "../runs/cache";
 import { LOSS_WEIGHT_SWEEP } from "./paper";
-import { Role } from "./scales";
+import { Role } from "../runs/scales";
 import { cover } from "./shared-runs";
 
 export const IMAGE_WEIGHTS = [0, 0.5, 0.75, 1];

@@ -3,7 +3,7 @@
  * Top-1 accuracy in percent. Dataset keys are roles: appearance = Kinetics-400, motion = SSv2, moments = MiT,
  * images = ImageNet (the built-in stand-ins play the same roles at laptop scale).
  */
-import type { Role } from "./scales";
+import type { Role } from "../runs/scales";
 
 /** The paper's dataset in each role (its numbers are on these, never on the kit's stand-ins). */
 export const PAPER_DATASETS: Record<Role, string> = { appearance: "K400", motion: "SSv2", moments: "MiT", images: "ImageNet" };

@@ -9,11 +9,11 @@
  * once these are done.
  */
 import type { DatasetResult } from "../train/evaluate";
-import { RunConfig } from "../train/run-config";
-import { readRunResults, RunResults } from "../train/trainer";
+import { RunConfig } from "../runs/config";
+import { readRunResults, RunResults } from "../runs/folder";
 import { experiment } from "./registry";
-import { CachedRun, RunCache } from "./run-cache";
-import { Scale, scaleSettings } from "./scales";
+import { CachedRun, RunCache } from "../runs/cache";
+import { Scale, scaleSettings } from "../runs/scales";
 
 export interface PlannedRun {
   name: string;

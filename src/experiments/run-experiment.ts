@@ -4,8 +4,8 @@
  * the mean over seeds, and findings.json.
  */
 import { join } from "node:path";
-import { openRunData } from "../data/pipeline";
-import { PROJECT_ROOT } from "../report/params";
+import { openRunData } from "../runs/pipeline";
+import { PROJECT_ROOT } from "../report/notebook-params";
 import { Report } from "../report/report";
 import { claimsChart, withVerdicts } from "../report/figure";
 import { ResultRow, Table } from "../report/table";
@@ -17,9 +17,9 @@ import { evaluationNoiseFinding, ExperimentOutput, roleLabel, SeedOutput } from 
 import { Executor, trainOnSlurm } from "./executor";
 import { planExperiment } from "./planning";
 import { experiment } from "./registry";
-import { RunCache } from "./run-cache";
-import { Role, Scale, scaleSettings } from "./scales";
-import { readRunResults } from "../train/trainer";
+import { RunCache } from "../runs/cache";
+import { Role, Scale, scaleSettings } from "../runs/scales";
+import { readRunResults } from "../runs/folder";
 
 export interface ExperimentOptions {
   scale?: Scale;

@@ -6,9 +6,9 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { hasCheckpoint } from "../train/checkpoint";
-import { lockPath } from "../train/run-lock";
-import { readRunResults } from "../train/trainer";
+import { hasCheckpoint } from "../runs/checkpoint";
+import { lockPath } from "../runs/lock";
+import { readRunResults } from "../runs/folder";
 import type { PlannedRun } from "./planning";
 import { describeState, lastStep, QueuedJob, readJobRecord, runState } from "./slurm";
 

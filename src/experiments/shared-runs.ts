@@ -1,8 +1,8 @@
 /** Runs several experiments share (the cache trains each once per scale and seed). */
-import type { ModelSpec } from "../train/run-config";
-import { CachedRun } from "./run-cache";
-import { coverRun, fromRun, imagePretrainRun, standardRun } from "./runs";
-import { Role } from "./scales";
+import type { ModelSpec } from "../runs/config";
+import { CachedRun } from "../runs/cache";
+import { coverRun, fromRun, imagePretrainRun, standardRun } from "../runs/factories";
+import { Role } from "../runs/scales";
 import type { ExperimentContext } from "./experiment";
 
 /** Another model than the scale's (a larger one, another input setting): its runs carry `suffix` in their names. */

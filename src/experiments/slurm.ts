@@ -9,11 +9,11 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { PROJECT_ROOT } from "../report/params";
+import { PROJECT_ROOT } from "../report/notebook-params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
-import { lockPath } from "../train/run-lock";
-import { readRunResults } from "../train/trainer";
+import { lockPath } from "../runs/lock";
+import { readRunResults } from "../runs/folder";
 import type { PlannedRun } from "./planning";
 
 export interface SlurmOptions {

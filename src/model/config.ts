@@ -1,10 +1,13 @@
 /**
  * TimeSformer configurations and named presets (timm-style registry: `base`, `large`, and small ones for CPUs).
- * Dimensions follow the official code (facebookresearch/TimeSformer, vit.py); see DESIGN.md.
+ * Dimensions follow the official code (facebookresearch/TimeSformer, vit.py).
  */
 
 /** Official attention schemes: divided space-time (the default), per-frame ViT, and joint attention over all tokens. */
-export type AttentionType = "divided_space_time" | "space_only" | "joint_space_time";
+export const ATTENTION_TYPES = ["divided_space_time", "space_only", "joint_space_time"] as const;
+export type AttentionType = typeof ATTENTION_TYPES[number];
+
+export const TIME_EMBED_INITS = ["zeros", "trunc_normal", "sinusoidal"] as const;
 
 export interface TimeSformerConfig {
   attention: AttentionType;
@@ -28,7 +31,7 @@ export interface TimeSformerConfig {
    * saddle that a short from-scratch run may not leave; a random start breaks the symmetry from step 0, the sinusoidal
    * frame-index encoding (Vaswani et al. 2017) breaks it strongly (unit amplitude) and is learned from there.
    */
-  timeEmbedInit?: "zeros" | "trunc_normal" | "sinusoidal";
+  timeEmbedInit?: typeof TIME_EMBED_INITS[number];
 }
 
 export type ArchitecturePreset = Pick<TimeSformerConfig, "dim" | "depth" | "numHeads" | "mlpRatio" | "patchSize" | "imageSize" | "frames">;

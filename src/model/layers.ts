@@ -1,7 +1,7 @@
 /**
  * The building blocks of the TimeSformer, written for speed on every tfjs backend.
  * Activations are kept as 2-D [rows, features] matrices so that each linear layer is one plain 2-D matmul:
- * on wasm, XNNPACK serves only 2-D matmuls without transpose flags (DESIGN.md), so the backward pass below
+ * on wasm, XNNPACK serves only 2-D matmuls without transpose flags, so the backward pass below
  * transposes explicitly instead of asking matMul to.
  *
  * The hand-written backward passes run in a tf.tidy: tfjs keeps whatever a custom gradient creates until the

@@ -17,7 +17,8 @@ import { HeadInfo, headMetadata, readHeadInfo } from "./head-info";
 import { allSpecs, headParamName, ParamSpec, PREFIX, toInternal, toOfficial } from "./params";
 import { TimeSformer } from "./timesformer";
 
-const CONFIG_KEY = "cover.config";
+/** The safetensors metadata key holding the model's TimeSformerConfig (weights files and checkpoints). */
+export const CONFIG_KEY = "cover.config";
 /** Official-layout tensors of every parameter, by name. */
 export function exportTensors(model: TimeSformer): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();

@@ -4,8 +4,9 @@
  * Exports: a self-contained HTML file (plotly.js-dist inlined, opens offline) and, where a Chromium exists,
  * PNG or SVG rendered by Plotly.toImage in headless Chromium driven by playwright-core (see ./browser).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readStepRecords, StepRecord } from "../runs/folder";
 import { writeFileAtomic } from "../util/atomic";
 import type { ResultRow } from "./table";
 import { openRenderer, RendererChoice, StaticFormat } from "./browser";
@@ -371,41 +372,14 @@ export function lineChart(options: { title: string; series: LineSeries[]; xTitle
   };
 }
 
-/** One line of a trainer's metrics.jsonl (src/train/trainer.ts writes them; only these fields are read). */
-export interface MetricsRecord {
-  step: number;
-  epoch: number;
-  lr: number;
-  loss: number;
-  losses: Record<string, number>;
-}
-
-/** Reads metrics.jsonl (a path to the file or to the run folder that holds it); bad lines are reported by file and line. */
-export function readMetrics(path: string): MetricsRecord[] {
-  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "metrics.jsonl") : path;
-  if (!existsSync(file)) throw new Error(`${file}: no such metrics file`);
-  const records: MetricsRecord[] = [];
-  readFileSync(file, "utf8").split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let value: unknown;
-    try { value = JSON.parse(line); } catch (err) { throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message})`); }
-    const r = value as Partial<MetricsRecord>;
-    if (typeof r !== "object" || r === null || typeof r.step !== "number" || typeof r.loss !== "number") {
-      throw new Error(`${file}:${i + 1}: expected an object with numeric "step" and "loss"`);
-    }
-    records.push({ step: r.step, epoch: r.epoch ?? NaN, lr: r.lr ?? NaN, loss: r.loss, losses: r.losses ?? {} });
-  });
-  return records;
-}
-
 /**
  * Training loss against step, one line per run; with perDataset, one line per run and dataset head instead
  * (the per-dataset cross-entropies of the COVER loss, before the w_i weights).
  */
-export function lossCurves(runs: Record<string, string | MetricsRecord[]>, options: { title?: string; perDataset?: boolean; logY?: boolean } = {}): FigureSpec {
+export function lossCurves(runs: Record<string, string | StepRecord[]>, options: { title?: string; perDataset?: boolean; logY?: boolean } = {}): FigureSpec {
   const series: LineSeries[] = [];
   for (const [run, source] of Object.entries(runs)) {
-    const records = typeof source === "string" ? readMetrics(source) : source;
+    const records = typeof source === "string" ? readStepRecords(source) : source;
     if (!options.perDataset) {
       series.push({ name: run, x: records.map((r) => r.step), y: records.map((r) => r.loss) });
       continue;

@@ -4,4 +4,4 @@ export * from "./figure";
 export * from "./browser";
 export * from "./notebook";
 export * from "./report";
-export * from "./params";
+export * from "./notebook-params";

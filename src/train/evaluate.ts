@@ -4,21 +4,22 @@
  * order (Table 2).
  */
 import * as tf from "@tensorflow/tfjs";
+import type { EvalViews } from "../data/augment";
+import type { EvalBatch } from "../data/batches";
 import { TimeSformer } from "../model/timesformer";
 import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 import { ClassificationMeter, ClassificationResult } from "./metrics";
 
 /** Views of n clips: x is float32 [n * views, T, S, S, 3], clip-major (clip 0's views first). */
-export interface EvalBatch { x: Float32Array; shape: [number, number, number, number, number]; views: number; labels: Int32Array }
 
 export interface EvalSource {
   classes: Record<string, string[]>;
   evalSize(dataset: string): number;
-  evalBatches(dataset: string, views: "1x1" | "1x3"): AsyncIterable<EvalBatch>;
+  evalBatches(dataset: string, views: EvalViews): AsyncIterable<EvalBatch>;
 }
 
-export interface EvalOptions { views: "1x1" | "1x3"; reverseFrames: boolean; datasets: string[] }
+export interface EvalOptions { views: EvalViews; reverseFrames: boolean; datasets: string[] }
 
 export interface DatasetResult extends ClassificationResult {
   views: string;

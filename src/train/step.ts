@@ -2,12 +2,11 @@
  * One micro-batch of COVER's objective: L = sum_i w_i * CE_i over the datasets present in the batch (Sec. 3.3), each
  * CE_i the mean cross-entropy of dataset i's clips under its own head; images are 1-frame clips of the same model.
  */
+import type { Batch, BatchGroup } from "../data/batches";
 import * as tf from "@tensorflow/tfjs";
 import { TimeSformer } from "../model/timesformer";
 
 /** The clips of one dataset within a batch: x is float32 [n, T, S, S, 3]. */
-export interface BatchGroup { dataset: string; x: Float32Array; shape: [number, number, number, number, number]; labels: Int32Array }
-export interface Batch { groups: BatchGroup[] }
 
 export interface StepLosses { total: number; perDataset: Record<string, number> }
 

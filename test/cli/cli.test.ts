@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError, parseFlags } from "../../src/cli/args";
 import { main } from "../../src/cli/main";
-import { closest } from "../../src/cli/suggest";
+import { closest } from "../../src/util/suggest";
 import { EXPERIMENT_NAMES } from "../../src/cli/commands/experiment";
 
 const ROOT = join(__dirname, "..", "..");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Batch, BatchSource, BatchSourceOptions, FrameSource, SampleError } from "../../src/data/batches";
 import type { DatasetSplit, FlipPolicy, Frames, Sample } from "../../src/data/types";
-import type { RunData } from "../../src/train/run-data";
+import type { RunData } from "../../src/runs/data";
 
 /** A split of n samples whose label is index % classes. */
 function split(dataset: string, n: number, classes: string[], flip: FlipPolicy = "allowed", kind: "video" | "image" = "video"): DatasetSplit {

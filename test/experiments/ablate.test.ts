@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ablate, setPath, settingGrid, variedConfig } from "../../src/experiments/ablate";
-import { resolveRunConfig } from "../../src/experiments/named-runs";
+import { resolveRunConfig } from "../../src/runs/named";
 import { SlurmCommands } from "../../src/experiments/slurm";
-import type { RunConfig } from "../../src/train/run-config";
+import type { RunConfig } from "../../src/runs/config";
 import { tempDir, withBackend } from "../helpers/tf";
 
 before(async () => {
@@ -43,7 +43,7 @@ describe("ablation settings", () => {
     assert.throws(() => variedConfig(base(), { optimizer: "sgd" }), /'optimizer' is not a field of the base run \(the run config has: name, seed/);
     assert.throws(() => variedConfig(base(), { "model.preset.size": 3 }), /model.preset is not an object/);
     assert.throws(() => variedConfig(base(), { "optim.epochs": "many" }), /'optim.epochs' is a number in the base run \(1\), got "many"/);
-    assert.throws(() => variedConfig(base(), { "train.builtin-digits-images": -1 }), /loss weight of 'builtin-digits-images' must be >= 0/);
+    assert.throws(() => variedConfig(base(), { "train.builtin-digits-images": -1 }), /train\.builtin-digits-images: expected a non-negative number, got -1/);
     assert.throws(() => setPath({ train: {} }, "train.__proto__", 1), /not a field/);
   });
 });

@@ -14,7 +14,7 @@ import { planAblation } from "../../src/experiments/ablate";
 import { PlannedRun, planExperiment } from "../../src/experiments/planning";
 import { formatRunsStatus, runsStatus } from "../../src/experiments/run-status";
 import { arrayGroups, MAX_ARRAY_TASKS, SlurmCommands, submitRuns, waitForRuns } from "../../src/experiments/slurm";
-import type { RunConfig } from "../../src/train/run-config";
+import type { RunConfig } from "../../src/runs/config";
 import { tempDir } from "../helpers/tf";
 
 /**

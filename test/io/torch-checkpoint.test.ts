@@ -13,7 +13,7 @@ import { deflateRawSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { writePng } from "../../src/data/image";
 import { readClassListFile } from "../../src/data/manifest";
-import { resolveRunConfig } from "../../src/experiments/named-runs";
+import { resolveRunConfig } from "../../src/runs/named";
 import { unpickle } from "../../src/io/pickle";
 import { readSafetensors } from "../../src/io/safetensors";
 import { readTorchCheckpoint } from "../../src/io/torch";
@@ -22,7 +22,7 @@ import { convertCheckpoint } from "../../src/model/convert";
 import { TimeSformer } from "../../src/model/timesformer";
 import { readHeadInfo } from "../../src/model/head-info";
 import { loadModel } from "../../src/model/weights";
-import { initModel } from "../../src/train/init";
+import { initModel } from "../../src/runs/init";
 import { predictFiles } from "../../src/train/predict";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 

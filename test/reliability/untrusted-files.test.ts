@@ -11,9 +11,9 @@ import { decodeSafetensors, encodeSafetensors, NamedTensor, readSafetensors, wri
 import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
 import { loadModel, saveWeights } from "../../src/model/weights";
-import { initModel } from "../../src/train/init";
-import { resolveRunConfig } from "../../src/experiments/named-runs";
-import { RunConfig } from "../../src/train/run-config";
+import { initModel } from "../../src/runs/init";
+import { resolveRunConfig } from "../../src/runs/named";
+import { RunConfig } from "../../src/runs/config";
 import { predictOfficialLayout } from "../../src/train/predict";
 import { writeNpy } from "../../src/io/npy";
 import { tempDir, withBackend } from "../helpers/tf";

@@ -4,9 +4,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COTRAIN_ABLATION, LOSS_WEIGHT_SWEEP } from "../../src/experiments/paper";
 import { decodeDataUrl, findChromium } from "../../src/report/browser";
-import { accuracyPanels, barChart, claimsChart, exportFigure, figureHtml, lossCurves, readMetrics, resultPanels, sweepChart, withVerdicts, wrapText } from "../../src/report/figure";
+import { accuracyPanels, barChart, claimsChart, exportFigure, figureHtml, lossCurves, resultPanels, sweepChart, withVerdicts, wrapText } from "../../src/report/figure";
 import type { ClaimPoint, FigureSpec, Trace } from "../../src/report/figure";
 import type { ResultRow } from "../../src/report/table";
+import { readStepRecords as readMetrics } from "../../src/runs/folder";
 import { compareRows } from "../../src/report/table";
 import { tempDir } from "../helpers/tf";
 

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { STANDARD_VS_COVER } from "../../src/experiments/paper";
 import { barChart } from "../../src/report/figure";
 import { figureBundle, inNotebook, show, tableBundle } from "../../src/report/notebook";
-import { notebookParameters, PROJECT_ROOT } from "../../src/report/params";
+import { notebookParameters, PROJECT_ROOT } from "../../src/report/notebook-params";
 import { Report } from "../../src/report/report";
 import { compareRows, resultTable } from "../../src/report/table";
 import { tempDir } from "../helpers/tf";

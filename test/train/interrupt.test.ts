@@ -9,12 +9,13 @@ import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openRunData } from "../../src/data/pipeline";
-import { RunCache } from "../../src/experiments/run-cache";
-import { resolveRunConfig } from "../../src/experiments/named-runs";
+import { openRunData } from "../../src/runs/pipeline";
+import { RunCache } from "../../src/runs/cache";
+import { resolveRunConfig } from "../../src/runs/named";
 import { readSafetensors } from "../../src/io/safetensors";
-import { RunConfig } from "../../src/train/run-config";
-import { RunResults, trainRun } from "../../src/train/trainer";
+import { RunConfig } from "../../src/runs/config";
+import { trainRun } from "../../src/runs/train";
+import { RunResults } from "../../src/runs/folder";
 import { InterruptedError } from "../../src/util/interrupt";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 
@@ -168,9 +169,9 @@ test("a script calling trainRun, sent SIGTERM (preemption), checkpoints and then
   const dir = tempDir("lib-sigterm");
   const script = `
     const { useBackend } = require("./src/backend");
-    const { openRunData } = require("./src/data/pipeline");
-    const { resolveRunConfig } = require("./src/experiments/named-runs");
-    const { trainRun } = require("./src/train/trainer");
+    const { openRunData } = require("./src/runs/pipeline");
+    const { resolveRunConfig } = require("./src/runs/named");
+    const { trainRun } = require("./src/runs/train");
     (async () => {
       await useBackend("wasm");
       const base = resolveRunConfig("standard-appearance", "smoke", 0);

@@ -8,7 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
 import { AdamW } from "../../src/train/optimizer";
-import { Batch, BatchGroup, lossAndGradients } from "../../src/train/step";
+import type { Batch, BatchGroup } from "../../src/data/batches";
+import { lossAndGradients } from "../../src/train/step";
 import { maxAbsDiff, withBackend } from "../helpers/tf";
 
 before(() => withBackend());

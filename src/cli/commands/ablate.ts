@@ -1,10 +1,10 @@
-import { Scale, SCALES } from "../../experiments/scales";
+import { Scale, SCALES } from "../../runs/scales";
 import type { SettingValue, Variations } from "../../experiments/ablate";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
-import type { Command } from "../main";
-import { didYouMean } from "../suggest";
+import type { Command } from "../command";
+import { didYouMean } from "../../util/suggest";
 import { EXECUTOR_OPTIONS, executorFlags, parseSeeds, submitOnly } from "./experiment";
 
 export const command: Command = {

@@ -2,7 +2,7 @@ import type { MatmulBench } from "../../backend/matmul-bench";
 import { BACKEND_NAMES, parseBackendRequest } from "../../backend/names";
 import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
-import type { Command } from "../main";
+import type { Command } from "../command";
 
 export const command: Command = {
   usage: `usage: cover backend [--backend auto|${BACKEND_NAMES.join("|")}] [--all] [--check] [--bench [--size N]] [--json]

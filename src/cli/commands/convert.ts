@@ -1,7 +1,7 @@
 import type { ChannelNormalization } from "../../model/head-info";
 import { Flags, UsageError } from "../args";
 import { backendFromFlags } from "../backend-flag";
-import type { Command } from "../main";
+import type { Command } from "../command";
 
 export const command: Command = {
   usage: `usage: cover convert IN --out OUT.safetensors [--classes FILE] [--heads N] [--head NAME] [--mean R,G,B --std R,G,B]

@@ -1,76 +1,19 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname } from "node:path";
-import { classCounts, loadManifest, loadSplit, MANIFEST_DIR, ManifestError, problemCounts, resolveManifestPath } from "../../data/manifest";
-import type { DatasetSplit, FlipPolicy, ProblemKind } from "../../data/types";
+import { InspectReport, inspectManifest } from "../../data/inspect";
+import { MANIFEST_DIR, ManifestError } from "../../data/manifest";
 import { Flags, OptionSpecs, UsageError } from "../args";
 import { printJson } from "../output";
-import type { Command } from "../main";
-import { didYouMean } from "../suggest";
+import type { Command } from "../command";
+import { didYouMean } from "../../util/suggest";
 
-const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplicate", "malformed-line", "bad-media", "outside-media-root"];
+interface SubcommandModule { usage: string; options: OptionSpecs; run(flags: Flags): Promise<number> }
 
-/** `cover data sample|prepare` live with the decoders (src/data/commands/), loaded on demand. */
-const DELEGATED: Record<string, string> = {
-  sample: "../../data/commands/sample",
-  prepare: "../../data/commands/prepare",
+/** `cover data sample|prepare`, loaded on demand (they load the decoders). */
+const DELEGATED: Record<string, () => SubcommandModule> = {
+  sample: () => require("./data-sample") as typeof import("./data-sample"),
+  prepare: () => require("./data-prepare") as typeof import("./data-prepare"),
 };
-
-export interface SplitReport {
-  split: string;
-  samples: number;
-  labelled: number;
-  classes: number;
-  /** Samples per class name, in class order. */
-  classCounts: Record<string, number>;
-  emptyClasses: string[];
-  problems: Record<ProblemKind, number>;
-  /** The first problems, with file and line. */
-  problemExamples: string[];
-}
-
-export interface InspectReport {
-  manifest: string;
-  dataset: string;
-  kind: string;
-  flip: FlipPolicy;
-  samples: number;
-  classes: number;
-  splits: Record<string, SplitReport>;
-}
-
-export function splitReport(split: DatasetSplit, examples: number): SplitReport {
-  const counts = classCounts(split);
-  const found = problemCounts(split.problems);
-  return {
-    split: split.split,
-    samples: split.samples.length,
-    labelled: counts.reduce((a, b) => a + b, 0),
-    classes: split.classes.length,
-    classCounts: Object.fromEntries(split.classes.map((c, i) => [c, counts[i]])),
-    emptyClasses: split.classes.filter((_, i) => counts[i] === 0),
-    problems: Object.fromEntries(PROBLEM_KINDS.map((k) => [k, found[k] ?? 0])) as Record<ProblemKind, number>,
-    problemExamples: split.problems.slice(0, examples).map((p) => p.message),
-  };
-}
-
-export async function inspectManifest(nameOrPath: string, options: { split?: string; checkMedia: boolean; strict: boolean; examples: number }): Promise<InspectReport> {
-  const path = resolveManifestPath(nameOrPath);
-  const manifest = loadManifest(path);
-  const names = options.split ? [options.split] : Object.keys(manifest.splits);
-  const splits: Record<string, SplitReport> = {};
-  let classes = 0;
-  for (const name of names) {
-    const loadOptions = { manifest, checkMedia: options.checkMedia, strict: options.strict };
-    // built-in datasets are generated on first use (src/data/builtin), which needs ffmpeg: loaded only for them
-    const split = manifest.builtin
-      ? await (require("../../data/builtin") as typeof import("../../data/builtin")).openSplit(path, name, loadOptions)
-      : loadSplit(path, name, loadOptions);
-    splits[name] = splitReport(split, options.examples);
-    classes = split.classes.length;
-  }
-  const samples = Object.values(splits).reduce((a, s) => a + s.samples, 0);
-  return { manifest: path, dataset: manifest.name, kind: manifest.kind, flip: manifest.flip, samples, classes, splits };
-}
 
 function printHuman(report: InspectReport, top: number): void {
   const flip = typeof report.flip === "string" ? report.flip : `swap ${Object.keys(report.flip.swap).length} class pairs`;
@@ -127,37 +70,17 @@ function missingMedia(report: InspectReport): number {
   return Object.values(report.splits).reduce((n, s) => n + s.problems["missing-media"], 0);
 }
 
-interface DelegatedModule { usage?: string; options?: OptionSpecs; run(flags: Flags): Promise<number> }
-
-function delegated(sub: string): DelegatedModule | undefined {
-  try {
-    return require(DELEGATED[sub]) as DelegatedModule; // require, not import(): tsx runs the CLI as CommonJS
-  } catch {
-    return undefined;
-  }
-}
-
-/** The delegated module's exported `usage`, if it has one (main.ts answers --help before dispatching). */
-function delegatedUsage(sub: string): string {
-  const mod = delegated(sub);
-  return mod ? mod.usage ?? `usage: cover data ${sub} ...` : `cover data ${sub}: not available in this build`;
-}
-
 export const command: Command = {
   get usage(): string {
-    return [INSPECT_USAGE, ...Object.keys(DELEGATED).map(delegatedUsage)].join("\n\n");
+    return [INSPECT_USAGE, ...Object.values(DELEGATED).map((load) => load().usage)].join("\n\n");
   },
   /** One table for all subcommands; each subcommand rejects the options it does not read. */
   get options(): OptionSpecs {
-    return Object.assign({}, INSPECT_OPTIONS, ...Object.keys(DELEGATED).map((sub) => delegated(sub)?.options ?? {})) as OptionSpecs;
+    return Object.assign({}, INSPECT_OPTIONS, ...Object.values(DELEGATED).map((load) => load().options)) as OptionSpecs;
   },
   async run(flags: Flags): Promise<number> {
     const [sub, ...rest] = flags.positionals;
-    if (sub && DELEGATED[sub]) {
-      const mod = delegated(sub);
-      if (!mod) throw new Error(`cover data ${sub} is not available in this build`);
-      return mod.run(flags);
-    }
+    if (sub && Object.hasOwn(DELEGATED, sub)) return DELEGATED[sub]().run(flags);
     const subcommands = ["inspect", ...Object.keys(DELEGATED)];
     if (sub !== "inspect") {
       throw new UsageError(sub ? `unknown subcommand '${sub}'${didYouMean(sub, subcommands)}` : `a subcommand is needed: ${subcommands.join(", ")}`);

@@ -1,7 +1,7 @@
 import type { EvalOptions } from "../../train/evaluate";
 import { Flags, UsageError } from "../args";
 import { backendRequest, selectBackend } from "../backend-flag";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { printJson } from "../output";
 
 export const command: Command = {
@@ -18,9 +18,10 @@ export const command: Command = {
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
     flags.rejectUnknown();
-    const { evalResultPath, evaluateRun, readRunConfig } = require("../../train/evaluate-run") as typeof import("../../train/evaluate-run");
-    const { evalOptions } = require("../../train/trainer") as typeof import("../../train/trainer");
-    const { openRunData } = require("../../data/pipeline") as typeof import("../../data/pipeline");
+    const { evalResultPath, evaluateRun } = require("../../runs/evaluate") as typeof import("../../runs/evaluate");
+    const { readRunConfig } = require("../../runs/folder") as typeof import("../../runs/folder");
+    const { evalOptions } = require("../../runs/train") as typeof import("../../runs/train");
+    const { openRunData } = require("../../runs/pipeline") as typeof import("../../runs/pipeline");
     const config = readRunConfig(runDir);
     await selectBackend(backend);
     const overrides: Partial<EvalOptions> = { reverseFrames, ...(views && { views }), ...(datasets && { datasets }) };

@@ -1,10 +1,10 @@
 import type { Executor, Planner, SlurmExecutor } from "../../experiments/executor";
-import { Scale, SCALES } from "../../experiments/scales";
+import { Scale, SCALES } from "../../runs/scales";
 import { Flags, UsageError } from "../args";
 import { BackendRequest, backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
-import type { Command } from "../main";
-import { didYouMean } from "../suggest";
+import type { Command } from "../command";
+import { didYouMean } from "../../util/suggest";
 
 /** The experiments' names and titles, without loading them (the registry loads tfjs and danfojs). */
 const EXPERIMENT_TITLES: Record<string, string> = {

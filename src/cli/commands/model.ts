@@ -1,20 +1,11 @@
-import { AttentionType, modelConfig, presetNames, TimeSformerConfig } from "../../model/config";
-import { macsPerView } from "../../model/flops";
+import { ATTENTION_TYPES, AttentionType, modelConfig, presetNames, TimeSformerConfig } from "../../model/config";
+import { modelInfo } from "../../model/info";
 import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
-import { didYouMean } from "../suggest";
-import type { Command } from "../main";
+import { didYouMean } from "../../util/suggest";
+import type { Command } from "../command";
 
-const ATTENTION: AttentionType[] = ["divided_space_time", "space_only", "joint_space_time"];
-
-export function modelInfo(config: TimeSformerConfig) {
-  const { allSpecs, countParams } = require("../../model/params") as typeof import("../../model/params"); // loads tfjs
-  return {
-    config,
-    params: countParams(allSpecs(config)),
-    gmacsPerView: macsPerView(config) / 1e9,
-  };
-}
+const ATTENTION: readonly AttentionType[] = ATTENTION_TYPES;
 
 export const command: Command = {
   usage: `usage: cover model info [--preset ${presetNames().join("|")}] [--frames T] [--size S] [--patch P]

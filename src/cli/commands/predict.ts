@@ -2,7 +2,7 @@ import type { PredictResult } from "../../train/predict";
 import { writeFileAtomic } from "../../util/atomic";
 import { Flags, UsageError } from "../args";
 import { backendFromFlags } from "../backend-flag";
-import type { Command } from "../main";
+import type { Command } from "../command";
 
 const FORMATS = ["text", "json", "csv"] as const;
 type Format = (typeof FORMATS)[number];

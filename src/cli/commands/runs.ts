@@ -1,10 +1,10 @@
 import type { PlannedRun } from "../../experiments/planning";
-import { Scale, SCALES } from "../../experiments/scales";
+import { Scale, SCALES } from "../../runs/scales";
 import type { QueuedJob } from "../../experiments/slurm";
 import { Flags, UsageError } from "../args";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { printJson } from "../output";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 import { EXPERIMENT_NAMES, parseSeeds } from "./experiment";
 
 export const command: Command = {

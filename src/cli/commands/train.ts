@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { NAMED_RUNS, resolveRunConfig } from "../../experiments/named-runs";
-import { SCALES } from "../../experiments/scales";
-import type { RunConfig } from "../../train/run-config";
+import { NAMED_RUNS, resolveRunConfig } from "../../runs/named";
+import { SCALES } from "../../runs/scales";
+import type { RunConfig } from "../../runs/config";
+import { runFiles } from "../../runs/folder";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
-import type { Command } from "../main";
+import type { Command } from "../command";
 import { printJson } from "../output";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../../util/suggest";
 
 export const command: Command = {
   usage: `usage: cover train <name | config.json> --out DIR [--scale ${SCALES.join("|")}] [--seed N] [--resume]
@@ -57,7 +57,7 @@ export const command: Command = {
     if (initWeights) config = { ...config, init: { from: "weights", path: initWeights, ...(initPartial && { partial: true }) } };
     if (initRun) config = { ...config, init: { from: "run", dir: initRun } };
     if (epochs !== undefined) config = { ...config, optim: { ...config.optim, epochs } };
-    const { hasCheckpoint } = require("../../train/checkpoint") as typeof import("../../train/checkpoint");
+    const { hasCheckpoint } = require("../../runs/checkpoint") as typeof import("../../runs/checkpoint");
     if (!resume && hasCheckpoint(out)) throw new UsageError(`${out} holds a run already; pass --resume to continue it, or choose another --out`);
     return train(config, out, { resume: resume && hasCheckpoint(out), quiet, backend, lrScale });
   },
@@ -65,10 +65,10 @@ export const command: Command = {
 
 /** The heavy part, after every flag is known to be good: lock, backend, data, plan, training. */
 async function train(config: RunConfig, out: string, options: { resume: boolean; quiet: boolean; backend: ReturnType<typeof backendRequest>; lrScale?: number }): Promise<number> {
-  const { acquireRunLock } = require("../../train/run-lock") as typeof import("../../train/run-lock");
-  const { openRunData } = require("../../data/pipeline") as typeof import("../../data/pipeline");
-  const { trainRun } = require("../../train/trainer") as typeof import("../../train/trainer");
-  const { describeRunPlan } = require("../../train/plan") as typeof import("../../train/plan");
+  const { acquireRunLock } = require("../../runs/lock") as typeof import("../../runs/lock");
+  const { openRunData } = require("../../runs/pipeline") as typeof import("../../runs/pipeline");
+  const { trainRun } = require("../../runs/train") as typeof import("../../runs/train");
+  const { describeRunPlan } = require("../../runs/plan") as typeof import("../../runs/plan");
   const lock = acquireRunLock(out); // before the data is opened: a second process on DIR fails at once
   const interrupts = cliInterrupts();
   try {
@@ -83,7 +83,7 @@ async function train(config: RunConfig, out: string, options: { resume: boolean;
       });
       if (!results) throw new Error("the run stopped before its end"); // only stopAfterSteps, which the CLI never sets
       printJson(Object.fromEntries(Object.entries(results.datasets).map(([k, r]) => [k, { top1: r.top1, top5: r.top5, samples: r.samples }])));
-      console.error(`results: ${join(out, "results.json")}`);
+      console.error(`results: ${runFiles(out).results}`);
       return 0;
     } finally {
       await data.close();

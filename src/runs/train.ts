@@ -4,43 +4,29 @@
  * metrics.jsonl, atomic checkpoints, exact resume, divergence guard, and per-dataset results at the end.
  */
 import * as tf from "@tensorflow/tfjs";
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
-import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
 import { HeadInfo } from "../model/head-info";
 import { saveWeights } from "../model/weights";
-import { removeLeftoverTempFiles, writeFileAtomic } from "../util/atomic";
+import { removeLeftoverTempFiles } from "../util/atomic";
 import { InterruptedError, interruptedBy, withStopSignal, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 import { initModel } from "./init";
 import { hasCheckpoint, LoadedCheckpoint, loadCheckpoint, resumeCheckpointPath, saveCheckpoint, setAsideLatestCheckpoint } from "./checkpoint";
-import { DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
-import { AdamW, MomentumSgd, Optimizer } from "./optimizer";
+import { DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
+import { AdamW, MomentumSgd, Optimizer } from "../train/optimizer";
 import { runSchedule } from "./plan";
-import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./run-config";
-import { acquireRunLock, RunLock } from "./run-lock";
-import { learningRate } from "./schedule";
-import { Batch, lossAndGradients, StepLosses, trainableParams } from "./step";
-import type { BadMediaFile, RunData } from "./run-data";
-
-export interface StepRecord { step: number; epoch: number; lr: number; loss: number; losses: Record<string, number>; seconds: number }
-
-export interface RunResults {
-  run: string;
-  steps: number;
-  epochs: number;
-  seconds: number;
-  backend: string;
-  datasets: Record<string, DatasetResult>;
-  /** Learning-rate overrides given on resume (`--lr-scale`), in order; absent when there were none. */
-  lrOverrides?: LrOverride[];
-  /** Media files skipped as missing or bad (also in bad-files.json), where the data side counts them. */
-  badFiles?: BadMediaFile[];
-}
-
-/** From `step` on, the schedule's learning rate times `lrScale` (an explicit override, e.g. after a divergence). */
-export interface LrOverride { step: number; lrScale: number; time: string }
+import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } from "./config";
+import { acquireRunLock, RunLock } from "./lock";
+import { learningRate } from "../train/schedule";
+import type { Batch } from "../data/batches";
+import { lossAndGradients, StepLosses, trainableParams } from "../train/step";
+import type { BadMediaFile, RunData } from "./data";
+import {
+  appendStepRecord, LrOverride, readLrOverrides, readStoredConfig, RunResults, runFiles, startMetrics, StepRecord, truncateMetrics,
+  writeBadFiles, writeLrOverrides, writeRunConfig, writeRunResults,
+} from "./folder";
 
 /** The trainer's own state in a checkpoint: enough to continue exactly where it stopped. */
 interface TrainerState { step: number; seconds: number; lrScale?: number }
@@ -84,51 +70,77 @@ async function train(config: RunConfig, data: RunData, outDir: string, options: 
   }
 }
 
+/** A run being trained: its model, optimiser and trainer state, and the schedule's length. */
+interface TrainingRun {
+  model: TimeSformer;
+  optimizer: Optimizer;
+  state: TrainerState;
+  /** True when this call continues from a checkpoint. */
+  resumed: boolean;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
 async function trainLocked(config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults | null> {
+  const run = openRun(config, data, outDir, options);
+  await trainSteps(run, config, data, outDir, options, signal);
+  if (run.state.step < run.totalSteps) { writeBadFilesReport(outDir, data); disposeRun(run); return null; }
+  return finishRun(run, config, data, outDir, options, signal);
+}
+
+/** Step 1: a fresh run (config.json written, model initialised), or the checkpoint a resume continues from. */
+function openRun(config: RunConfig, data: RunData, outDir: string, options: TrainOptions): TrainingRun {
   removeLeftoverTempFiles(outDir);
-  const configPath = join(outDir, "config.json");
-  const resuming = options.resume === true && hasCheckpoint(outDir);
-  if (resuming) assertSameConfig(configPath, config);
+  const resumed = options.resume === true && hasCheckpoint(outDir);
+  if (resumed) assertSameConfig(outDir, config);
   else if (hasCheckpoint(outDir)) throw new Error(`${outDir} holds a run already; pass --resume to continue it, or choose another --out`);
-  else if (existsSync(resultsPath(outDir))) throw new Error(`${outDir} holds a finished run (results.json) and no checkpoint to resume; choose another --out`);
-  writeFileAtomic(configPath, JSON.stringify(config, null, 2) + "\n");
+  else if (existsSync(runFiles(outDir).results)) throw new Error(`${outDir} holds a finished run (results.json) and no checkpoint to resume; choose another --out`);
+  writeRunConfig(outDir, config);
   const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
 
-  let model: TimeSformer;
-  const optimizer = (m: TimeSformer): Optimizer => config.optim.optimizer === "adamw"
-    ? new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.optim.weightDecay }, m.params)
-    : new MomentumSgd({ momentum: config.optim.momentum, weightDecay: config.optim.weightDecay }, m.params);
-  let sgd: Optimizer;
-  let state: TrainerState = { step: 0, seconds: 0 };
-  const metricsPath = join(outDir, "metrics.jsonl");
-  if (resuming) {
+  let run: TrainingRun;
+  if (resumed) {
     const ckpt = loadCheckpoint<TrainerState>(outDir);
     try { verifyResume(ckpt, config, classCounts(data), totalSteps); } catch (err) { disposeCheckpoint(ckpt); throw err; }
-    model = ckpt.model;
-    sgd = optimizer(model);
-    sgd.restore(ckpt.optimizerState);
-    state = ckpt.state;
-    truncateMetrics(metricsPath, state.step);
+    const optimizer = createOptimizer(config, ckpt.model);
+    optimizer.restore(ckpt.optimizerState);
+    truncateMetrics(outDir, ckpt.state.step);
+    run = { model: ckpt.model, optimizer, state: ckpt.state, resumed, stepsPerEpoch, totalSteps };
   } else {
-    model = initModel(config, classCounts(data));
-    sgd = optimizer(model);
-    writeFileAtomic(metricsPath, "");
+    const model = initModel(config, classCounts(data));
+    startMetrics(outDir);
+    run = { model, optimizer: createOptimizer(config, model), state: { step: 0, seconds: 0 }, resumed, stepsPerEpoch, totalSteps };
   }
-  state = applyLrOverride(outDir, state, options.lrScale);
+  run.state = applyLrOverride(outDir, run.state, options.lrScale);
+  return run;
+}
 
+function createOptimizer(config: RunConfig, model: TimeSformer): Optimizer {
+  const { optimizer, momentum, weightDecay } = config.optim;
+  return optimizer === "adamw"
+    ? new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay }, model.params)
+    : new MomentumSgd({ momentum, weightDecay }, model.params);
+}
+
+/**
+ * Step 2: optimiser steps until the schedule ends or `stopAfterSteps` ends this call, each recorded in metrics.jsonl,
+ * checkpointed every `checkpointEvery` steps and at every epoch end. On the stop signal it checkpoints and throws.
+ */
+async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<void> {
+  const { model, optimizer, stepsPerEpoch, totalSteps } = run;
   const heads = Object.keys(config.train);
   const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
   const epochOf = (step: number) => `epoch ${Math.min(Math.ceil(config.optim.epochs), Math.floor(step / stepsPerEpoch) + 1)}/${config.optim.epochs}`;
-  const label = `train ${config.name}${resuming ? ` (resumed at step ${state.step})` : ""}`;
+  const label = `train ${config.name}${run.resumed ? ` (resumed at step ${run.state.step})` : ""}`;
   const progress = createProgress({ label, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
-  progress.tick(state.step);
-  const batches = data.trainBatches(state.step * config.optim.accumulate);
-  let lastSavedStep = resuming ? state.step : -1;
-  const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, state.step + options.stopAfterSteps) : totalSteps;
+  progress.tick(run.state.step);
+  const batches = data.trainBatches(run.state.step * config.optim.accumulate);
+  let lastSavedStep = run.resumed ? run.state.step : -1;
+  const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, run.state.step + options.stopAfterSteps) : totalSteps;
   try {
-    while (state.step < stopAt) {
+    while (run.state.step < stopAt) {
       const started = performance.now();
-      const lr = learningRate(config.optim.schedule, state.step, totalSteps) * (state.lrScale ?? 1);
+      const lr = learningRate(config.optim.schedule, run.state.step, totalSteps) * (run.state.lrScale ?? 1);
       const losses: StepLosses[] = [];
       for (let micro = 0; micro < config.optim.accumulate; micro++) {
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between micro-batches
@@ -137,62 +149,68 @@ async function trainLocked(config: RunConfig, data: RunData, outDir: string, opt
         if (next.done) throw new Error("the training data ran out before the schedule ended");
         if ((next.value as Batch).groups.length === 0) { micro--; continue; } // every clip of it failed to load (skipped, counted)
         const result = lossAndGradients(model, next.value as Batch, config.train, {
-          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + state.step * config.optim.accumulate + micro, trainable,
+          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + run.state.step * config.optim.accumulate + micro, trainable,
         });
-        checkDivergence(result.losses, config.optim.maxLoss, state, outDir, result.grads, lastSavedStep);
-        sgd.accumulate(result.grads);
+        checkDivergence(result.losses, config.optim.maxLoss, run.state, outDir, result.grads, lastSavedStep);
+        optimizer.accumulate(result.grads);
         losses.push(result.losses);
       }
       if (losses.length < config.optim.accumulate) { // stopped part-way: the partial step's gradients are dropped
-        stopRun(outDir, model, sgd, state, totalSteps, signal, false, config, data);
+        stopRun(outDir, run, signal, false, config, data);
       }
-      sgd.step(lr);
-      state = { ...state, step: state.step + 1, seconds: state.seconds + (performance.now() - started) / 1000 };
-      const record = stepRecord(state, stepsPerEpoch, lr, losses);
-      appendFileSync(metricsPath, JSON.stringify(record) + "\n");
+      optimizer.step(lr);
+      run.state = { ...run.state, step: run.state.step + 1, seconds: run.state.seconds + (performance.now() - started) / 1000 };
+      const record = stepRecord(run.state, stepsPerEpoch, lr, losses);
+      appendStepRecord(outDir, record);
       progress.tick(1, { loss: record.loss, lr });
-      const epochEnd = state.step % stepsPerEpoch === 0;
-      const checkpointDue = state.step % config.checkpointEvery === 0 || epochEnd || state.step === stopAt;
+      const epochEnd = run.state.step % stepsPerEpoch === 0;
+      const checkpointDue = run.state.step % config.checkpointEvery === 0 || epochEnd || run.state.step === stopAt;
       if (checkpointDue) {
-        saveCheckpoint(outDir, model, sgd.state(), state, config);
-        lastSavedStep = state.step;
+        saveCheckpoint(outDir, model, optimizer.state(), run.state, config);
+        lastSavedStep = run.state.step;
       }
-      if (signal.aborted && state.step < stopAt) stopRun(outDir, model, sgd, state, totalSteps, signal, checkpointDue, config, data);
+      if (signal.aborted && run.state.step < stopAt) stopRun(outDir, run, signal, checkpointDue, config, data);
     }
   } finally {
     progress.done();
     await batches.return?.(undefined);
   }
-  if (state.step < totalSteps) { writeBadFilesReport(outDir, data); sgd.dispose(); model.dispose(); return null; }
+}
 
-  saveWeights(model, join(outDir, "weights.safetensors"), { run: config.name }, headInfo(model, data));
-  let datasets: Record<string, DatasetResult>;
+/** Step 3: the final weights (with each head's class names), the evaluation, and results.json. */
+async function finishRun(run: TrainingRun, config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults> {
   try {
-    datasets = await evaluateModel(model, data, evalOptions(config), options.quiet, signal);
-  } catch (err) {
-    sgd.dispose(); model.dispose();
-    if (err instanceof InterruptedError) throw interruptedBy(signal, `the run finished training in ${outDir}; resuming it evaluates it`);
-    throw err;
+    saveWeights(run.model, runFiles(outDir).weights, { run: config.name }, headInfo(run.model, data));
+    let datasets: Record<string, DatasetResult>;
+    try {
+      datasets = await evaluateModel(run.model, data, evalOptions(config), options.quiet, signal);
+    } catch (err) {
+      if (err instanceof InterruptedError) throw interruptedBy(signal, `the run finished training in ${outDir}; resuming it evaluates it`);
+      throw err;
+    }
+    const results: RunResults = {
+      run: config.name, steps: run.state.step, epochs: config.optim.epochs, seconds: round(run.state.seconds), backend: tf.getBackend(), datasets,
+      ...withLrOverrides(outDir),
+      ...writeBadFilesReport(outDir, data),
+    };
+    writeRunResults(outDir, results);
+    return results;
+  } finally {
+    disposeRun(run);
   }
-  const results: RunResults = {
-    run: config.name, steps: state.step, epochs: config.optim.epochs, seconds: round(state.seconds), backend: tf.getBackend(), datasets,
-    ...withLrOverrides(outDir),
-    ...writeBadFilesReport(outDir, data),
-  };
-  writeFileAtomic(resultsPath(outDir), JSON.stringify(results, null, 2) + "\n");
-  sgd.dispose();
-  model.dispose();
-  return results;
+}
+
+function disposeRun(run: TrainingRun): void {
+  run.optimizer.dispose();
+  run.model.dispose();
 }
 
 /** Checkpoints the last finished step, frees the model and throws the InterruptedError that tells how to go on. */
-function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: TrainerState, totalSteps: number, signal: AbortSignal,
-  saved: boolean, config: RunConfig, data: RunData): never {
-  if (!saved) saveCheckpoint(outDir, model, sgd.state(), state, config);
+function stopRun(outDir: string, run: TrainingRun, signal: AbortSignal, saved: boolean, config: RunConfig, data: RunData): never {
+  if (!saved) saveCheckpoint(outDir, run.model, run.optimizer.state(), run.state, config);
   writeBadFilesReport(outDir, data);
-  sgd.dispose();
-  model.dispose();
-  throw interruptedBy(signal, `the run is checkpointed at step ${state.step}/${totalSteps} in ${outDir}; ` +
+  disposeRun(run);
+  throw interruptedBy(signal, `the run is checkpointed at step ${run.state.step}/${run.totalSteps} in ${outDir}; ` +
     "resume it to continue (cover train --resume, or trainRun with resume: true)");
 }
 
@@ -200,16 +218,6 @@ function stopRun(outDir: string, model: TimeSformer, sgd: Optimizer, state: Trai
 function headInfo(model: TimeSformer, data: RunData): Record<string, HeadInfo> {
   return Object.fromEntries(model.headNames.filter((head) => data.classes[head]).map((head) =>
     [head, { labels: data.classes[head], normalization: data.normalization(head) }]));
-}
-
-function resultsPath(runDir: string): string { return join(runDir, "results.json"); }
-
-/** A finished run's results.json, or null when the run has not finished (or never started). */
-export function readRunResults(runDir: string): RunResults | null {
-  const path = resultsPath(runDir);
-  if (!existsSync(path)) return null;
-  try { return JSON.parse(readFileSync(path, "utf8")) as RunResults; }
-  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message}); move it away to train the run again`); }
 }
 
 export function evalOptions(config: RunConfig, overrides: Partial<EvalOptions> = {}): EvalOptions {
@@ -273,24 +281,14 @@ function disposeCheckpoint(ckpt: LoadedCheckpoint<TrainerState>): void {
 
 function isLrScale(x: unknown): x is number { return typeof x === "number" && Number.isFinite(x) && x > 0; }
 
-function lrOverridesPath(runDir: string): string { return join(runDir, "lr-overrides.jsonl"); }
-
 /** An explicit --lr-scale: checked, recorded in the run folder (lr-overrides.jsonl) and kept in the trainer state. */
 function applyLrOverride(outDir: string, state: TrainerState, lrScale: number | undefined): TrainerState {
   if (lrScale === undefined) return state;
   if (!isLrScale(lrScale)) throw new Error(`--lr-scale must be a positive number, got ${lrScale}`);
   const override: LrOverride = { step: state.step, lrScale, time: new Date().toISOString() };
   const kept = readLrOverrides(outDir).filter((o) => o.step < state.step); // overrides of steps redone are void
-  writeFileAtomic(lrOverridesPath(outDir), [...kept, override].map((o) => JSON.stringify(o) + "\n").join(""));
+  writeLrOverrides(outDir, [...kept, override]);
   return { ...state, lrScale };
-}
-
-function readLrOverrides(runDir: string): LrOverride[] {
-  const path = lrOverridesPath(runDir);
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).flatMap((l) => {
-    try { return [JSON.parse(l) as LrOverride]; } catch { return []; }
-  });
 }
 
 function withLrOverrides(runDir: string): { lrOverrides?: LrOverride[] } {
@@ -298,13 +296,11 @@ function withLrOverrides(runDir: string): { lrOverrides?: LrOverride[] } {
   return overrides.length ? { lrOverrides: overrides } : {};
 }
 
-/** bad-files.json: every missing or bad media file of the run so far, by kind and in full (file, line, reason). */
+/** Writes bad-files.json, where the data side counts bad files; returns them for results.json. */
 function writeBadFilesReport(outDir: string, data: RunData): { badFiles?: BadMediaFile[] } {
   if (!data.badFiles) return {};
   const files = data.badFiles();
-  const byKind: Record<string, number> = {};
-  for (const f of files) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
-  writeFileAtomic(join(outDir, "bad-files.json"), JSON.stringify({ count: files.length, byKind, files }, null, 2) + "\n");
+  writeBadFiles(outDir, files);
   return { badFiles: files };
 }
 
@@ -313,24 +309,13 @@ function classCounts(data: RunData): Record<string, number> {
 }
 
 /** The run folder's config.json must exist, parse, and be this run's config (a resume never starts from a default). */
-function assertSameConfig(path: string, config: RunConfig): void {
-  if (!existsSync(path)) throw new Error(`${path}: missing; the run folder has a checkpoint but no config.json, so it cannot be resumed safely`);
-  let before: unknown;
-  try { before = JSON.parse(readFileSync(path, "utf8")); }
-  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message}); the run cannot be resumed safely`); }
+function assertSameConfig(outDir: string, config: RunConfig): void {
+  const path = runFiles(outDir).config;
+  const before = readStoredConfig(outDir, "; the run cannot be resumed safely");
+  if (before === undefined) throw new Error(`${path}: missing; the run folder has a checkpoint but no config.json, so it cannot be resumed safely`);
   if (!isDeepStrictEqual(comparableRunConfig(before as RunConfig), comparableRunConfig(config))) {
     throw new Error(`${path}: the run was started with a different configuration; resume with the same one, or choose another --out`);
   }
-}
-
-/** Drops metric rows written after the checkpoint (and a half-written last line of a killed run). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, "utf8").split("\n").filter((line) => {
-    if (!line.trim()) return false;
-    try { return (JSON.parse(line) as StepRecord).step <= step; } catch { return false; }
-  });
-  writeFileAtomic(path, kept.map((l) => l + "\n").join(""));
 }
 
 function round(x: number, digits = 3): number {

@@ -3,8 +3,8 @@
  * from scratch unless an initialisation is given. A JSON file holding a RunConfig works as well.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { RunConfig, validateRunConfig } from "../train/run-config";
-import { coverRun, imagePretrainRun, SCRATCH, standardRun } from "./runs";
+import { RunConfig, validateRunConfig } from "./config";
+import { coverRun, imagePretrainRun, SCRATCH, standardRun } from "./factories";
 import { Role, scaleSettings, VIDEO_ROLES } from "./scales";
 
 export const NAMED_RUNS: Record<string, { summary: string; make: (scale: string, seed: number) => RunConfig }> = {
@@ -33,9 +33,8 @@ export function resolveRunConfig(nameOrFile: string, scale: string, seed: number
   if (!existsSync(nameOrFile)) {
     throw new Error(`'${nameOrFile}' is neither a named run (${Object.keys(NAMED_RUNS).join(", ")}) nor a config file`);
   }
-  let config: RunConfig;
-  try { config = JSON.parse(readFileSync(nameOrFile, "utf8")) as RunConfig; }
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(nameOrFile, "utf8")); }
   catch (err) { throw new Error(`${nameOrFile}: not valid JSON (${(err as Error).message})`); }
-  validateRunConfig(config);
-  return config;
+  return validateRunConfig(json, nameOrFile);
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkExports, declaredExports, describeFailure } from "../../src/report/nbcheck";
+import { checkExports, declaredExports, describeFailure } from "../../scripts/lib/nbcheck";
 import { tempDir } from "../helpers/tf";
 
 function notebook(dir: string, name: string, metadata: unknown, cells: unknown[] = []): string {

@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { declaredParameters, injectParameters, parseParameter } from "../../src/report/nbparams";
-import { notebookParameters, PROJECT_ROOT } from "../../src/report/params";
+import { declaredParameters, injectParameters, parseParameter } from "../../scripts/lib/nbparams";
+import { notebookParameters, PROJECT_ROOT } from "../../src/report/notebook-params";
 import { tempDir } from "../helpers/tf";
 
 const cell = (source: string, tags?: string[]) => ({ cell_type: "code", metadata: tags ? { tags } : {}, outputs: [], execution_count: null, source });
@@ -68,7 +68,7 @@ test("notebookParameters: the cell's values, the environment where the cell says
 });
 
 test("setParameterValue edits one value in place, keeping the line's comment; withParameterValues edits the cell", () => {
-  const { setParameterValue, withParameterValues } = require("../../src/report/nbparams") as typeof import("../../src/report/nbparams");
+  const { setParameterValue, withParameterValues } = require("../../scripts/lib/nbparams") as typeof import("../../scripts/lib/nbparams");
   const source = 'const scale = "cpu";      // smoke | cpu\nconst seeds = [0, 1, 2];  // seeds\nconst out = null;';
   assert.equal(setParameterValue(source, "seeds", [0, 1]), 'const scale = "cpu";      // smoke | cpu\nconst seeds = [0,1];  // seeds\nconst out = null;');
   assert.equal(setParameterValue(source, "out", "x"), 'const scale = "cpu";      // smoke | cpu\nconst seeds = [0, 1, 2];  // seeds\nconst out = "x";');

@@ -3,7 +3,8 @@
  * built-in datasets), `paper` (the paper's settings, for a GPU and the real datasets named in data-manifests/).
  * Datasets are given by role; the built-in stand-ins play the paper's datasets' roles.
  */
-import { ModelSpec, OptimSpec, PAPER_OPTIM, RunConfig } from "../train/run-config";
+import type { EvalViews } from "../data/augment";
+import { ModelSpec, OptimSpec, PAPER_OPTIM, RunConfig } from "./config";
 import { PAPER_SCHEDULE } from "../train/schedule";
 
 export type Scale = "smoke" | "cpu" | "paper";
@@ -23,7 +24,7 @@ export interface ScaleSettings {
   optim: OptimSpec;
   /** Image pre-training of the spatial weights (space_only), Eq. 1: epochs over the image dataset. */
   pretrainEpochs: number;
-  evalViews: "1x1" | "1x3";
+  evalViews: EvalViews;
   checkpointEvery: number;
   maxSamples?: RunConfig["maxSamples"];
   input?: RunConfig["input"];

@@ -1,10 +1,10 @@
 /** `cover data prepare <manifest> [--split S] [--frames T] [--crop C | --cache-size N] [--jobs N]`: fill the frame cache. */
-import { Flags, OptionSpecs, UsageError } from "../../cli/args";
-import { printJson } from "../../cli/output";
-import { openSplit } from "../builtin";
-import { cacheSizeForCrop, FrameCache, prepareCache } from "../frame-cache";
-import type { PrepareReport } from "../frame-cache";
-import { loadManifest, resolveManifestPath } from "../manifest";
+import { Flags, OptionSpecs, UsageError } from "../args";
+import { printJson } from "../output";
+import { openSplit } from "../../data/builtin";
+import { cacheSizeForCrop, FrameCache, prepareCache } from "../../data/frame-cache";
+import type { PrepareReport } from "../../data/frame-cache";
+import { loadManifest, resolveManifestPath } from "../../data/manifest";
 
 export const usage = `usage: cover data prepare <manifest name or path> [--split S] [--frames T] [--crop C | --cache-size N]
                            [--jobs N] [--cache-dir D] [--strict] [--quiet] [--json]

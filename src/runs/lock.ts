@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { runFiles } from "./folder";
 
 export interface LockHolder { pid: number; hostname: string; started: string }
 
@@ -23,7 +23,7 @@ export class RunLockedError extends Error {
   }
 }
 
-export function lockPath(runDir: string): string { return join(runDir, "run.lock"); }
+export function lockPath(runDir: string): string { return runFiles(runDir).lock; }
 
 /** Takes the run folder's lock, or throws RunLockedError naming the holder; a stale lock is taken over. */
 export function acquireRunLock(runDir: string): RunLock {

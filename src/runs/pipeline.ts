@@ -2,13 +2,13 @@
  * A run's data: the splits of every dataset the run trains or evaluates on (built-in data generated on first use),
  * capped to the run's sample budget, decoded once into the frame cache, and served as deterministic mixed batches.
  */
-import { RunConfig, runModelConfig } from "../train/run-config";
-import type { BadMediaFile, RunData } from "../train/run-data";
-import { BatchSource } from "./batches";
-import { openSplit } from "./builtin";
-import { cacheSizeForCrop, FrameCache, prepareCache } from "./frame-cache";
-import { subsetSplit } from "./manifest";
-import type { DatasetSplit, Sample } from "./types";
+import { RunConfig, runModelConfig } from "./config";
+import type { BadMediaFile, RunData } from "./data";
+import { BatchSource } from "../data/batches";
+import { openSplit } from "../data/builtin";
+import { cacheSizeForCrop, FrameCache, prepareCache } from "../data/frame-cache";
+import { subsetSplit } from "../data/manifest";
+import type { DatasetSplit, Sample } from "../data/types";
 
 /** Decoded clips kept in memory (LRU) on top of the on-disk cache. */
 const MEMORY_BYTES = 1 << 30;

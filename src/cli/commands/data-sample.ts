@@ -1,9 +1,9 @@
 /** `cover data sample <video> --frames T --size S --out frames.npy`: uint8 [T, S, S, 3] (short side to S, centre crop). */
 import { resolve } from "node:path";
-import { Flags, OptionSpecs, UsageError } from "../../cli/args";
-import { printJson } from "../../cli/output";
+import { Flags, OptionSpecs, UsageError } from "../args";
+import { printJson } from "../output";
 import { writeNpy } from "../../io/npy";
-import { decodeClip, MediaError, probeVideo, uniformIndices } from "../video";
+import { decodeClip, MediaError, probeVideo, uniformIndices } from "../../data/video";
 
 export const usage = `usage: cover data sample <video or image> --out frames.npy [--frames T] [--size S] [--no-crop] [--json]
 

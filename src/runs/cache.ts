@@ -9,10 +9,11 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { comparableRunConfig, RunConfig } from "../train/run-config";
-import { RunData } from "../train/run-data";
-import { acquireRunLock } from "../train/run-lock";
-import { readRunResults, RunResults, trainRun } from "../train/trainer";
+import { comparableRunConfig, RunConfig } from "./config";
+import { RunData } from "./data";
+import { acquireRunLock } from "./lock";
+import { trainRun } from "./train";
+import { readRunResults, RunResults } from "./folder";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 

@@ -15,9 +15,9 @@
  *   COVER_SEED   integer               (one seed)
  *   COVER_OUT    output folder         (default <project>/runs/notebooks/<notebook>/<scale>)
  */
-import { realpathSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { Scale, SCALES } from "../experiments/scales";
+import { Scale, SCALES } from "../runs/scales";
+import { PROJECT_ROOT } from "../util/paths";
 import { showProgressInNotebook } from "./notebook";
 
 export interface NotebookParameters {
@@ -38,8 +38,7 @@ export interface ParameterCell {
   out?: string | null;
 }
 
-/** The project root, also when this file is reached through the notebooks/src link. */
-export const PROJECT_ROOT = resolve(realpathSync(__dirname), "../..");
+export { PROJECT_ROOT };
 
 /**
  * The notebook's parameters from its parameters cell, the environment where the cell leaves a value null, else the

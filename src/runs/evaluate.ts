@@ -1,22 +1,15 @@
 /** Evaluating a finished run folder again, e.g. with reversed frames (Table 2) or other views. */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import type { EvalViews } from "../data/augment";
 import { loadModel } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
-import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "./evaluate";
-import { RunConfig } from "./run-config";
-import { RunData } from "./run-data";
-import { evalOptions } from "./trainer";
-
-export function readRunConfig(runDir: string): RunConfig {
-  const path = join(runDir, "config.json");
-  if (!existsSync(path)) throw new Error(`${runDir} is not a run folder (no config.json)`);
-  try { return JSON.parse(readFileSync(path, "utf8")) as RunConfig; }
-  catch (err) { throw new Error(`${path}: not valid JSON (${(err as Error).message})`); }
-}
+import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
+import { RunData } from "./data";
+import { readRunConfig, runFiles } from "./folder";
+import { evalOptions } from "./train";
 
 export function evalResultPath(runDir: string, options: EvalOptions): string {
-  return join(runDir, `eval-${options.views}${options.reverseFrames ? "-reversed" : ""}.json`);
+  return runFiles(runDir).evaluation(options);
 }
 
 /**
@@ -31,7 +24,7 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
     const stored = JSON.parse(readFileSync(out, "utf8")) as Record<string, DatasetResult>;
     if (options.datasets.every((d) => d in stored)) return stored;
   }
-  const weights = join(runDir, "weights.safetensors");
+  const weights = runFiles(runDir).weights;
   if (!existsSync(weights)) throw new Error(`${runDir}: the run has not finished (no weights.safetensors); resume it with cover train --resume`);
   const model = loadModel(weights);
   try {
@@ -46,8 +39,8 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
 export type Prediction = { clip: number; truth: string; predicted: string; confidence: number };
 
 /** The first `count` evaluation clips of a dataset with the run's predictions (for looking at what it learned). */
-export async function samplePredictions(runDir: string, data: RunData, dataset: string, count: number, views: "1x1" | "1x3" = "1x3"): Promise<Prediction[]> {
-  const model = loadModel(join(runDir, "weights.safetensors"));
+export async function samplePredictions(runDir: string, data: RunData, dataset: string, count: number, views: EvalViews = "1x3"): Promise<Prediction[]> {
+  const model = loadModel(runFiles(runDir).weights);
   const classes = data.classes[dataset];
   const out: Prediction[] = [];
   try {

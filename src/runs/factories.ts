@@ -2,7 +2,7 @@
  * The training runs experiments are made of, as RunConfig factories: image pre-training (space_only, Eq. 1),
  * standard fine-tuning on one video dataset, COVER co-training, a frozen-feature probe and full fine-tuning transfer.
  */
-import { InitSpec, RunConfig } from "../train/run-config";
+import { InitSpec, RunConfig } from "./config";
 import { Role, ScaleSettings } from "./scales";
 
 function base(s: ScaleSettings, name: string, seed: number): Omit<RunConfig, "train" | "init"> {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { lstatSync, mkdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { cudaRequirements, shareProjectTfjs, wheelPackageName, wheelVersion } from "../../src/backend/build";
+import { cudaRequirements, shareProjectTfjs, wheelPackageName, wheelVersion } from "../../scripts/lib/native-build";
 import { PROJECT_ROOT } from "../../src/backend/native";
 import { tempDir } from "../helpers/tf";
 

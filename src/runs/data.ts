@@ -1,7 +1,7 @@
 /** What a run needs from the data side: deterministic mixed training batches and evaluation views. */
 import type { InputNormalization } from "../data/types";
-import type { EvalSource } from "./evaluate";
-import type { Batch } from "./step";
+import type { EvalSource } from "../train/evaluate";
+import type { Batch } from "../data/batches";
 
 export interface RunData extends EvalSource {
   /** Micro-batches per epoch (sum of the training datasets' sizes / batch size). */

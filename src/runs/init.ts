@@ -1,8 +1,8 @@
 /** The model a run starts from: fresh, from a weights file (ours, official, or an image ViT), or from an earlier run. */
-import { join } from "node:path";
 import { TimeSformer } from "../model/timesformer";
 import { LoadReport, loadInto } from "../model/weights";
-import { RunConfig, runModelConfig } from "./run-config";
+import { RunConfig, runModelConfig } from "./config";
+import { runFiles } from "./folder";
 
 /** Parameters a checkpoint may lack: new heads, and what the image->video recipe leaves at its initial value. */
 const MAY_BE_MISSING = [/^model\.heads\./, /^model\.time_embed$/, /\.temporal_fc\./];
@@ -11,7 +11,7 @@ export function initModel(config: RunConfig, classCounts: Record<string, number>
   const model = TimeSformer.create(runModelConfig(config.model, classCounts), config.seed);
   const init = config.init;
   if (init.from === "scratch") return model;
-  const path = init.from === "weights" ? init.path : join(init.dir, "weights.safetensors");
+  const path = init.from === "weights" ? init.path : runFiles(init.dir).weights;
   const report = loadInto(model, path, { strict: init.from === "weights" && init.strict === true });
   const partial = init.from === "weights" && init.partial === true;
   const unmatched = unmatchedBackbone(report);

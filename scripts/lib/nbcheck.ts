@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { TABLE_FORMATS } from "./table";
+import { TABLE_FORMATS } from "../../src/report/table";
 
 export interface DeclaredExports {
   tables: string[];
@@ -42,10 +42,6 @@ export function declaredExports(path: string): DeclaredExports {
     return v as string[];
   };
   return { tables: names("tables"), figures: names("figures") };
-}
-
-export function kernelName(path: string): string | undefined {
-  return readNotebook(path).metadata?.kernelspec?.name;
 }
 
 /**

@@ -2,7 +2,7 @@
 import { macsPerView } from "../model/flops";
 import { allSpecs, countParams } from "../model/params";
 import { duration } from "../util/progress";
-import { RunConfig, runModelConfig } from "./run-config";
+import { RunConfig, runModelConfig } from "./config";
 
 export interface RunSchedule { stepsPerEpoch: number; totalSteps: number }
 

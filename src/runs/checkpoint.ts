@@ -1,7 +1,8 @@
 /**
  * Run checkpoints: one safetensors file holding the weights (official names and layouts), the optimiser's state
- * tensors (`optimizer.<slot>`, internal layout) and, in its metadata, the trainer's state as JSON (step, sampler
- * and RNG positions), the run's config, the list of optimiser slots and a sha256 of every tensor's bytes. Written
+ * tensors (`optimizer.<slot>`, internal layout) and, in its metadata, the trainer's state as JSON (its step, the
+ * seconds trained and any learning-rate scale: the batch order and the dropout seeds follow from the step), the run's
+ * config, the list of optimiser slots and a sha256 of every tensor's bytes. Written
  * atomically (temp file + rename), so a run killed at any moment, even by SIGKILL, resumes from the last complete
  * checkpoint; loading verifies all of it, so a damaged or foreign file is refused instead of trained on.
  * The checkpoint before the latest is kept (checkpoint-previous.safetensors): after a divergence the latest may hold
@@ -10,23 +11,22 @@
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
 import { existsSync, renameSync } from "node:fs";
-import { join } from "node:path";
 import { NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors";
 import { TimeSformerConfig } from "../model/config";
 import { allSpecs, internalShape, toInternal } from "../model/params";
 import { TimeSformer } from "../model/timesformer";
-import { checkShapesBeforeAllocating, exportTensors, parseStoredConfig } from "../model/weights";
+import { checkShapesBeforeAllocating, CONFIG_KEY, exportTensors, parseStoredConfig } from "../model/weights";
+import { runFiles } from "./folder";
 
 const OPTIMIZER_PREFIX = "optimizer.";
 const STATE_KEY = "cover.trainer";
-const CONFIG_KEY = "cover.config";
 const RUN_KEY = "cover.run";
 const SLOTS_KEY = "cover.optimizer-slots";
 const CHECKSUM_KEY = "cover.sha256";
 
-export function checkpointPath(runDir: string): string { return join(runDir, "checkpoint.safetensors"); }
+export function checkpointPath(runDir: string): string { return runFiles(runDir).checkpoint; }
 
-function previousCheckpointPath(runDir: string): string { return join(runDir, "checkpoint-previous.safetensors"); }
+function previousCheckpointPath(runDir: string): string { return runFiles(runDir).previousCheckpoint; }
 
 /** A checkpoint to resume from: the latest, or the previous one when a kill came between rotating and writing. */
 export function hasCheckpoint(runDir: string): boolean { return existsSync(checkpointPath(runDir)) || existsSync(previousCheckpointPath(runDir)); }
@@ -41,7 +41,7 @@ export function resumeCheckpointPath(runDir: string): string | undefined {
  * returns the checkpoint a resume now starts from, or undefined when there is none.
  */
 export function setAsideLatestCheckpoint(runDir: string): string | undefined {
-  if (existsSync(checkpointPath(runDir))) renameSync(checkpointPath(runDir), join(runDir, "checkpoint-diverged.safetensors"));
+  if (existsSync(checkpointPath(runDir))) renameSync(checkpointPath(runDir), runFiles(runDir).divergedCheckpoint);
   if (existsSync(previousCheckpointPath(runDir))) renameSync(previousCheckpointPath(runDir), checkpointPath(runDir));
   return resumeCheckpointPath(runDir);
 }
