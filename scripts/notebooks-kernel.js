@@ -21,6 +21,10 @@
 // tslab runs each cell with vm's breakOnSigint. When that script returns, Node puts back its own SIGINT handler, which
 // ends the process, in place of the one behind process.on("SIGINT"): the next interrupt would kill the kernel. The
 // listeners are therefore added again after each cell's script, which installs the handler that calls them.
+//
+// tslab compiles with its own options, without strictNullChecks. The kit is written for `strict` (tsconfig.json), and
+// its zod schemas infer every field as optional without strictNullChecks, so src/ would not type-check in a notebook:
+// the option is added to tslab's compiler options here.
 "use strict";
 const vm = require("node:vm");
 const runInThisContext = vm.runInThisContext;
@@ -38,6 +42,16 @@ vm.runInThisContext = function (code, options) {
 
 const ts = require("@tslab/typescript-for-tslab");
 ts.sys.watchDirectory = undefined;
+// TypeScript's exports are getters that cannot be replaced, so tslab is given a copy of the module's exports in which
+// only createWatchCompilerHost differs (tslab requires the module after this file does).
+const tsModule = require.cache[require.resolve("@tslab/typescript-for-tslab")];
+const tsWithStrictNulls = {};
+for (const key of Object.keys(ts)) {
+  if (key !== "createWatchCompilerHost") Object.defineProperty(tsWithStrictNulls, key, { enumerable: true, get: () => ts[key] });
+}
+tsWithStrictNulls.createWatchCompilerHost = (rootFiles, options, ...rest) =>
+  ts.createWatchCompilerHost(rootFiles, { ...options, strictNullChecks: true }, ...rest);
+tsModule.exports = tsWithStrictNulls;
 
 const { ZmqServer } = require("tslab/dist/jupyter");
 const publishStatus = ZmqServer.prototype.publishStatus;
