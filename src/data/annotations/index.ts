@@ -1,5 +1,4 @@
 /** One entry point over every annotation format: which parser reads which `AnnotationFormat`. */
-import type { AnnotationFormat } from "../types";
 import { AnnotationEntry, ParseOptions, ParseResult } from "./common";
 import { parseImagenetVal, scanImagenetFolder } from "./imagenet";
 import { parseJsonl } from "./jsonl";
@@ -13,7 +12,17 @@ export { DEFAULT_KINETICS_TEMPLATE, kineticsPath } from "./kinetics";
 export { readSsv2Labels, ssv2ClassName } from "./ssv2";
 export { readSynsets } from "./imagenet";
 
-export const ANNOTATION_FORMATS: readonly AnnotationFormat[] = ["kinetics-csv", "ssv2-json", "mit-csv", "imagenet-folder", "imagenet-val", "list", "jsonl"];
+/** Official annotation layouts the kit can read. */
+export const ANNOTATION_FORMATS = [
+  "kinetics-csv",    // label,youtube_id,time_start,time_end,split[,is_cc]; test files without label
+  "ssv2-json",       // list of {id, template|label, placeholders}; classes from the labels JSON
+  "mit-csv",         // Moments-in-Time: path,label[,...] without header
+  "imagenet-folder", // <root>/<synset>/<file>.JPEG; classes from a synset mapping
+  "imagenet-val",    // devkit validation ground truth: one 1-based class index per line, in file order
+  "list",            // mmaction2-style "relative/path label" per line
+  "jsonl",           // one {"path": ..., "label": ...} object per line
+] as const;
+export type AnnotationFormat = (typeof ANNOTATION_FORMATS)[number];
 
 /** Formats whose entries come from listing the media folder rather than from annotation files. */
 export function scansMediaFolder(format: AnnotationFormat): boolean {
