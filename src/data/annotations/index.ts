@@ -29,17 +29,22 @@ export function scansMediaFolder(format: AnnotationFormat): boolean {
   return format === "imagenet-folder";
 }
 
+/** The reader of one format: an annotation file to its entries and problems. */
+type Parser = (file: string, options: ParseOptions) => ParseResult;
+
+const PARSERS: Record<AnnotationFormat, Parser> = {
+  "kinetics-csv": parseKineticsCsv,
+  "ssv2-json": parseSsv2Json,
+  "mit-csv": parseMitCsv,
+  "imagenet-folder": (_file, options) => scanImagenetFolder(options),
+  "imagenet-val": parseImagenetVal,
+  "list": parseList,
+  "jsonl": parseJsonl,
+};
+
 /** Parses one annotation file of the given format (folder formats ignore `file` and list options.mediaRoot). */
 export function parseAnnotationFile(format: AnnotationFormat, file: string, options: ParseOptions): ParseResult {
-  switch (format) {
-    case "kinetics-csv": return parseKineticsCsv(file, options);
-    case "ssv2-json": return parseSsv2Json(file, options);
-    case "mit-csv": return parseMitCsv(file, options);
-    case "imagenet-folder": return scanImagenetFolder(options);
-    case "imagenet-val": return parseImagenetVal(file, options);
-    case "list": return parseList(file, options);
-    case "jsonl": return parseJsonl(file, options);
-  }
+  return PARSERS[format](file, options);
 }
 
 /** Parses all files of a split in order. */
