@@ -8,7 +8,7 @@
  * Resampling, crop and flip are one separable pass: per-axis filter taps (a triangle filter widened when downscaling, so
  * large frames are averaged rather than aliased), horizontal then vertical. A crop at scale 1 is a plain copy.
  */
-import type { InputNormalization } from "./types";
+import type { InputNormalization } from "./manifest";
 import type { Frames } from "./types";
 import type { Rng } from "../util/rng";
 

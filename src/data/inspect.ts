@@ -1,6 +1,7 @@
 /** What `cover data inspect` reports of a manifest: samples, classes, per-class counts and problems per split. */
 import { classCounts, loadManifest, loadSplit, problemCounts, resolveManifestPath } from "./manifest";
-import type { DatasetSplit, FlipPolicy, ProblemKind } from "./types";
+import type { FlipPolicy } from "./manifest";
+import type { DatasetSplit, ProblemKind } from "./types";
 
 const PROBLEM_KINDS: ProblemKind[] = ["missing-media", "unknown-label", "duplicate", "malformed-line", "bad-media", "outside-media-root"];
 

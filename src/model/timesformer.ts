@@ -17,6 +17,19 @@ export interface ForwardOptions {
   seed?: number;
 }
 
+/** A forward pass after the patch embedding: what every attention type's blocks start from. */
+interface Embedded {
+  B: number; T: number; N: number; D: number;
+  /** Patch tokens with their position embedding, [(b t n), d]. */
+  patches: tf.Tensor2D;
+  /** The cls token with its position embedding, [1, d]. */
+  cls: tf.Tensor;
+  /** Runs one block; outside training its intermediates are freed when it is done. */
+  block: <R extends tf.TensorContainer>(run: () => R) => R;
+  dropRate: number;
+  nextSeed: () => number;
+}
+
 export class TimeSformer {
   readonly config: TimeSformerConfig;
   /** Official checkpoint name -> variable (internal layout, see params.ts). */
@@ -65,27 +78,38 @@ export class TimeSformer {
     // Outside training each block's intermediates are freed as soon as it is done: base 8x224 inference then fits
     // the wasm heap (4 GB). Training keeps them either way for the backward pass.
     const block = <R extends tf.TensorContainer>(run: () => R): R => (options.training ? run() : tf.tidy(run));
-    const attention = this.config.attention;
-    if (attention === "space_only") {
+    const embedded: Embedded = { B, T, N, D, patches, cls, block, dropRate, nextSeed };
+    return layerNorm(this.blocks[this.config.attention](embedded), this.p("norm.weight"), this.p("norm.bias"));
+  }
+
+  /** Per attention type: the blocks, from the embedded patches to the pooled token before the final norm, [b, d]. */
+  private readonly blocks: Record<AttentionType, (e: Embedded) => tf.Tensor2D> = {
+    space_only: ({ B, T, N, D, patches, cls, block, dropRate, nextSeed }) => {
       // A per-frame ViT: every frame carries its own cls token; frames are averaged after the last block.
       let x = concatCls(tf.tile(cls, [B * T, 1]), patches, B * T, N, D); // [(b t)(1+n), d]
       for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B * T, N + 1, dropRate, nextSeed));
       const clsPerFrame = tf.reshape(tf.slice(tf.reshape(x, [B * T, N + 1, D]), [0, 0, 0], [B * T, 1, D]), [B, T, D]);
-      return layerNorm(tf.mean(clsPerFrame, 1) as tf.Tensor2D, this.p("norm.weight"), this.p("norm.bias"));
-    }
-
-    const time = resizeTimeEmbed(this.p("time_embed"), T, D); // [t, d]
-    patches = tf.reshape(tf.add(tf.reshape(patches, [B, T, N, D]), tf.reshape(time, [1, T, 1, D])), [B * T * N, D]);
-    let clsB = tf.tile(cls, [B, 1]) as tf.Tensor2D; // [b, d]
-
-    if (attention === "joint_space_time") {
-      let x = concatCls(clsB, patches, B, T * N, D);
+      return tf.mean(clsPerFrame, 1) as tf.Tensor2D;
+    },
+    joint_space_time: (e) => {
+      const { B, T, N, D, block, dropRate, nextSeed } = e;
+      let x = concatCls(tf.tile(e.cls, [B, 1]), this.withTime(e), B, T * N, D);
       for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B, 1 + T * N, dropRate, nextSeed));
-      clsB = tf.reshape(tf.slice(tf.reshape(x, [B, 1 + T * N, D]), [0, 0, 0], [B, 1, D]), [B, D]);
-    } else {
+      return tf.reshape(tf.slice(tf.reshape(x, [B, 1 + T * N, D]), [0, 0, 0], [B, 1, D]), [B, D]);
+    },
+    divided_space_time: (e) => {
+      const { B, T, N, block, dropRate, nextSeed } = e;
+      let clsB = tf.tile(e.cls, [B, 1]) as tf.Tensor2D; // [b, d]
+      let patches = this.withTime(e);
       for (let i = 0; i < this.config.depth; i++) [clsB, patches] = block(() => this.dividedBlock(i, clsB, patches, B, T, N, dropRate, nextSeed));
-    }
-    return layerNorm(clsB, this.p("norm.weight"), this.p("norm.bias"));
+      return clsB;
+    },
+  };
+
+  /** The patch tokens plus the time embedding (resized to the clip's frames), [(b t n), d]. */
+  private withTime({ B, T, N, D, patches }: Embedded): tf.Tensor2D {
+    const time = resizeTimeEmbed(this.p("time_embed"), T, D); // [t, d]
+    return tf.reshape(tf.add(tf.reshape(patches, [B, T, N, D]), tf.reshape(time, [1, T, 1, D])), [B * T * N, D]);
   }
 
   /** Classification logits of one named head, [b, classes]. */

@@ -1,5 +1,5 @@
 /** What a run needs from the data side: deterministic mixed training batches and evaluation views. */
-import type { InputNormalization } from "../data/types";
+import type { InputNormalization } from "../data/manifest";
 import type { EvalSource } from "../train/evaluate";
 import type { Batch } from "../data/batches";
 

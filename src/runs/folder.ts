@@ -12,7 +12,9 @@
  */
 import { appendFileSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { writeFileAtomic } from "../util/atomic";
+import { checkSchema, expect, SchemaError } from "../util/schema";
 import type { DatasetResult, EvalOptions } from "../train/evaluate";
 import type { RunConfig } from "./config";
 import type { BadMediaFile } from "./data";
@@ -40,21 +42,40 @@ export function runFiles(dir: string) {
 export interface StepRecord { step: number; epoch: number; lr: number; loss: number; losses: Record<string, number>; seconds: number }
 
 /** From `step` on, the schedule's learning rate times `lrScale` (an explicit override, e.g. after a divergence). */
-export interface LrOverride { step: number; lrScale: number; time: string }
+const LR_OVERRIDE = z.object({ step: expect.nonNegativeInt(), lrScale: expect.positive(), time: expect.string() }).strict();
+export type LrOverride = z.infer<typeof LR_OVERRIDE>;
+
+const DATASET_RESULT = z.object({
+  samples: expect.nonNegativeInt(),
+  top1: expect.nonNegative(),
+  top5: expect.nonNegative(),
+  confusion: z.array(z.array(expect.nonNegativeInt(), { invalid_type_error: "expected a row of counts" }), { invalid_type_error: "expected a matrix of counts" }),
+  views: z.string({ invalid_type_error: "expected a string", required_error: "expected a string" }),
+  reverseFrames: expect.boolean(),
+  classes: z.array(z.string({ invalid_type_error: "expected a class name" }), { invalid_type_error: "expected a list of class names" }),
+  skippedClips: expect.nonNegativeInt().optional(),
+  skippedBatches: expect.nonNegativeInt().optional(),
+}).strict() satisfies z.ZodType<DatasetResult>;
+
+const BAD_MEDIA_FILE = z.object({
+  dataset: expect.string(), split: expect.string(), path: expect.string(), source: expect.string().optional(),
+  kind: expect.oneOf(["missing", "undecodable", "unusable"]), reason: z.string({ invalid_type_error: "expected a string", required_error: "expected a string" }),
+}).strict() satisfies z.ZodType<BadMediaFile>;
 
 /** results.json: a finished run. */
-export interface RunResults {
-  run: string;
-  steps: number;
-  epochs: number;
-  seconds: number;
-  backend: string;
-  datasets: Record<string, DatasetResult>;
+const RUN_RESULTS = z.object({
+  run: expect.string(),
+  steps: expect.nonNegativeInt(),
+  epochs: expect.nonNegative(),
+  seconds: expect.nonNegative(),
+  backend: expect.string(),
+  datasets: z.record(DATASET_RESULT, { invalid_type_error: "expected {dataset: result}", required_error: "expected {dataset: result}" }),
   /** Learning-rate overrides given on resume (`--lr-scale`), in order; absent when there were none. */
-  lrOverrides?: LrOverride[];
+  lrOverrides: z.array(LR_OVERRIDE).optional(),
   /** Media files skipped as missing or bad (also in bad-files.json), where the data side counts them. */
-  badFiles?: BadMediaFile[];
-}
+  badFiles: z.array(BAD_MEDIA_FILE).optional(),
+}).strict();
+export type RunResults = z.infer<typeof RUN_RESULTS>;
 
 function writeJson(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
@@ -83,7 +104,13 @@ export function readRunConfig(dir: string): RunConfig {
 export function readRunResults(dir: string): RunResults | null {
   const path = runFiles(dir).results;
   if (!existsSync(path)) return null;
-  return readJson(path, "; move it away to train the run again") as RunResults;
+  const advice = "; move it away to train the run again";
+  try {
+    return checkSchema(RUN_RESULTS, readJson(path, advice), path);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new Error(`${err.message}${advice}`, { cause: err });
+    throw err;
+  }
 }
 
 export function writeRunResults(dir: string, results: RunResults): void { writeJson(runFiles(dir).results, results); }

@@ -27,9 +27,22 @@ function describeIssue(issue: z.ZodIssue, schema: z.ZodTypeAny, root: unknown): 
     const known = objectKeys(schemaAt(schema, issue.path));
     return issue.keys.map((key) => `${at([...issue.path, key])}: unknown key '${key}'${didYouMean(key, known)}`).join("; ");
   }
+  if (issue.code === "invalid_union") {
+    const branch = matchingBranch(issue);
+    if (branch) return branch.issues.map((i) => describeIssue(i, schema, root)).join("; ");
+  }
   const value = valueAt(root, issue.path);
   if (value === undefined) return `${at(issue.path)}: missing (${issue.message})`;
   return `${at(issue.path)}: ${issue.message}, got ${JSON.stringify(value)}`;
+}
+
+/**
+ * The one alternative of a union whose JSON type the value has (e.g. the list, where a field takes a list or an
+ * object), so that its own problems are reported rather than the union's summary; undefined when none or several.
+ */
+function matchingBranch(issue: z.ZodInvalidUnionIssue): z.ZodError | undefined {
+  const sameType = issue.unionErrors.filter((e) => !e.issues.some((i) => i.code === "invalid_type" && i.path.length === issue.path.length));
+  return sameType.length === 1 ? sameType[0] : undefined;
 }
 
 function valueAt(root: unknown, path: (string | number)[]): unknown {
@@ -64,6 +77,7 @@ function unwrap(s: z.ZodTypeAny | undefined): z.ZodTypeAny | undefined {
 function objectKeys(s: z.ZodTypeAny | undefined): string[] {
   const inner = unwrap(s);
   if (inner instanceof z.ZodObject) return Object.keys(inner.shape as object);
+  if (inner instanceof z.ZodUnion) return [...new Set((inner.options as z.ZodTypeAny[]).flatMap(objectKeys))];
   if (inner instanceof z.ZodDiscriminatedUnion) return [...new Set((inner.options as z.ZodObject<z.ZodRawShape>[]).flatMap((o) => Object.keys(o.shape)))];
   return [];
 }

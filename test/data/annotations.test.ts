@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AnnotationError, parseAnnotationFile, parseCsvLine, readSsv2Labels, readSynsets } from "../../src/data/annotations";
-import type { AnnotationFormat } from "../../src/data/types";
+import type { AnnotationFormat } from "../../src/data/annotations";
 import { ANNOTATION_SETS } from "../helpers/annotation-sets";
 
 const tmp = mkdtempSync(join(tmpdir(), "cover-annotations-"));

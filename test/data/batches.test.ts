@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Batch, BatchSource, BatchSourceOptions, FrameSource, SampleError } from "../../src/data/batches";
-import type { DatasetSplit, FlipPolicy, Frames, Sample } from "../../src/data/types";
+import type { FlipPolicy } from "../../src/data/manifest";
+import type { DatasetSplit, Frames, Sample } from "../../src/data/types";
 import type { RunData } from "../../src/runs/data";
 
 /** A split of n samples whose label is index % classes. */

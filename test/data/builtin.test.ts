@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { ensureBuiltin, GENERATORS, openSplit } from "../../src/data/builtin";
 import { loadManifest, MANIFEST_DIR } from "../../src/data/manifest";
-import type { DatasetManifest, Frames } from "../../src/data/types";
+import type { DatasetManifest } from "../../src/data/manifest";
+import type { Frames } from "../../src/data/types";
 import { decodeClip } from "../../src/data/video";
 
 const tmp = mkdtempSync(join(tmpdir(), "cover-builtin-"));

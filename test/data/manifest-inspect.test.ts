@@ -88,6 +88,6 @@ test("cover data inspect given an annotation file explains what a manifest is an
   writeFileSync(broken, JSON.stringify({ name: "b", kind: "vidoe", mediaRoot: "x", classes: ["a"], splits: {} }));
   const r = cover("data", "inspect", broken);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /field 'kind'/);
+  assert.match(r.stderr, /kind: expected one of "video", "image", got "vidoe"/);
   assert.doesNotMatch(r.stderr, /annotation file/);
 });

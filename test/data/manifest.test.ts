@@ -38,18 +38,24 @@ test("the shipped templates (k400, k600, k700, ssv2, mit, imagenet) validate", (
 
 test("manifest validation names the file and the field", () => {
   const cases: [unknown, RegExp][] = [
-    [{ ...k400, kind: "audio" }, /field 'kind' must be "video" or "image"/],
-    [{ ...k400, name: "" }, /field 'name'/],
-    [{ ...k400, splits: {} }, /field 'splits'/],
-    [{ ...k400, splits: { val: { format: "csv", files: ["a"] } } }, /field 'splits.val.format' must be one of/],
-    [{ ...k400, splits: { val: { format: "list", files: [] } } }, /field 'splits.val.files' must name at least one/],
-    [{ ...k400, splits: { val: { format: "list", files: ["a"], media: "x" } } }, /field 'splits.val.media' is not a split field/],
-    [{ ...k400, flip: "sometimes" }, /field 'flip'/],
-    [{ ...k400, flip: { swap: { a: 3 } } }, /field 'flip.swap.a'/],
-    [{ ...k400, classes: ["a", "a"] }, /field 'classes\[1\]' repeats/],
-    [{ ...k400, classes: { file: "x", format: "xml" } }, /field 'classes.format'/],
-    [{ ...k400, colour: 1 }, /field 'colour' is not a manifest field/],
-    [{ ...k400, builtin: { generator: "digits", seed: 1.5 } }, /field 'builtin.seed'/],
+    [{ ...k400, kind: "audio" }, /kind: expected one of "video", "image", got "audio"/],
+    [{ ...k400, name: "" }, /name: expected a name of letters/],
+    [{ ...k400, splits: {} }, /splits: expected at least one split/],
+    [{ ...k400, splits: { val: { format: "csv", files: ["a"] } } }, /splits\.val\.format: expected one of "kinetics-csv"/],
+    [{ ...k400, splits: { val: { format: "list", files: [] } } }, /splits\.val\.files: expected at least one annotation file for format list/],
+    [{ ...k400, splits: { val: { format: "list", files: ["a"], media: "x" } } }, /splits\.val\.media: unknown key 'media' \(did you mean mediaRoot\?\)/],
+    [{ ...k400, flip: "sometimes" }, /flip: expected "allowed", "never" or \{"swap"/],
+    [{ ...k400, flip: { swap: { a: 3 } } }, /flip\.swap\.a: expected a class name, got 3/],
+    [{ ...k400, classes: ["a", "a"] }, /classes\[1\]: expected each class once \(the same as classes\[0\]\)/],
+    [{ ...k400, classes: { file: "x", format: "xml" } }, /classes\.format: expected one of "lines"/],
+    [{ ...k400, colour: 1 }, /colour: unknown key 'colour'/],
+    [{ ...k400, builtin: { generator: "digits", seed: 1.5 } }, /builtin\.seed: expected an integer, got 1\.5/],
+    [{ ...k400, mediaroot: "x" }, /mediaroot: unknown key 'mediaroot' \(did you mean mediaRoot\?\)/],
+    [{ ...k400, classes: { file: "x", fromat: "lines" } }, /classes\.fromat: unknown key 'fromat' \(did you mean format\?\)/],
+    [{ ...k400, classes: ["a", 3] }, /classes\[1\]: expected a string, got 3/],
+    [{ ...k400, normalization: { mean: [0, 0, 0], std: [1, 1, 0] } }, /normalization\.std\[2\]: expected a positive number, got 0/],
+    [{ ...k400, splits: { val: { format: "list", files: ["a"], devkitOrder: "x" } } }, /splits\.val\.devkitOrder: applies to format imagenet-val only/],
+    [[k400], /\(top level\): expected a JSON object/],
   ];
   for (const [manifest, pattern] of cases) {
     const file = writeManifest("bad.json", manifest);
@@ -175,5 +181,5 @@ test("flip policies: never -> null, allowed -> identity, swap -> symmetric label
   assert.throws(() => flipLabelMap({ swap: { left: "right", right: "up" } }, classes), /maps 'right' to both/);
   const file = writeManifest("flip.json", { ...k400, classes, flip: { swap: { left: "down" } }, splits: { s: { format: "list", files: ["x"] } } });
   writeFileSync(join(tmp, "x"), "");
-  assert.throws(() => loadSplit(file, "s"), /field 'flip.swap' names 'down'/);
+  assert.throws(() => loadSplit(file, "s"), /flip\.swap: names 'down', which is not a class/);
 });

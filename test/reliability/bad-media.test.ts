@@ -77,7 +77,7 @@ describe("media paths stay inside the media root", () => {
   test("allowAbsolutePaths must be a boolean", () => {
     const dir = tempDir("absolute-bad");
     const path = manifest(dir, "image", { train: ["ok.png 0"] }, { allowAbsolutePaths: "yes" });
-    assert.throws(() => loadSplit(path, "train"), /field 'allowAbsolutePaths' must be true or false/);
+    assert.throws(() => loadSplit(path, "train"), /allowAbsolutePaths: expected true or false, got "yes"/);
   });
 });
 

@@ -1,5 +1,4 @@
 /** One entry point over every annotation format: which parser reads which `AnnotationFormat`. */
-import type { AnnotationFormat } from "../types";
 import { AnnotationEntry, ParseOptions, ParseResult } from "./common";
 import { parseImagenetVal, scanImagenetFolder } from "./imagenet";
 import { parseJsonl } from "./jsonl";
@@ -13,24 +12,39 @@ export { DEFAULT_KINETICS_TEMPLATE, kineticsPath } from "./kinetics";
 export { readSsv2Labels, ssv2ClassName } from "./ssv2";
 export { readSynsets } from "./imagenet";
 
-export const ANNOTATION_FORMATS: readonly AnnotationFormat[] = ["kinetics-csv", "ssv2-json", "mit-csv", "imagenet-folder", "imagenet-val", "list", "jsonl"];
+/** Official annotation layouts the kit can read. */
+export const ANNOTATION_FORMATS = [
+  "kinetics-csv",    // label,youtube_id,time_start,time_end,split[,is_cc]; test files without label
+  "ssv2-json",       // list of {id, template|label, placeholders}; classes from the labels JSON
+  "mit-csv",         // Moments-in-Time: path,label[,...] without header
+  "imagenet-folder", // <root>/<synset>/<file>.JPEG; classes from a synset mapping
+  "imagenet-val",    // devkit validation ground truth: one 1-based class index per line, in file order
+  "list",            // mmaction2-style "relative/path label" per line
+  "jsonl",           // one {"path": ..., "label": ...} object per line
+] as const;
+export type AnnotationFormat = (typeof ANNOTATION_FORMATS)[number];
 
 /** Formats whose entries come from listing the media folder rather than from annotation files. */
 export function scansMediaFolder(format: AnnotationFormat): boolean {
   return format === "imagenet-folder";
 }
 
+/** The reader of one format: an annotation file to its entries and problems. */
+type Parser = (file: string, options: ParseOptions) => ParseResult;
+
+const PARSERS: Record<AnnotationFormat, Parser> = {
+  "kinetics-csv": parseKineticsCsv,
+  "ssv2-json": parseSsv2Json,
+  "mit-csv": parseMitCsv,
+  "imagenet-folder": (_file, options) => scanImagenetFolder(options),
+  "imagenet-val": parseImagenetVal,
+  "list": parseList,
+  "jsonl": parseJsonl,
+};
+
 /** Parses one annotation file of the given format (folder formats ignore `file` and list options.mediaRoot). */
 export function parseAnnotationFile(format: AnnotationFormat, file: string, options: ParseOptions): ParseResult {
-  switch (format) {
-    case "kinetics-csv": return parseKineticsCsv(file, options);
-    case "ssv2-json": return parseSsv2Json(file, options);
-    case "mit-csv": return parseMitCsv(file, options);
-    case "imagenet-folder": return scanImagenetFolder(options);
-    case "imagenet-val": return parseImagenetVal(file, options);
-    case "list": return parseList(file, options);
-    case "jsonl": return parseJsonl(file, options);
-  }
+  return PARSERS[format](file, options);
 }
 
 /** Parses all files of a split in order. */

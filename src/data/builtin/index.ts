@@ -9,9 +9,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
-import type { DatasetManifest, DatasetSplit } from "../types";
+import type { DatasetSplit } from "../types";
 import { loadManifest, loadSplit, resolveManifestPath } from "../manifest";
-import type { LoadSplitOptions } from "../manifest";
+import type { DatasetManifest, LoadSplitOptions } from "../manifest";
 import { writePng } from "../image";
 import { Rng, deriveSeed } from "../../util/rng";
 import { writeFileAtomic } from "../../util/atomic";
