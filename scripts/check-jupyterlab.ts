@@ -201,10 +201,21 @@ async function checkCharts(page: Page): Promise<string[]> {
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await chart.locator(".plot-container .main-svg").first().waitFor({ timeout: 30_000 }).catch(() => undefined);
     const live = await chart.locator(".plot-container").count(); // Plotly draws into the renderer node itself
-    // Hover over the plot area until plotly draws a tooltip: rows from the middle down to near the axis (short bars
-    // of a smoke-scale run sit low), a point every 5% across; under load a tooltip can take a few hundred ms.
+    // Hover the drawn data points first (bars and markers plotly draws as `.point`; a bar of height or width 0, e.g. an
+    // effect of 0 at smoke scale, has nothing to hover), then a grid over the plot area: rows from the middle down to
+    // near the axis, a point every 5% across. Under load a tooltip can take a few hundred ms.
     let tooltips = 0;
+    const points = live > 0 ? await chart.locator(".plot-container .point").all() : [];
+    for (const point of points.slice(0, 12)) {
+      const p = await point.boundingBox();
+      if (!p || p.width < 1 || p.height < 1) continue;
+      await page.mouse.move(p.x + p.width / 2, p.y + p.height / 2);
+      await page.waitForTimeout(200);
+      tooltips = await chart.locator(".hoverlayer .hovertext").count();
+      if (tooltips) break;
+    }
     for (const y of [0.55, 0.7, 0.8, 0.4]) {
+      if (tooltips) break;
       for (let x = 0.15; x < 0.9 && tooltips === 0 && live > 0; x += 0.05) {
         await page.mouse.move(box.x + box.width * x, box.y + box.height * y);
         await page.waitForTimeout(200);
