@@ -10,7 +10,6 @@
  * dataset (mean, 95% interval over the seeds and the evaluation noise, seeds), both as danfojs DataFrames, and a
  * figure with one panel per dataset and its chance level.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { openRunData } from "../runs/pipeline";
@@ -18,7 +17,7 @@ import { accuracyPanels, FigureSpec } from "../report/figure";
 import { Report } from "../report/report";
 import { Cell, Table } from "../report/table";
 import { InitSpec, RunConfig, validateRunConfig } from "../runs/config";
-import type { RunResults } from "../runs/folder";
+import { readStoredConfig, RunResults } from "../runs/folder";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";
@@ -262,14 +261,8 @@ function settingCells(setting: Record<string, SettingValue>): Record<string, Cel
 /** True when the init is the final weights of an image pre-training run (its config.json says so). */
 function isImagePretrainInit(init: InitSpec): boolean {
   if (init.from !== "run") return false;
-  const path = join(init.dir, "config.json");
-  if (!existsSync(path)) return false;
-  try {
-    const config = JSON.parse(readFileSync(path, "utf8")) as Partial<RunConfig>;
-    return config.model?.attention === "space_only" && typeof config.name === "string" && config.name.startsWith("image-pretrain");
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
-  }
+  const config = readStoredConfig(init.dir) as Partial<RunConfig> | null | undefined;
+  return config?.model?.attention === "space_only" && typeof config.name === "string" && config.name.startsWith("image-pretrain");
 }
 
 /** The scale's image pre-training for this run's seed and model: the same run the experiments use when the model is the scale's. */

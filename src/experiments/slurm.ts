@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from "../report/notebook-params";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
 import { lockPath } from "../runs/lock";
-import { readRunResults } from "../runs/folder";
+import { readRunResults, runFiles, writeRunConfig } from "../runs/folder";
 import type { PlannedRun } from "./planning";
 
 export interface SlurmOptions {
@@ -198,9 +198,8 @@ export const arrayScriptPath = (arrayDir: string) => join(arrayDir, "job.sh");
 function submitArray(runs: PlannedRun[], dependsOn: string[], options: SlurmOptions, slurm: SlurmCommands, jobsDir: string): string[] {
   for (const run of runs) {
     if (/[\n\r]/.test(run.dir)) throw new Error(`run folder ${JSON.stringify(run.dir)}: a line break in its path cannot go into an array's run list`);
-    const configPath = join(run.dir, "config.json");
     // An interrupted run's config.json is kept: `cover train --resume` checks it against the checkpoint.
-    if (!existsSync(configPath)) writeFileAtomic(configPath, JSON.stringify(run.config, null, 2) + "\n");
+    if (!existsSync(runFiles(run.dir).config)) writeRunConfig(run.dir, run.config);
   }
   mkdirSync(jobsDir, { recursive: true });
   const dir = mkdtempSync(join(jobsDir, `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, "")}-`));
@@ -268,7 +267,7 @@ export function runState(dir: string, jobId: string, queue: Map<string, QueuedJo
 
 /** The step of the last line of a run's metrics.jsonl, or null before the first step. */
 export function lastStep(dir: string): number | null {
-  const line = lastLine(join(dir, "metrics.jsonl"));
+  const line = lastLine(runFiles(dir).metrics);
   if (!line) return null;
   try { return (JSON.parse(line) as { step: number }).step; } catch { return null; }
 }
