@@ -10,7 +10,8 @@ import { existsSync, renameSync } from "node:fs";
 import { join, relative } from "node:path";
 import { buildNative, NativeBuildError } from "./lib/native-build";
 import type { BackendCheck } from "../src/backend/check";
-import { nativeDir, nvidiaGpuVisible, PROJECT_ROOT } from "../src/backend/native";
+import { nvidiaGpuVisible } from "../src/backend/native";
+import { nativeDir, PROJECT_ROOT } from "../src/util/paths";
 import { writeFileAtomic } from "../src/util/atomic";
 import { Flags, parseFlags, UsageError } from "../src/cli/args";
 

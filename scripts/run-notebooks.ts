@@ -18,7 +18,7 @@ import { findChromium } from "../src/report/browser";
 import { checkExports, declaredExports, describeFailure } from "./lib/nbcheck";
 import { injectParameters, parseParameter, ParameterValue } from "./lib/nbparams";
 import { executeNotebook } from "./lib/nbrun";
-import { PROJECT_ROOT } from "../src/report/notebook-params";
+import { PROJECT_ROOT } from "../src/util/paths";
 import { writeFileAtomic } from "../src/util/atomic";
 
 const JUPYTER_PATH = join(PROJECT_ROOT, ".jupyter", "share", "jupyter");

@@ -15,7 +15,8 @@
 import { spawnSync, SpawnSyncOptions } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { NativeBuildInfo, nativePackageDir, PROJECT_ROOT } from "../../src/backend/native";
+import { NativeBuildInfo, nativePackageDir } from "../../src/backend/native";
+import { PROJECT_ROOT } from "../../src/util/paths";
 
 export interface NativeBuildOptions {
   /** Output folder (native/). */

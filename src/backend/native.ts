@@ -12,14 +12,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { PROJECT_ROOT } from "../util/paths";
-
-export { PROJECT_ROOT };
-
-/** Where `npm run native:build` puts its output (COVER_NATIVE_DIR overrides, e.g. for a shared build). */
-export function nativeDir(): string {
-  return resolve(process.env.COVER_NATIVE_DIR ?? join(PROJECT_ROOT, "native"));
-}
+import { nativeDir, PROJECT_ROOT } from "../util/paths";
 
 /** What native:build wrote to native/build.json. */
 export interface NativeBuildInfo {

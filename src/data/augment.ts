@@ -11,6 +11,7 @@
 import type { InputNormalization } from "./manifest";
 import type { Frames } from "./types";
 import type { Rng } from "../util/rng";
+import { resizeShortSide } from "./frame-size";
 
 export type Normalization = InputNormalization;
 
@@ -36,12 +37,6 @@ export function viewCount(views: EvalViews): number { return views === "1x3" ? 3
 /** Floats in one view: T * S * S * 3. */
 export function viewLength(frames: number, size: number): number { return frames * size * size * 3; }
 
-/** Resized dimensions with the short side equal to `shortSide` (aspect kept, rounded). */
-export function resizeShortSide(height: number, width: number, shortSide: number): { height: number; width: number } {
-  if (height <= width) return { height: shortSide, width: Math.max(shortSide, Math.round((width * shortSide) / height)) };
-  return { height: Math.max(shortSide, Math.round((height * shortSide) / width)), width: shortSide };
-}
-
 export interface TrainViewOptions {
   /** Crop size S. */
   size: number;
@@ -65,7 +60,7 @@ export function randomViewBox(height: number, width: number, rng: Rng, options: 
     short = loPx + rng.int(hiPx - loPx + 1);
   }
   short = Math.max(short, S);
-  const resized = short === Math.min(height, width) ? { height, width } : resizeShortSide(height, width, short);
+  const resized = short === Math.min(height, width) ? { height, width } : resizeShortSide({ width, height }, short);
   const top = rng.int(resized.height - S + 1);
   const left = rng.int(resized.width - S + 1);
   const flip = options.allowFlip && rng.next() < 0.5;
@@ -79,7 +74,7 @@ export function randomViewBox(height: number, width: number, rng: Rng, options: 
  */
 export function evalViewBoxes(height: number, width: number, size: number, views: EvalViews, shortSide = size): ViewBox[] {
   if (!(Number.isInteger(shortSide) && shortSide >= size)) throw new Error(`augment: evaluation short side must be an integer >= the crop ${size}, got ${shortSide}`);
-  const r = resizeShortSide(height, width, shortSide);
+  const r = resizeShortSide({ width, height }, shortSide);
   const landscape = r.width >= r.height;
   const slack = landscape ? r.width - size : r.height - size;
   const across = Math.floor((landscape ? r.height - size : r.width - size) / 2);

@@ -17,6 +17,7 @@ import { writeFileAtomic } from "../util/atomic";
 import { throwIfStopped } from "../util/interrupt";
 import { fsErrorReason } from "../util/fs-errors";
 import { createProgress } from "../util/progress";
+import { defaultFrameCacheDir } from "../util/paths";
 
 const CACHE_VERSION = 1;
 
@@ -42,10 +43,6 @@ export function cacheSizeForCrop(crop: number): number {
   return Math.ceil(crop * 1.15);
 }
 
-export function defaultCacheDir(): string {
-  return process.env.COVER_CACHE_DIR ? resolve(process.env.COVER_CACHE_DIR) : resolve(__dirname, "../../.cache/frames");
-}
-
 type Source = Sample | string;
 const pathOf = (s: Source): string => resolve(typeof s === "string" ? s : s.path);
 
@@ -59,7 +56,7 @@ export class FrameCache {
 
   constructor(options: FrameCacheOptions) {
     if (!(options.frames >= 1) || !(options.cacheSize >= 1)) throw new Error(`FrameCache: frames and cacheSize must be >= 1 (got ${options.frames}, ${options.cacheSize})`);
-    this.dir = options.dir ? resolve(options.dir) : defaultCacheDir();
+    this.dir = options.dir ? resolve(options.dir) : defaultFrameCacheDir();
     this.frames = options.frames;
     this.cacheSize = options.cacheSize;
     this.memoryLimit = options.memoryBytes ?? 0;

@@ -5,16 +5,17 @@
  * what is wrong (missing media, unknown labels, duplicates, malformed lines) instead of failing, unless asked to be strict.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { ANNOTATION_FORMATS, AnnotationError, parseAnnotations, readLines, readSsv2Labels, readSynsets, scansMediaFolder } from "./annotations";
 import type { AnnotationFormat, RawLabel } from "./annotations";
 import { deriveSeed, Rng } from "../util/rng";
 import { checkSchema, expect, SchemaError } from "../util/schema";
+import { PROJECT_ROOT } from "../util/paths";
 import type { DatasetSplit, Problem, Sample } from "./types";
 
 /** The folder of the manifests shipped with the kit. */
-export const MANIFEST_DIR = resolve(__dirname, "../../data-manifests");
+export const MANIFEST_DIR = join(PROJECT_ROOT, "data-manifests");
 
 const CLASS_LIST_FORMATS = ["lines", "name-index", "ssv2-labels", "synsets", ...ANNOTATION_FORMATS] as const;
 

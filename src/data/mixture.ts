@@ -4,9 +4,8 @@
  * shuffle that changes every pass over that dataset.
  *
  * Determinism and resume: the dataset draws of batch k use a generator seeded by (seed, k) alone, and the per-dataset
- * order of pass e by (seed, dataset, e) alone, so the whole sequence is a function of the seed. The sampler's state is
- * the batch number plus one (pass, position) cursor per dataset: plain JSON that a checkpoint stores, and from which
- * `MixtureSampler` continues exactly. `atBatch(k)` rebuilds the state of batch k by replaying the cheap draws.
+ * order of pass e by (seed, dataset, e) alone, so the whole sequence is a function of the seed and a checkpoint needs
+ * only the step: `atBatch(k)` rebuilds the sampler of batch k by replaying the cheap draws.
  */
 import { deriveSeed, Rng } from "../util/rng";
 
@@ -32,10 +31,7 @@ export interface MixtureConfig {
 /** One clip of a batch: the dataset and the sample's index within that dataset's split. */
 export interface Pick { dataset: string; index: number }
 
-export interface DatasetCursor { /** passes completed over this dataset */ epoch: number; /** next slot in the pass's order */ position: number }
-
-/** Where the sampler stands: batches drawn so far and each dataset's cursor. JSON-serialisable. */
-export interface MixtureState { batch: number; cursors: Record<string, DatasetCursor> }
+interface DatasetCursor { /** passes completed over this dataset */ epoch: number; /** next slot in the pass's order */ position: number }
 
 export class MixtureSampler {
   readonly names: string[];
@@ -47,7 +43,7 @@ export class MixtureSampler {
   private readonly orders: (Int32Array | null)[];
   private batch: number;
 
-  constructor(private readonly config: MixtureConfig, state?: MixtureState) {
+  constructor(private readonly config: MixtureConfig) {
     this.names = Object.keys(config.datasets).sort();
     if (this.names.length === 0) throw new Error("mixture: no datasets");
     if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new Error(`mixture: batchSize must be a positive integer, got ${config.batchSize}`);
@@ -81,7 +77,6 @@ export class MixtureSampler {
     this.orders = this.names.map(() => null);
     this.cursors = this.names.map(() => ({ epoch: 0, position: 0 }));
     this.batch = 0;
-    if (state) this.restore(state);
   }
 
   /** A sampler positioned at batch `batch` (as if `batch` batches had been drawn), by replaying the draws. */
@@ -121,27 +116,6 @@ export class MixtureSampler {
       per.forEach((c, d) => this.advance(d, c));
       this.batch++;
     }
-  }
-
-  state(): MixtureState {
-    return { batch: this.batch, cursors: Object.fromEntries(this.names.map((n, i) => [n, { ...this.cursors[i] }])) };
-  }
-
-  private restore(state: MixtureState): void {
-    if (!Number.isInteger(state.batch) || state.batch < 0) throw new Error(`mixture state: batch must be a non-negative integer, got ${state.batch}`);
-    const given = Object.keys(state.cursors ?? {}).sort();
-    if (given.join("\u0000") !== this.names.join("\u0000")) {
-      throw new Error(`mixture state: datasets [${given.join(", ")}] do not match the sampler's [${this.names.join(", ")}]`);
-    }
-    this.names.forEach((n, i) => {
-      const c = state.cursors[n];
-      if (!Number.isInteger(c.epoch) || c.epoch < 0 || !Number.isInteger(c.position) || c.position < 0 || c.position > this.sizes[i]) {
-        throw new Error(`mixture state: cursor of '${n}' ${JSON.stringify(c)} is invalid for ${this.sizes[i]} samples`);
-      }
-      this.cursors[i] = { epoch: c.epoch, position: c.position };
-      this.orders[i] = null;
-    });
-    this.batch = state.batch;
   }
 
   /** Dataset of each clip of batch k: a function of (seed, k) only. */

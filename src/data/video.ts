@@ -9,6 +9,7 @@ import { extname } from "node:path";
 import type { FfprobeData, FfprobeStream } from "fluent-ffmpeg";
 import type { Frames } from "./types";
 import { ffmpegCommand } from "./ffmpeg";
+import { resizeShortSide } from "./frame-size";
 import { fsErrorReason } from "../util/fs-errors";
 
 /**
@@ -72,13 +73,6 @@ export function isMediaPath(path: string): boolean {
 export function uniformIndices(frameCount: number, frames: number): number[] {
   if (!(frameCount > 0) || !(frames > 0)) throw new Error(`uniformIndices: need frameCount > 0 and frames > 0, got ${frameCount}, ${frames}`);
   return Array.from({ length: frames }, (_, i) => Math.min(frameCount - 1, Math.floor(((i + 0.5) * frameCount) / frames)));
-}
-
-/** Output size when the short side becomes `size` (aspect kept, rounded), the long side capped at `maxLongSide`. */
-export function resizedShape(width: number, height: number, size: number, maxLongSide = Infinity): { width: number; height: number } {
-  const cap = (long: number) => Math.min(Math.max(size, maxLongSide), Math.max(1, long));
-  if (width <= height) return { width: size, height: cap(Math.round((height * size) / width)) };
-  return { width: cap(Math.round((width * size) / height)), height: size };
 }
 
 function checkReadable(path: string): void {
@@ -206,7 +200,7 @@ function decodeIndices(path: string, indices: number[], out: { width: number; he
 export async function decodeClip(path: string, options: DecodeOptions): Promise<Frames> {
   if (!(options.frames >= 1) || !(options.size >= 1)) throw new Error(`decodeClip: frames and size must be >= 1 (got ${options.frames}, ${options.size})`);
   let info = options.info ?? await probeVideo(path);
-  const scale = resizedShape(info.width, info.height, options.size, options.maxLongSide);
+  const scale = resizeShortSide(info, options.size, options.maxLongSide);
   const out = options.crop ? { width: options.size, height: options.size } : scale;
   const downscale = scale.width < info.width;
   const frames = info.isImage ? 1 : options.frames;

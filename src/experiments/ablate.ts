@@ -10,7 +10,7 @@
  * dataset (mean, 95% interval over the seeds and the evaluation noise, seeds), both as danfojs DataFrames, and a
  * figure with one panel per dataset and its chance level.
  */
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { openRunData } from "../runs/pipeline";
 import { accuracyPanels, FigureSpec } from "../report/figure";
@@ -24,7 +24,7 @@ import { intervalOverSeeds, top1Variance } from "./claims";
 import { Executor, trainOnSlurm } from "./executor";
 import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
-import { defaultRunsRoot } from "./run-experiment";
+import { defaultRunsRoot } from "../util/paths";
 import { RunCache } from "../runs/cache";
 import { fromRun, imagePretrainRun } from "../runs/factories";
 import { Scale, scaleSettings } from "../runs/scales";

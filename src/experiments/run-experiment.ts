@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { openRunData } from "../runs/pipeline";
-import { PROJECT_ROOT } from "../report/notebook-params";
+import { defaultRunsRoot } from "../util/paths";
 import { Report } from "../report/report";
 import { claimsChart, withVerdicts } from "../report/figure";
 import { ResultRow, Table } from "../report/table";
@@ -174,10 +174,6 @@ function claimsTable(name: string, claims: ExperimentOutput["claims"]): Table {
   });
 }
 
-/** Runs are named by their config's hash, so one folder serves every experiment, scale and seed. */
-export function defaultRunsRoot(): string {
-  return process.env.COVER_RUNS || join(PROJECT_ROOT, "runs", "cache");
-}
 
 export async function exportExperiment(output: ExperimentOutput, out: string): Promise<void> {
   const report = new Report(out, { html: "inline" });

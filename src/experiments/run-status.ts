@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { hasCheckpoint } from "../runs/checkpoint";
 import { lockPath } from "../runs/lock";
-import { readRunResults } from "../runs/folder";
+import { readRunResults, runFoldersIn } from "../runs/folder";
 import type { PlannedRun } from "./planning";
 import { describeState, lastStep, QueuedJob, readJobRecord, runState } from "./slurm";
 
@@ -30,7 +30,7 @@ export interface RunStatus {
  * squeue is not available (jobs are then listed as submitted, their state unknown).
  */
 export function runsStatus(runsRoot: string, queue: Map<string, QueuedJob> | null, planned: PlannedRun[] = []): RunStatus[] {
-  const folder = join(runsRoot, "runs");
+  const folder = runFoldersIn(runsRoot);
   const dirs = existsSync(folder) ? readdirSync(folder).map((n) => join(folder, n)).filter((d) => statSync(d).isDirectory()).sort() : [];
   const statuses = dirs.map((dir) => statusOf(dir, queue));
   for (const run of planned) {

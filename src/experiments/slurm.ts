@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { PROJECT_ROOT } from "../report/notebook-params";
+import { PROJECT_ROOT } from "../util/paths";
 import { writeFileAtomic } from "../util/atomic";
 import { interruptedBy } from "../util/interrupt";
 import { lockPath } from "../runs/lock";

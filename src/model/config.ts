@@ -2,10 +2,31 @@
  * TimeSformer configurations and named presets (timm-style registry: `base`, `large`, and small ones for CPUs).
  * Dimensions follow the official code (facebookresearch/TimeSformer, vit.py).
  */
+import { z } from "zod";
+import { expect } from "../util/schema";
 
 /** Official attention schemes: divided space-time (the default), per-frame ViT, and joint attention over all tokens. */
 export const ATTENTION_TYPES = ["divided_space_time", "space_only", "joint_space_time"] as const;
 export type AttentionType = typeof ATTENTION_TYPES[number];
+
+/** The parameters a scheme adds to a per-frame ViT: the temporal branch of each block, the time embedding. */
+export interface AttentionTraits { temporalBranch: boolean; timeEmbed: boolean }
+
+/** One entry per scheme: the parameter list, checkpoint inflation and architecture inference all read this table. */
+export const ATTENTION: Record<AttentionType, AttentionTraits> = {
+  divided_space_time: { temporalBranch: true, timeEmbed: true },
+  joint_space_time: { temporalBranch: false, timeEmbed: true },
+  space_only: { temporalBranch: false, timeEmbed: false },
+};
+
+export const isAttentionType = (x: unknown): x is AttentionType => (ATTENTION_TYPES as readonly unknown[]).includes(x);
+
+/** The scheme whose parameters a checkpoint holds. */
+export function attentionWith(traits: AttentionTraits): AttentionType {
+  const found = ATTENTION_TYPES.find((a) => ATTENTION[a].temporalBranch === traits.temporalBranch && ATTENTION[a].timeEmbed === traits.timeEmbed);
+  if (!found) throw new Error(`no attention scheme has ${traits.temporalBranch ? "a" : "no"} temporal branch and ${traits.timeEmbed ? "a" : "no"} time embedding`);
+  return found;
+}
 
 export const TIME_EMBED_INITS = ["zeros", "trunc_normal", "sinusoidal"] as const;
 
@@ -33,6 +54,24 @@ export interface TimeSformerConfig {
    */
   timeEmbedInit?: typeof TIME_EMBED_INITS[number];
 }
+
+/**
+ * A config stored as JSON (the metadata of weights and checkpoints): every field checked, unknown keys refused, so
+ * that nothing below computes with NaN or undefined. Shapes that fit the tensors are checked by the loader.
+ */
+export const TIMESFORMER_CONFIG: z.ZodType<TimeSformerConfig, z.ZodTypeDef, unknown> = z.object({
+  attention: expect.oneOf(ATTENTION_TYPES),
+  frames: expect.positiveInt(),
+  imageSize: expect.positiveInt(),
+  patchSize: expect.positiveInt(),
+  dim: expect.positiveInt(),
+  depth: expect.positiveInt(),
+  numHeads: expect.positiveInt(),
+  mlpRatio: expect.positive(),
+  classifiers: z.record(expect.positiveInt()),
+  dropPath: expect.nonNegative(),
+  timeEmbedInit: expect.oneOf(TIME_EMBED_INITS).optional(),
+}).strict();
 
 export type ArchitecturePreset = Pick<TimeSformerConfig, "dim" | "depth" | "numHeads" | "mlpRatio" | "patchSize" | "imageSize" | "frames">;
 

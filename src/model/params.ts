@@ -4,7 +4,7 @@
  * says how to convert to and from the PyTorch layouts (Linear [out, in], Conv2d [out, in, kh, kw]) on save/load.
  */
 import * as tf from "@tensorflow/tfjs";
-import { patchesPerFrame, TimeSformerConfig } from "./config";
+import { ATTENTION, patchesPerFrame, TimeSformerConfig } from "./config";
 
 export type ParamLayout = "linear" | "conv" | "plain";
 export type ParamInit = "trunc_normal" | "zeros" | "ones" | "conv_uniform" | "sinusoidal";
@@ -45,7 +45,7 @@ function blockSpecs(c: TimeSformerConfig, i: number): ParamSpec[] {
   const hidden = Math.round(D * c.mlpRatio);
   const attn = (n: string) => [...linearSpecs(`${b}.${n}.qkv`, D, 3 * D), ...linearSpecs(`${b}.${n}.proj`, D, D)];
   const specs = [...normSpecs(`${b}.norm1`, D), ...attn("attn")];
-  if (c.attention === "divided_space_time") {
+  if (ATTENTION[c.attention].temporalBranch) {
     // temporal_fc starts at zero in every block but the first (official init), so a new block begins as spatial-only.
     specs.push(...normSpecs(`${b}.temporal_norm1`, D), ...attn("temporal_attn"),
       ...linearSpecs(`${b}.temporal_fc`, D, D, i === 0 ? "trunc_normal" : "zeros"));
@@ -63,7 +63,7 @@ export function backboneSpecs(c: TimeSformerConfig): ParamSpec[] {
     { name: `${PREFIX}cls_token`, shape: [1, 1, D], layout: "plain", init: "trunc_normal" },
     { name: `${PREFIX}pos_embed`, shape: [1, patchesPerFrame(c) + 1, D], layout: "plain", init: "trunc_normal" },
   ];
-  if (c.attention !== "space_only") specs.push({ name: `${PREFIX}time_embed`, shape: [1, c.frames, D], layout: "plain", init: c.timeEmbedInit ?? "zeros" });
+  if (ATTENTION[c.attention].timeEmbed) specs.push({ name: `${PREFIX}time_embed`, shape: [1, c.frames, D], layout: "plain", init: c.timeEmbedInit ?? "zeros" });
   specs.push(
     { name: `${PREFIX}patch_embed.proj.weight`, shape: [D, 3, p, p], layout: "conv", init: "conv_uniform", fanIn },
     { name: `${PREFIX}patch_embed.proj.bias`, shape: [D], layout: "plain", init: "conv_uniform", fanIn },

@@ -12,7 +12,8 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { NamedTensor, readSafetensors, SafetensorsFile, writeSafetensors } from "../io/safetensors";
 import { isTorchPath, readTorchCheckpoint } from "../io/torch";
 import { ZipReader } from "../io/zip";
-import { AttentionType, TimeSformerConfig, validateConfig } from "./config";
+import { ATTENTION, attentionWith, TIMESFORMER_CONFIG, TimeSformerConfig, validateConfig } from "./config";
+import { checkSchema } from "../util/schema";
 import { HeadInfo, headMetadata, readHeadInfo } from "./head-info";
 import { allSpecs, headParamName, ParamSpec, PREFIX, toInternal, toOfficial } from "./params";
 import { TimeSformer } from "./timesformer";
@@ -59,7 +60,7 @@ export function modelFromFile(file: SafetensorsFile, path: string, options: Load
   const heads = readHeadInfo(file.metadata, path);
   const tensors = normaliseNames(file.tensors, options.headName ?? "default");
   const config = { ...configFromFile(file, tensors, options, path), ...options.overrides };
-  checkArchitecture(config, path);
+  checkSchema(TIMESFORMER_CONFIG, config, `${path}: the architecture`);
   validateConfig(config);
   checkShapesBeforeAllocating(config, tensors, path);
   const model = TimeSformer.create(config);
@@ -80,7 +81,7 @@ export function modelFromFile(file: SafetensorsFile, path: string, options: Load
 export function loadInto(model: TimeSformer, path: string, options: { strict?: boolean; headName?: string } = {}): LoadReport {
   const file = readWeightsFile(path);
   let tensors = normaliseNames(file.tensors, options.headName ?? model.headNames[0]);
-  if (isImageCheckpoint(tensors) && model.config.attention === "divided_space_time") {
+  if (isImageCheckpoint(tensors) && ATTENTION[model.config.attention].temporalBranch) {
     tensors = inflateImageCheckpoint(tensors, model.config);
   }
   return assignTensors(model, tensors, path, { strict: options.strict ?? true });
@@ -219,27 +220,11 @@ function configFromFile(file: SafetensorsFile, tensors: Map<string, NamedTensor>
   return inferConfig(tensors, options, path);
 }
 
-const INTEGER_FIELDS = ["frames", "imageSize", "patchSize", "dim", "depth", "numHeads"] as const;
-
 /** A TimeSformer config stored as JSON text (weights and checkpoint metadata); `where` names the file and key. */
 export function parseStoredConfig(text: string, where: string): TimeSformerConfig {
   let json: unknown;
   try { json = JSON.parse(text); } catch { throw new Error(`${where} is not JSON`); }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${where} is not a JSON object`);
-  const c = json as Record<string, unknown>;
-  if (typeof c.classifiers !== "object" || c.classifiers === null || Array.isArray(c.classifiers)) throw new Error(`${where}: 'classifiers' must be an object {head: classes}`);
-  if (!["divided_space_time", "space_only", "joint_space_time"].includes(c.attention as string)) throw new Error(`${where}: unknown attention ${JSON.stringify(c.attention)}`);
-  return json as TimeSformerConfig;
-}
-
-/** Every size field a positive integer and the ratio finite, so that nothing below computes with NaN or undefined. */
-function checkArchitecture(config: TimeSformerConfig, path: string): void {
-  for (const field of INTEGER_FIELDS) {
-    const v = config[field];
-    if (!(Number.isSafeInteger(v) && v >= 1)) throw new Error(`${path}: the architecture has ${field} ${JSON.stringify(v)}; it must be a positive integer`);
-  }
-  if (!(Number.isFinite(config.mlpRatio) && config.mlpRatio > 0)) throw new Error(`${path}: the architecture has mlpRatio ${JSON.stringify(config.mlpRatio)}; it must be a positive number`);
-  if (typeof config.dropPath !== "number") throw new Error(`${path}: the architecture has dropPath ${JSON.stringify(config.dropPath)}; it must be a number`);
+  return checkSchema(TIMESFORMER_CONFIG, json, where);
 }
 
 /**
@@ -263,8 +248,7 @@ export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOpti
   const patchSize = dimOf(need("patch_embed.proj.weight"), 2, 4, `${PREFIX}patch_embed.proj.weight`, path);
   const patches = dimOf(need("pos_embed"), 1, 3, `${PREFIX}pos_embed`, path) - 1;
   const depth = blockCount(tensors, path);
-  const hasTime = tensors.has(`${PREFIX}time_embed`);
-  const attention: AttentionType = tensors.has(`${PREFIX}blocks.0.temporal_attn.qkv.weight`) ? "divided_space_time" : hasTime ? "joint_space_time" : "space_only";
+  const attention = attentionWith({ temporalBranch: tensors.has(`${PREFIX}blocks.0.temporal_attn.qkv.weight`), timeEmbed: tensors.has(`${PREFIX}time_embed`) });
   const classifiers: Record<string, number> = {};
   for (const [k, t] of tensors) {
     const m = /^model\.heads\.([^.]+)\.weight$/.exec(k);
@@ -273,7 +257,7 @@ export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOpti
   if (!options.numHeads) throw new Error(`${path}: the number of attention heads cannot be read from the weights; pass it (--heads N)`);
   return {
     attention,
-    frames: hasTime ? dimOf(need("time_embed"), 1, 3, `${PREFIX}time_embed`, path) : 8,
+    frames: ATTENTION[attention].timeEmbed ? dimOf(need("time_embed"), 1, 3, `${PREFIX}time_embed`, path) : 8,
     imageSize: Math.round(Math.sqrt(patches)) * patchSize,
     patchSize,
     dim,

@@ -38,7 +38,6 @@ export interface ParameterCell {
   out?: string | null;
 }
 
-export { PROJECT_ROOT };
 
 /**
  * The notebook's parameters from its parameters cell, the environment where the cell leaves a value null, else the

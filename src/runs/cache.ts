@@ -13,7 +13,7 @@ import { comparableRunConfig, RunConfig } from "./config";
 import { RunData } from "./data";
 import { acquireRunLock } from "./lock";
 import { trainRun } from "./train";
-import { readRunResults, RunResults } from "./folder";
+import { readRunResults, runFoldersIn, RunResults } from "./folder";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 
@@ -58,6 +58,6 @@ export class RunCache {
 
   private folderFor(keyed: RunConfig): string {
     const hash = createHash("sha256").update(JSON.stringify(keyed)).digest("hex").slice(0, 10);
-    return join(this.root, "runs", `${keyed.name}-${hash}`);
+    return join(runFoldersIn(this.root), `${keyed.name}-${hash}`);
   }
 }

@@ -19,6 +19,9 @@ import type { DatasetResult, EvalOptions } from "../train/evaluate";
 import type { RunConfig } from "./config";
 import type { BadMediaFile } from "./data";
 
+/** The folder that holds a runs root's run folders, each named after its config's name and hash. */
+export const runFoldersIn = (runsRoot: string): string => join(runsRoot, "runs");
+
 /** The path of every file of the run folder `dir`. */
 export function runFiles(dir: string) {
   return {

@@ -1,10 +1,7 @@
 /**
- * The optimisers, over named parameters, with gradients accumulated over micro-batches so that a large effective
- * batch (the paper's 128) fits. Their state is keyed by parameter name so checkpoints save and restore it exactly.
- *
- * SGD with momentum and weight decay, PyTorch semantics (buf = mu * buf + (g + wd * p); p -= lr * buf), over named
- * parameters, with gradients accumulated over micro-batches so that a large effective batch (the paper's 128) fits.
- * The momentum buffers are keyed by parameter name so that checkpoints can save and restore them exactly.
+ * The optimisers (SGD with momentum, the paper's; AdamW), over named parameters, with gradients accumulated over
+ * micro-batches so that a large effective batch (the paper's 128) fits. Their state is keyed by parameter name so
+ * that checkpoints save and restore it exactly.
  */
 import * as tf from "@tensorflow/tfjs";
 import { nativeKernelsActive } from "../backend/active";

@@ -9,7 +9,8 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, BackendUnavailableError, availableBackends, useBackend } from "../../src/backend";
-import { loadedBinding, officialGpuCandidate, PROJECT_ROOT } from "../../src/backend/native";
+import { loadedBinding, officialGpuCandidate } from "../../src/backend/native";
+import { PROJECT_ROOT } from "../../src/util/paths";
 import { tempDir } from "../helpers/tf";
 
 /** Runs `body` with environment variables set (undefined = unset), restoring them afterwards. */

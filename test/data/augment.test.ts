@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { evalViewBoxes, evalViews, randomViewBox, renderView, resizeShortSide, trainView, TIMESFORMER_NORM, viewLength } from "../../src/data/augment";
+import { evalViewBoxes, evalViews, randomViewBox, renderView, trainView, TIMESFORMER_NORM, viewLength } from "../../src/data/augment";
+import { resizeShortSide } from "../../src/data/frame-size";
 import type { Frames } from "../../src/data/types";
 import { Rng } from "../../src/util/rng";
 
@@ -54,8 +55,8 @@ test("resampling: a constant frame stays constant; 2x downscaling averages (no a
 });
 
 test("evaluation views: short side to S, 3 crops along the long side (left/centre/right, top/centre/bottom)", () => {
-  assert.deepEqual(resizeShortSide(240, 427, 16), { height: 16, width: 28 });
-  assert.deepEqual(resizeShortSide(1920, 1080, 16), { height: 28, width: 16 });
+  assert.deepEqual(resizeShortSide({ height: 240, width: 427 }, 16), { height: 16, width: 28 });
+  assert.deepEqual(resizeShortSide({ height: 1920, width: 1080 }, 16), { height: 28, width: 16 });
   assert.deepEqual(evalViewBoxes(240, 427, 16, "1x3").map((b) => [b.top, b.left]), [[0, 0], [0, 6], [0, 12]]);
   assert.deepEqual(evalViewBoxes(1920, 1080, 16, "1x3").map((b) => [b.top, b.left]), [[0, 0], [6, 0], [12, 0]]);
   assert.deepEqual(evalViewBoxes(240, 427, 16, "1x1").map((b) => [b.top, b.left]), [[0, 6]]);

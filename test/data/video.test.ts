@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeClip, MediaError, probeVideo, resizedShape, uniformIndices } from "../../src/data/video";
+import { decodeClip, MediaError, probeVideo, uniformIndices } from "../../src/data/video";
+import { resizeShortSide } from "../../src/data/frame-size";
 import { decodeImage, writePng } from "../../src/data/image";
 import { ffmpegBinaries } from "../../src/data/ffmpeg";
 import { DEMO_CLIP_SETS } from "../helpers/demo-clips";
@@ -20,8 +21,8 @@ test("uniform indices: frame i of T at floor((i + 0.5) * N / T)", () => {
 });
 
 test("resize by the short side keeps the aspect", () => {
-  assert.deepEqual(resizedShape(427, 240, 32), { width: 57, height: 32 });
-  assert.deepEqual(resizedShape(1080, 1920, 32), { width: 32, height: 57 });
+  assert.deepEqual(resizeShortSide({ width: 427, height: 240 }, 32), { width: 57, height: 32 });
+  assert.deepEqual(resizeShortSide({ width: 1080, height: 1920 }, 32), { width: 32, height: 57 });
 });
 
 async function rejectsNaming(file: string, reason: RegExp): Promise<void> {

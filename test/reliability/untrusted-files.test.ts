@@ -181,11 +181,11 @@ describe("architecture read from a file is bounded by what the file holds", () =
     ["frames 1e7", (c) => ({ ...c, frames: 1e7 }), /model\.time_embed: file \[1,4,32\] vs model \[1,10000000,32\]/],
     ["depth 1e8", (c) => ({ ...c, depth: 1e8 }), /claims 100000000 blocks, but the file holds only \d+ tensors/],
     ["a head of 1e9 classes", (c) => ({ ...c, classifiers: { a: 1e9 } }), /model\.heads\.a\.weight: file \[5,32\] vs model \[1000000000,32\]/],
-    ["dim as a string", (c) => ({ ...c, dim: "32" }), /dim "32"; it must be a positive integer/],
-    ["frames negative", (c) => ({ ...c, frames: -3 }), /frames -3; it must be a positive integer/],
+    ["dim as a string", (c) => ({ ...c, dim: "32" }), /metadata 'cover\.config': dim: expected a positive integer, got "32"/],
+    ["frames negative", (c) => ({ ...c, frames: -3 }), /metadata 'cover\.config': frames: expected a positive integer, got -3/],
     ["not JSON", () => "{oops", /metadata 'cover\.config' is not JSON/],
-    ["null", () => null, /metadata 'cover\.config' is not a JSON object/],
-    ["no classifiers", (c) => ({ ...c, classifiers: undefined }), /'classifiers' must be an object/],
+    ["null", () => null, /metadata 'cover\.config': \(top level\): expected object/i],
+    ["no classifiers", (c) => ({ ...c, classifiers: undefined }), /metadata 'cover\.config': classifiers: missing/],
   ];
   for (const [name, edit, why] of metadataCases) {
     test(`cover.config metadata with ${name}`, () => {

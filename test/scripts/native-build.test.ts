@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { lstatSync, mkdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cudaRequirements, shareProjectTfjs, wheelPackageName, wheelVersion } from "../../scripts/lib/native-build";
-import { PROJECT_ROOT } from "../../src/backend/native";
+import { PROJECT_ROOT } from "../../src/util/paths";
 import { tempDir } from "../helpers/tf";
 
 test("TensorFlow's version is read from wheel file names; other names are refused", () => {

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { declaredParameters, injectParameters, parseParameter } from "../../scripts/lib/nbparams";
-import { notebookParameters, PROJECT_ROOT } from "../../src/report/notebook-params";
+import { notebookParameters } from "../../src/report/notebook-params";
+import { PROJECT_ROOT } from "../../src/util/paths";
 import { tempDir } from "../helpers/tf";
 
 const cell = (source: string, tags?: string[]) => ({ cell_type: "code", metadata: tags ? { tags } : {}, outputs: [], execution_count: null, source });

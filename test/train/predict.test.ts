@@ -10,6 +10,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { openSplit } from "../../src/data/builtin";
+import type { EvalViews } from "../../src/data/augment";
 import { subsetSplit } from "../../src/data/manifest";
 import { openRunData } from "../../src/runs/pipeline";
 import { resolveRunConfig } from "../../src/runs/named";
@@ -30,17 +31,15 @@ const ROOT = join(__dirname, "..", "..");
 const DATASET = "builtin-digits-motion";
 const IMAGES = "builtin-digits-images";
 
-type Views = "1x1" | "1x3";
-
 /** A smoke-scale run trained here, its first evaluation clip, and the probabilities evaluation computes for it. */
-interface TrainedRun { weights: string; clip: string; evaluated: Record<Views, Float32Array> }
+interface TrainedRun { weights: string; clip: string; evaluated: Record<EvalViews, Float32Array> }
 
 async function trainAndEvaluate(runName: string, dataset: string): Promise<TrainedRun> {
   const base = resolveRunConfig(runName, "smoke", 0);
   const config: RunConfig = { ...base, optim: { ...base.optim, epochs: 2 } };
   const dir = tempDir(`predict-${runName}`);
   const weights = join(dir, "weights.safetensors");
-  const evaluated = {} as Record<Views, Float32Array>;
+  const evaluated = {} as Record<EvalViews, Float32Array>;
   const data = await openRunData(config, { quiet: true });
   try {
     assert.ok(await trainRun(config, data, dir, { quiet: true }));
@@ -61,7 +60,7 @@ async function trainAndEvaluate(runName: string, dataset: string): Promise<Train
 describe("predicting media files", () => {
   let weights: string;
   let clip: string;
-  let evaluated: Record<Views, Float32Array>;
+  let evaluated: Record<EvalViews, Float32Array>;
   let imageRun: TrainedRun;
 
   before(async () => {

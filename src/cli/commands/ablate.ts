@@ -44,7 +44,7 @@ export const command: Command = {
     const { ablate, planAblation, ablationName } = require("../../experiments/ablate") as typeof import("../../experiments/ablate");
     const options = { base, vary, seeds, scale, init, name, out, runsRoot, quiet, executor };
     if (noWait && executor.kind === "slurm") {
-      const { defaultRunsRoot } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+      const { defaultRunsRoot } = require("../../util/paths") as typeof import("../../util/paths");
       return await submitOnly(ablationName(options), () => planAblation(options), executor, runsRoot ?? defaultRunsRoot());
     }
     const choice = await selectBackend(backend);

@@ -30,7 +30,8 @@ available backend, side by side in one run. Build the native one with npm run na
     const { probeBackends, useBackend } = require("../../backend") as typeof import("../../backend");
     const { checkActiveBackend } = require("../../backend/check") as typeof import("../../backend/check");
     const { benchMatmul } = require("../../backend/matmul-bench") as typeof import("../../backend/matmul-bench");
-    const { nativeDir, readBuildInfo } = require("../../backend/native") as typeof import("../../backend/native");
+    const { readBuildInfo } = require("../../backend/native") as typeof import("../../backend/native");
+    const { nativeDir } = require("../../util/paths") as typeof import("../../util/paths");
     const source = requestText !== undefined ? "--backend" : process.env.COVER_BACKEND ? "COVER_BACKEND" : "auto";
     const choice = await useBackend(request);
     const probes = all || bench ? await probeBackends() : undefined;

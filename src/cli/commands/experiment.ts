@@ -56,7 +56,8 @@ export const command: Command = {
     const backend = backendRequest(flags);
     const { executor, noWait } = executorFlags(flags, backend);
     flags.rejectUnknown();
-    const { runExperiment, defaultRunsRoot } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+    const { runExperiment } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+    const { defaultRunsRoot } = require("../../util/paths") as typeof import("../../util/paths");
     const interrupts = cliInterrupts();
     try {
       if (noWait && executor.kind === "slurm") {

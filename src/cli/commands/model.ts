@@ -1,23 +1,21 @@
-import { ATTENTION_TYPES, AttentionType, modelConfig, presetNames, TimeSformerConfig } from "../../model/config";
+import { ATTENTION_TYPES, isAttentionType, modelConfig, presetNames, TimeSformerConfig } from "../../model/config";
 import { modelInfo } from "../../model/info";
 import { Flags, UsageError } from "../args";
 import { printJson } from "../output";
 import { didYouMean } from "../../util/suggest";
 import type { Command } from "../command";
 
-const ATTENTION: readonly AttentionType[] = ATTENTION_TYPES;
-
 export const command: Command = {
   usage: `usage: cover model info [--preset ${presetNames().join("|")}] [--frames T] [--size S] [--patch P]
-                       [--classes K] [--attention ${ATTENTION.join("|")}] [--json]`,
+                       [--classes K] [--attention ${ATTENTION_TYPES.join("|")}] [--json]`,
   options: { preset: "string", attention: "string", frames: "string", size: "string", patch: "string", classes: "string", json: "boolean" },
   async run(flags: Flags): Promise<number> {
     const [sub] = flags.positionals;
     if (sub !== "info") throw new UsageError(sub ? `unknown subcommand '${sub}'${didYouMean(sub, ["info"])}` : "a subcommand is needed: info");
     const preset = flags.string("preset") ?? "base";
     const attention = flags.string("attention") ?? "divided_space_time";
-    if (!ATTENTION.includes(attention as AttentionType)) throw new UsageError(`--attention must be one of ${ATTENTION.join(", ")}`);
-    const overrides: Partial<TimeSformerConfig> = { attention: attention as AttentionType };
+    if (!isAttentionType(attention)) throw new UsageError(`--attention must be one of ${ATTENTION_TYPES.join(", ")}`);
+    const overrides: Partial<TimeSformerConfig> = { attention };
     const frames = flags.int("frames"); if (frames !== undefined) overrides.frames = frames;
     const size = flags.int("size"); if (size !== undefined) overrides.imageSize = size;
     const patch = flags.int("patch"); if (patch !== undefined) overrides.patchSize = patch;

@@ -31,7 +31,7 @@ export const command: Command = {
     const runsFlag = flags.string("runs");
     const json = flags.bool("json");
     flags.rejectUnknown();
-    const { defaultRunsRoot } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+    const { defaultRunsRoot } = require("../../util/paths") as typeof import("../../util/paths");
     const { runsStatus, formatRunsStatus } = require("../../experiments/run-status") as typeof import("../../experiments/run-status");
     const { SlurmCommands } = require("../../experiments/slurm") as typeof import("../../experiments/slurm");
     const runsRoot = runsFlag ?? defaultRunsRoot();

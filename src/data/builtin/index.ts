@@ -16,6 +16,7 @@ import { writePng } from "../image";
 import { Rng, deriveSeed } from "../../util/rng";
 import { writeFileAtomic } from "../../util/atomic";
 import { createProgress } from "../../util/progress";
+import { builtinDataRoot } from "../../util/paths";
 import { encodeLosslessMp4s } from "./encode";
 import type { ClipToEncode } from "./encode";
 import { GENERATORS } from "./generators";
@@ -31,8 +32,7 @@ const SPLITS = ["train", "val"] as const;
 const ENCODE_BATCH = 64;
 
 export function builtinRoot(name: string): string {
-  const base = process.env.COVER_DATA_DIR ? resolve(process.env.COVER_DATA_DIR) : resolve(__dirname, "../../../.cache/builtin");
-  return join(base, name);
+  return join(builtinDataRoot(), name);
 }
 
 export interface EnsureOptions {
