@@ -174,7 +174,6 @@ function claimsTable(name: string, claims: ExperimentOutput["claims"]): Table {
   });
 }
 
-
 export async function exportExperiment(output: ExperimentOutput, out: string): Promise<void> {
   const report = new Report(out, { html: "inline" });
   try {

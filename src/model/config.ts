@@ -21,11 +21,9 @@ export const ATTENTION: Record<AttentionType, AttentionTraits> = {
 
 export const isAttentionType = (x: unknown): x is AttentionType => (ATTENTION_TYPES as readonly unknown[]).includes(x);
 
-/** The scheme whose parameters a checkpoint holds. */
-export function attentionWith(traits: AttentionTraits): AttentionType {
-  const found = ATTENTION_TYPES.find((a) => ATTENTION[a].temporalBranch === traits.temporalBranch && ATTENTION[a].timeEmbed === traits.timeEmbed);
-  if (!found) throw new Error(`no attention scheme has ${traits.temporalBranch ? "a" : "no"} temporal branch and ${traits.timeEmbed ? "a" : "no"} time embedding`);
-  return found;
+/** The scheme with these parameters, or undefined when none has them (e.g. a temporal branch without time embedding). */
+export function attentionWith(traits: AttentionTraits): AttentionType | undefined {
+  return ATTENTION_TYPES.find((a) => ATTENTION[a].temporalBranch === traits.temporalBranch && ATTENTION[a].timeEmbed === traits.timeEmbed);
 }
 
 export const TIME_EMBED_INITS = ["zeros", "trunc_normal", "sinusoidal"] as const;

@@ -248,7 +248,11 @@ export function inferConfig(tensors: Map<string, NamedTensor>, options: LoadOpti
   const patchSize = dimOf(need("patch_embed.proj.weight"), 2, 4, `${PREFIX}patch_embed.proj.weight`, path);
   const patches = dimOf(need("pos_embed"), 1, 3, `${PREFIX}pos_embed`, path) - 1;
   const depth = blockCount(tensors, path);
-  const attention = attentionWith({ temporalBranch: tensors.has(`${PREFIX}blocks.0.temporal_attn.qkv.weight`), timeEmbed: tensors.has(`${PREFIX}time_embed`) });
+  const traits = { temporalBranch: tensors.has(`${PREFIX}blocks.0.temporal_attn.qkv.weight`), timeEmbed: tensors.has(`${PREFIX}time_embed`) };
+  const attention = attentionWith(traits);
+  if (!attention) {
+    throw new Error(`${path}: cannot infer the architecture: no attention scheme has ${traits.temporalBranch ? "a" : "no"} temporal branch and ${traits.timeEmbed ? "a" : "no"} '${PREFIX}time_embed'`);
+  }
   const classifiers: Record<string, number> = {};
   for (const [k, t] of tensors) {
     const m = /^model\.heads\.([^.]+)\.weight$/.exec(k);

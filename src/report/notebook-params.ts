@@ -38,7 +38,6 @@ export interface ParameterCell {
   out?: string | null;
 }
 
-
 /**
  * The notebook's parameters from its parameters cell, the environment where the cell leaves a value null, else the
  * defaults. In a kernel it also turns progress into one status line per cell, rewritten in place.

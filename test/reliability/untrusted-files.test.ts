@@ -171,6 +171,12 @@ describe("architecture read from a file is bounded by what the file holds", () =
     loadFails(path, /model\.cls_token: file \[0,1,1000000\] vs model \[1,1,1000000\]/, { numHeads: 2 });
   });
 
+  test("temporal attention weights without a time embedding", () => {
+    const dir = tempDir("no-time");
+    const path = official(dir, (t) => t.delete("model.time_embed"));
+    loadFails(path, /cannot infer the architecture: no attention scheme has a temporal branch and no 'model\.time_embed'/, { numHeads: 2 });
+  });
+
   test("a tensor of the wrong rank", () => {
     const dir = tempDir("rank");
     const path = official(dir, (t) => t.set("model.cls_token", { shape: [32], data: new Float32Array(32) }));
