@@ -85,7 +85,8 @@ function checkReadable(path: string): void {
 function ffprobe(path: string, options: string[]): Promise<FfprobeData> {
   return new Promise((resolve, reject) => {
     ffmpegCommand(path).ffprobe(options, (err: Error | null, data: FfprobeData) => {
-      if (err) reject(new MediaError(path, `not a readable video or image (ffprobe: ${lastLine(err.message).split(`${path}: `).join("")})`));
+      // ffprobe killed by a signal (Ctrl-C reaches the whole process group, or the OOM killer) says nothing about the file.
+      if (err) reject(new MediaError(path, `not a readable video or image (ffprobe: ${lastLine(err.message).split(`${path}: `).join("")})`, /killed with signal/.test(err.message)));
       else resolve(data);
     });
   });

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../../src/data/frame-cache";
@@ -81,3 +82,24 @@ for (const clips of DEMO_CLIP_SETS) {
     assert.ok(Buffer.from(again.data).equals(Buffer.from(good.data)));
   });
 }
+
+test("an ffprobe killed by a signal (Ctrl-C reaches the process group) does not mark the file bad", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cover-cache-killed-"));
+  const probe = join(dir, "ffprobe-killed.sh");
+  writeFileSync(probe, "#!/bin/sh\nkill -KILL $$\n", { mode: 0o755 });
+  const media = join(dir, "clip.mp4");
+  writeFileSync(media, "any bytes: the probe dies before it reads them");
+  const cacheDir = join(dir, "cache");
+  // The ffmpeg binaries are resolved once per process, so the probe that dies runs in a child of its own.
+  const script = `
+    const { FrameCache } = require(${JSON.stringify(join(__dirname, "../../src/data/frame-cache"))});
+    new FrameCache({ dir: ${JSON.stringify(cacheDir)}, frames: 4, cacheSize: 16 }).get(${JSON.stringify(media)})
+      .then(() => console.log("decoded"), (err) => console.log(JSON.stringify({ name: err.name, transient: err.transient, message: err.message })));`;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, COVER_FFPROBE: probe }, encoding: "utf8" });
+  const outcome = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { name?: string; transient?: boolean; message?: string };
+  assert.equal(outcome.name, "MediaError", child.stdout + child.stderr);
+  assert.match(outcome.message ?? "", /killed with signal SIGKILL/);
+  assert.equal(outcome.transient, true);
+  const markers = existsSync(cacheDir) ? readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => f.endsWith(".bad")) : [];
+  assert.deepEqual(markers, []);
+});
