@@ -14,7 +14,7 @@ import type { Frames, Sample } from "./types";
 import { decodeClip, MediaError } from "./video";
 import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
-import { throwIfStopped } from "../util/interrupt";
+import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
 import { fsErrorReason } from "../util/fs-errors";
 import { createProgress } from "../util/progress";
 import { defaultFrameCacheDir } from "../util/paths";
@@ -77,12 +77,16 @@ export class FrameCache {
     try { return existsSync(this.entryFile(source)); } catch { return false; }
   }
 
-  /** Decodes and stores the clip unless it is cached already; a bad file throws MediaError and is remembered. */
-  async build(source: Source, threads?: number): Promise<"cached" | "built"> {
+  /**
+   * Decodes and stores the clip unless it is cached already; a bad file throws MediaError and is remembered. When
+   * `signal` is aborted while decoding, the failure is the stop's (Ctrl-C reaches the decoders too): nothing is
+   * remembered and the InterruptedError is thrown instead.
+   */
+  async build(source: Source, threads?: number, signal?: AbortSignal): Promise<"cached" | "built"> {
     const file = this.entryFile(source);
     if (existsSync(file)) return "cached";
     this.throwIfKnownBad(file, pathOf(source));
-    await this.decodeAndStore(source, file, threads);
+    await this.decodeAndStore(source, file, threads, signal);
     return "built";
   }
 
@@ -100,13 +104,17 @@ export class FrameCache {
     return frames;
   }
 
-  private async decodeAndStore(source: Source, file: string, threads?: number): Promise<Frames> {
+  private async decodeAndStore(source: Source, file: string, threads?: number, signal?: AbortSignal): Promise<Frames> {
     const path = pathOf(source);
     let frames: Frames;
     try {
       frames = await decodeClip(path, { frames: this.frames, size: this.cacheSize, threads, maxLongSide: this.maxLongSide() });
       if (frames.frames !== this.frames) throw new MediaError(path, `decodes as a still image (${frames.frames} frame), but this cache holds clips of ${this.frames} frames`);
     } catch (err) {
+      if (signal) {
+        await yieldToEventLoop(); // the stop signal's handler may not have run yet when the decoder it stopped exits
+        throwIfStopped(signal, `decoding stopped at ${path}; what is decoded stays cached`);
+      }
       if (err instanceof MediaError && !err.transient) writeFileAtomic(`${file}.bad`, err.reason, { fsync: false });
       throw err;
     }
@@ -200,7 +208,7 @@ export async function prepareCache(cache: FrameCache, samples: Source[], options
       throwIfStopped(options.signal, `${options.label ?? "frame cache"} stopped; what is decoded stays cached`);
       const sample = samples[next++];
       try {
-        const result = await cache.build(sample, jobs > 1 ? 1 : undefined);
+        const result = await cache.build(sample, jobs > 1 ? 1 : undefined, options.signal);
         report[result]++;
       } catch (err) {
         if (!(err instanceof MediaError)) throw err;

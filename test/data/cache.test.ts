@@ -103,3 +103,25 @@ test("an ffprobe killed by a signal (Ctrl-C reaches the process group) does not 
   const markers = existsSync(cacheDir) ? readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => f.endsWith(".bad")) : [];
   assert.deepEqual(markers, []);
 });
+
+test("a decoder that fails because Ctrl-C stopped the run leaves no bad marker: the stop is reported instead", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cover-cache-stopped-"));
+  // Like ffprobe on Ctrl-C: the same SIGINT reaches the kit, and the probe exits having printed nothing usable.
+  const probe = join(dir, "ffprobe-interrupted.sh");
+  writeFileSync(probe, "#!/bin/sh\nkill -INT $PPID\nexit 1\n", { mode: 0o755 });
+  const media = join(dir, "clip.mp4");
+  writeFileSync(media, "any bytes: the probe fails before it reads them");
+  const cacheDir = join(dir, "cache");
+  const script = `
+    const { FrameCache, prepareCache } = require(${JSON.stringify(join(__dirname, "../../src/data/frame-cache"))});
+    const stop = new AbortController();
+    process.on("SIGINT", () => stop.abort("SIGINT"));
+    prepareCache(new FrameCache({ dir: ${JSON.stringify(cacheDir)}, frames: 4, cacheSize: 16 }), [${JSON.stringify(media)}], { silent: true, signal: stop.signal })
+      .then((report) => console.log(JSON.stringify({ bad: report.bad.length })), (err) => console.log(JSON.stringify({ name: err.name, message: err.message })));`;
+  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, COVER_FFPROBE: probe }, encoding: "utf8" });
+  const outcome = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { name?: string; message?: string; bad?: number };
+  assert.equal(outcome.name, "InterruptedError", child.stdout + child.stderr);
+  assert.match(outcome.message ?? "", /interrupted by SIGINT: decoding stopped at .*clip\.mp4/);
+  const markers = existsSync(cacheDir) ? readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => f.endsWith(".bad")) : [];
+  assert.deepEqual(markers, []);
+});
