@@ -14,7 +14,7 @@ import type { Frames, Sample } from "./types";
 import { decodeClip, MediaError } from "./video";
 import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
-import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
+import { throwIfStopped } from "../util/interrupt";
 import { fsErrorReason } from "../util/fs-errors";
 import { createProgress } from "../util/progress";
 import { defaultFrameCacheDir } from "../util/paths";
@@ -112,7 +112,8 @@ export class FrameCache {
       if (frames.frames !== this.frames) throw new MediaError(path, `decodes as a still image (${frames.frames} frame), but this cache holds clips of ${this.frames} frames`);
     } catch (err) {
       if (signal) {
-        await yieldToEventLoop(); // the stop signal's handler may not have run yet when the decoder it stopped exits
+        // The stop signal's handler may run after the decoder it stopped has exited: give it a moment (failures only).
+        await new Promise((resolve) => setTimeout(resolve, 200));
         throwIfStopped(signal, `decoding stopped at ${path}; what is decoded stays cached`);
       }
       if (err instanceof MediaError && !err.transient) writeFileAtomic(`${file}.bad`, err.reason, { fsync: false });
