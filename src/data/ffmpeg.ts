@@ -56,9 +56,34 @@ export function ffmpegBinaries(): FfmpegBinaries {
   return cached;
 }
 
-/** A fluent-ffmpeg command bound to the located binaries. */
+/**
+ * Spawn options of every ffmpeg and ffprobe the kit runs: a process group of its own. A Ctrl-C in the terminal
+ * signals the whole foreground group; the kit then stops between clips, but a decoder in that group would die half
+ * way through a good file (or, ffprobe, print a partial probe and exit 0), and the file would be taken for bad.
+ * The decoder running at that moment finishes its clip instead (a fraction of a second).
+ */
+export const MEDIA_PROCESS_OPTIONS = { detached: true } as const;
+
+type SpawnFfmpeg = (args: string[], options: object, ...callbacks: unknown[]) => void;
+
+/**
+ * A fluent-ffmpeg command bound to the located binaries, whose ffmpeg is spawned with MEDIA_PROCESS_OPTIONS.
+ * fluent-ffmpeg (pinned at 2.1.3) has no option for the process group, so its one spawning method is wrapped.
+ */
 export function ffmpegCommand(input?: string): ffmpeg.FfmpegCommand {
   const bins = ffmpegBinaries();
-  const command = input === undefined ? ffmpeg() : ffmpeg(input);
-  return command.setFfmpegPath(bins.ffmpeg).setFfprobePath(bins.ffprobe);
+  const command = (input === undefined ? ffmpeg() : ffmpeg(input)).setFfmpegPath(bins.ffmpeg).setFfprobePath(bins.ffprobe);
+  const internals = command as unknown as { _spawnFfmpeg: SpawnFfmpeg };
+  const spawnFfmpeg = internals._spawnFfmpeg;
+  if (typeof spawnFfmpeg !== "function") throw new Error("fluent-ffmpeg: no _spawnFfmpeg to wrap; the kit needs fluent-ffmpeg 2.1.3");
+  internals._spawnFfmpeg = (args, options, ...callbacks) => typeof options === "function"
+    ? spawnFfmpeg.call(command, args, MEDIA_PROCESS_OPTIONS, options, ...callbacks)
+    : spawnFfmpeg.call(command, args, { ...options, ...MEDIA_PROCESS_OPTIONS }, ...callbacks);
+  return command;
+}
+
+/** The last non-empty line of a decoder's message (ffmpeg and ffprobe end with the one that says what failed). */
+export function lastLine(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  return lines.length ? lines[lines.length - 1] : text;
 }

@@ -6,9 +6,9 @@
  */
 import { accessSync, closeSync, constants, openSync, readSync, statSync } from "node:fs";
 import { extname } from "node:path";
-import type { FfprobeData, FfprobeStream } from "fluent-ffmpeg";
 import type { Frames } from "./types";
-import { ffmpegCommand } from "./ffmpeg";
+import { ffmpegCommand, lastLine } from "./ffmpeg";
+import { ProbedStream, ProbeFailure, ProbeOutput, runFfprobe } from "./ffprobe";
 import { resizeShortSide } from "./frame-size";
 import { fsErrorReason } from "../util/fs-errors";
 
@@ -82,24 +82,19 @@ function checkReadable(path: string): void {
   try { accessSync(path, constants.R_OK); } catch (err) { throw new MediaError(path, `not readable: ${fsErrorReason(err)}`); }
 }
 
-function ffprobe(path: string, options: string[]): Promise<FfprobeData> {
-  return new Promise((resolve, reject) => {
-    ffmpegCommand(path).ffprobe(options, (err: Error | null, data: FfprobeData) => {
-      // ffprobe killed by a signal (Ctrl-C reaches the whole process group, or the OOM killer) says nothing about the file.
-      if (err) reject(new MediaError(path, `not a readable video or image (ffprobe: ${lastLine(err.message).split(`${path}: `).join("")})`, /killed with signal/.test(err.message)));
-      else resolve(data);
-    });
-  });
+async function ffprobe(path: string, options: string[]): Promise<ProbeOutput> {
+  try {
+    return await runFfprobe(path, options);
+  } catch (err) {
+    if (!(err instanceof ProbeFailure)) throw err;
+    // ffprobe killed by a signal (e.g. the OOM killer) says nothing about the file.
+    throw new MediaError(path, `not a readable video or image (ffprobe: ${err.reason})`, err.killedBy !== null);
+  }
 }
 
-function lastLine(text: string): string {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
-  return lines.length ? lines[lines.length - 1] : text;
-}
-
-function rotationOf(stream: FfprobeStream): number {
-  const fromTag = Number((stream.tags as Record<string, unknown> | undefined)?.rotate);
-  const fromSideData = Number((stream as unknown as Record<string, unknown>).rotation);
+function rotationOf(stream: ProbedStream): number {
+  const fromTag = Number(stream.tags?.rotate);
+  const fromSideData = Number(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation);
   const r = Number.isFinite(fromSideData) && fromSideData !== 0 ? fromSideData : Number.isFinite(fromTag) ? fromTag : 0;
   return ((Math.round(r) % 360) + 360) % 360;
 }

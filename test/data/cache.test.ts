@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../../src/data/frame-cache";
 import { decodeClip, MediaError } from "../../src/data/video";
+import { ffmpegBinaries } from "../../src/data/ffmpeg";
 import { DEMO_CLIP_SETS } from "../helpers/demo-clips";
 
 const tmp = mkdtempSync(join(tmpdir(), "cover-cache-"));
@@ -83,45 +84,94 @@ for (const clips of DEMO_CLIP_SETS) {
   });
 }
 
-test("an ffprobe killed by a signal (Ctrl-C reaches the process group) does not mark the file bad", () => {
+/** Runs `script` in a node process of its own (the ffmpeg binaries are resolved once per process); its last line, parsed. */
+function lastJsonLineOf(script: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  const last = child.stdout.trim().split("\n").pop() ?? "";
+  try { return JSON.parse(last) as Record<string, unknown>; } catch { return { unparsed: child.stdout + child.stderr }; }
+}
+
+function badMarkers(cacheDir: string): string[] {
+  return existsSync(cacheDir) ? readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => f.endsWith(".bad")) : [];
+}
+
+const FRAME_CACHE_MODULE = JSON.stringify(join(__dirname, "../../src/data/frame-cache"));
+
+test("an ffprobe killed by a signal (e.g. the OOM killer) does not mark the file bad", () => {
   const dir = mkdtempSync(join(tmpdir(), "cover-cache-killed-"));
   const probe = join(dir, "ffprobe-killed.sh");
   writeFileSync(probe, "#!/bin/sh\nkill -KILL $$\n", { mode: 0o755 });
   const media = join(dir, "clip.mp4");
   writeFileSync(media, "any bytes: the probe dies before it reads them");
   const cacheDir = join(dir, "cache");
-  // The ffmpeg binaries are resolved once per process, so the probe that dies runs in a child of its own.
-  const script = `
-    const { FrameCache } = require(${JSON.stringify(join(__dirname, "../../src/data/frame-cache"))});
+  const outcome = lastJsonLineOf(`
+    const { FrameCache } = require(${FRAME_CACHE_MODULE});
     new FrameCache({ dir: ${JSON.stringify(cacheDir)}, frames: 4, cacheSize: 16 }).get(${JSON.stringify(media)})
-      .then(() => console.log("decoded"), (err) => console.log(JSON.stringify({ name: err.name, transient: err.transient, message: err.message })));`;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, COVER_FFPROBE: probe }, encoding: "utf8" });
-  const outcome = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { name?: string; transient?: boolean; message?: string };
-  assert.equal(outcome.name, "MediaError", child.stdout + child.stderr);
-  assert.match(outcome.message ?? "", /killed with signal SIGKILL/);
+      .then(() => console.log("decoded"), (err) => console.log(JSON.stringify({ name: err.name, transient: err.transient, message: err.message })));`,
+  { COVER_FFPROBE: probe });
+  assert.equal(outcome.name, "MediaError", JSON.stringify(outcome));
+  assert.match(String(outcome.message), /killed with signal SIGKILL/);
   assert.equal(outcome.transient, true);
-  const markers = existsSync(cacheDir) ? readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => f.endsWith(".bad")) : [];
-  assert.deepEqual(markers, []);
+  assert.deepEqual(badMarkers(cacheDir), []);
 });
 
 test("a decoder that fails because Ctrl-C stopped the run leaves no bad marker: the stop is reported instead", () => {
   const dir = mkdtempSync(join(tmpdir(), "cover-cache-stopped-"));
-  // Like ffprobe on Ctrl-C: the same SIGINT reaches the kit, and the probe exits having printed nothing usable.
+  // A probe that fails just as the run is stopped, having printed nothing usable.
   const probe = join(dir, "ffprobe-interrupted.sh");
   writeFileSync(probe, "#!/bin/sh\nkill -INT $PPID\nexit 1\n", { mode: 0o755 });
   const media = join(dir, "clip.mp4");
   writeFileSync(media, "any bytes: the probe fails before it reads them");
   const cacheDir = join(dir, "cache");
-  const script = `
-    const { FrameCache, prepareCache } = require(${JSON.stringify(join(__dirname, "../../src/data/frame-cache"))});
+  const outcome = lastJsonLineOf(`
+    const { FrameCache, prepareCache } = require(${FRAME_CACHE_MODULE});
     const stop = new AbortController();
     process.on("SIGINT", () => stop.abort("SIGINT"));
     prepareCache(new FrameCache({ dir: ${JSON.stringify(cacheDir)}, frames: 4, cacheSize: 16 }), [${JSON.stringify(media)}], { silent: true, signal: stop.signal })
-      .then((report) => console.log(JSON.stringify({ bad: report.bad.length })), (err) => console.log(JSON.stringify({ name: err.name, message: err.message })));`;
-  const child = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, COVER_FFPROBE: probe }, encoding: "utf8" });
-  const outcome = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { name?: string; message?: string; bad?: number };
-  assert.equal(outcome.name, "InterruptedError", child.stdout + child.stderr);
-  assert.match(outcome.message ?? "", /interrupted by SIGINT: decoding stopped at .*clip\.mp4/);
-  const markers = existsSync(cacheDir) ? readdirSync(cacheDir, { recursive: true }).map(String).filter((f) => f.endsWith(".bad")) : [];
-  assert.deepEqual(markers, []);
+      .then((report) => console.log(JSON.stringify({ bad: report.bad.length })), (err) => console.log(JSON.stringify({ name: err.name, message: err.message })));`,
+  { COVER_FFPROBE: probe });
+  assert.equal(outcome.name, "InterruptedError", JSON.stringify(outcome));
+  assert.match(String(outcome.message), /interrupted by SIGINT: decoding stopped at .*clip\.mp4/);
+  assert.deepEqual(badMarkers(cacheDir), []);
+});
+
+test("a Ctrl-C to the kit's process group does not reach its decoders: the clip being decoded is finished and cached", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cover-cache-ctrl-c-"));
+  const media = join(dir, "clip.mp4");
+  execFileSync(ffmpegBinaries().ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-pix_fmt", "yuv420p", media]);
+  // Each decoder says it started, then takes half a second: the terminal's Ctrl-C (SIGINT to the whole foreground
+  // process group) is sent while it runs.
+  const slow = (name: "ffprobe" | "ffmpeg") => {
+    const wrapper = join(dir, `${name}.sh`);
+    writeFileSync(wrapper, `#!/bin/sh\ntouch ${JSON.stringify(join(dir, `${name}-started`))}\nsleep 0.5\nexec ${JSON.stringify(ffmpegBinaries()[name])} "$@"\n`, { mode: 0o755 });
+    return wrapper;
+  };
+  const cacheDir = join(dir, "cache");
+  const script = `
+    const { FrameCache } = require(${FRAME_CACHE_MODULE});
+    process.on("SIGINT", () => console.log("SIGINT"));
+    new FrameCache({ dir: ${JSON.stringify(cacheDir)}, frames: 4, cacheSize: 16 }).get(${JSON.stringify(media)})
+      .then((f) => console.log(JSON.stringify({ frames: f.frames, height: f.height })), (err) => console.log(JSON.stringify({ name: err.name, message: err.message })));`;
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
+    detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, COVER_FFPROBE: slow("ffprobe"), COVER_FFMPEG: slow("ffmpeg") },
+  });
+  let stdout = "", stderr = "";
+  child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const started = async (name: string) => {
+    for (let waited = 0; !existsSync(join(dir, `${name}-started`)); waited += 20) {
+      if (waited > 30_000) throw new Error(`${name} did not start: ${stdout}${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await started("ffprobe");
+  process.kill(-child.pid!, "SIGINT");
+  await started("ffmpeg");
+  process.kill(-child.pid!, "SIGINT");
+  await exited;
+  const lines = stdout.trim().split("\n");
+  assert.deepEqual(lines.slice(0, 2), ["SIGINT", "SIGINT"], stdout + stderr);
+  assert.deepEqual(JSON.parse(lines[lines.length - 1]), { frames: 4, height: 16 }, stdout + stderr);
+  assert.deepEqual(badMarkers(cacheDir), []);
 });
