@@ -24,7 +24,8 @@ export interface BatchGroup { dataset: string; x: Float32Array; shape: Shape5; l
 export interface Batch { groups: BatchGroup[] }
 
 /** Evaluation views of n clips: x is float32 [n * views, T, S, S, 3], clip-major (clip 0's views first). */
-export interface EvalBatch { x: Float32Array; shape: Shape5; views: number; labels: Int32Array }
+/** `ids`: the sample ids of the clips in the batch, in order (bad clips left out). */
+export interface EvalBatch { x: Float32Array; shape: Shape5; views: number; labels: Int32Array; ids: string[] }
 
 /** A sample that could not be loaded (or had unusable frames); `reason` is the cause alone, `message` names the file too. */
 export interface BadSample { dataset: string; path: string; source: string; message: string; reason: string }
@@ -209,7 +210,7 @@ export class BatchSource {
     const x = new Float32Array(kept.length * per);
     const norm = this.normOf(this.evalSplit(dataset));
     kept.forEach(([, f], j) => evalViews(f, S, views, x, j * per, norm, this.options.evalShortSide ?? S));
-    return { x, shape: [kept.length * v, T, S, S, 3], views: v, labels: Int32Array.from(kept.map(([s]) => s.label)) };
+    return { x, shape: [kept.length * v, T, S, S, 3], views: v, labels: Int32Array.from(kept.map(([s]) => s.label)), ids: kept.map(([s]) => s.id) };
   }
 
   /** Frames of one sample, or null when it is bad and bad samples are skipped. */

@@ -20,7 +20,7 @@ import { InitSpec, RunConfig, validateRunConfig } from "../runs/config";
 import { readStoredConfig, RunResults } from "../runs/folder";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
-import { intervalOverSeeds, top1Variance } from "./claims";
+import { intervalOverSeeds, meanOf, top1Variance } from "./claims";
 import { Executor, trainOnSlurm } from "./executor";
 import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
@@ -281,7 +281,7 @@ function summarise(rows: Row[], paths: string[]): Row[] {
   }
   return [...groups.values()].map((group) => {
     const values = group.map((r) => r.top1 as number);
-    const { mean, half } = intervalOverSeeds(values, group.map((r) => top1Variance(r.top1 as number, r.clips as number)));
+    const { mean, half } = intervalOverSeeds(values, meanOf(group.map((r) => top1Variance(r.top1 as number, r.clips as number))));
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
       ...Object.fromEntries(paths.map((p) => [p, group[0][p]])), dataset: group[0].dataset,

@@ -5,8 +5,12 @@
  * seed it is measured once; over n seeds the interval's half-width combines
  *   - seed variation: t(0.975, n-1) * sd / sqrt(n), and
  *   - evaluation noise: the validation clips are the same for every seed, so their sampling noise does not average out
- *     over seeds: 1.96 * sqrt(sum_k c_k^2 p_k (1 - p_k) / clips_k), the binomial variance of each top-1 in the sum
- *     (treated as independent, which is conservative for accuracies measured on the same clips).
+ *     over seeds. Where every top-1 of the effect kept its per-clip hits ("paired"), the effect is a mean over clips of
+ *     d_i = sum_k c_k * 100 * hit_k(i) (averaged over seeds), and the noise is 1.96 * sqrt(var_i(d_i) / clips), summed
+ *     over the datasets (clip sets) involved. Two models right and wrong on the same clips differ by little whatever
+ *     the clips; scoring them as independent draws would count that shared noise twice. Otherwise ("independent"):
+ *     1.96 * sqrt(sum_k c_k^2 p_k (1 - p_k) / clips_k), the binomial variance of each top-1, treated as independent
+ *     (conservative for top-1s measured on the same clips).
  * Verdict: "holds" when the interval excludes zero on the side the paper claims, "does not hold" when it excludes zero on
  * the other side, otherwise "inconclusive" (always so with fewer than 2 seeds: seed variation is then unknown).
  */
@@ -28,8 +32,14 @@ export interface ClaimSpec {
   expect: "positive" | "negative";
 }
 
-/** One top-1 in an effect: coefficient, accuracy (%), the clips it was measured on and the role of their dataset. */
-export interface EffectTerm { coef: number; top1: number; clips: number; role: Role }
+/**
+ * One top-1 in an effect: coefficient, accuracy (%), the clips it was measured on and the role of their dataset;
+ * where the result kept them, its per-clip hits and the clip set they were scored on.
+ */
+export interface EffectTerm { coef: number; top1: number; clips: number; role: Role; hits?: string; clipSet?: string }
+
+/** How a claim's evaluation noise was estimated (see the top of this module). */
+export type EvalNoise = "paired" | "independent";
 
 /** A claim measured on one seed. */
 export interface ClaimMeasure extends ClaimSpec { terms: EffectTerm[] }
@@ -37,7 +47,7 @@ export interface ClaimMeasure extends ClaimSpec { terms: EffectTerm[] }
 export interface Claim extends ClaimSpec {
   /** The roles whose top-1s make up the effect (one for most claims; two for e.g. motion's change minus appearance's). */
   roles: Role[];
-  kit: { effect: number; low: number; high: number; seeds: number[]; perSeed: number[] };
+  kit: { effect: number; low: number; high: number; seeds: number[]; perSeed: number[]; evalNoise: EvalNoise };
   verdict: Verdict;
 }
 
@@ -47,7 +57,7 @@ type Results = CachedRun | Record<string, DatasetResult>;
 export function term(coef: number, results: Results, role: Role, settings: ScaleSettings): EffectTerm {
   const r = roleResult(results, role, settings);
   if (!r) throw new Error(`claims: the run did not evaluate '${settings.datasets[role]}' (${role})`);
-  return { coef, top1: r.top1, clips: r.samples, role };
+  return { coef, top1: r.top1, clips: r.samples, role, ...(r.hits !== undefined && r.clipSet !== undefined && { hits: r.hits, clipSet: r.clipSet }) };
 }
 
 export function measure(spec: ClaimSpec, terms: EffectTerm[]): ClaimMeasure {
@@ -58,9 +68,37 @@ export function effectOf(m: ClaimMeasure): number {
   return m.terms.reduce((sum, t) => sum + t.coef * t.top1, 0);
 }
 
-/** Variance of an effect (points^2) from the binomial noise of its top-1s. */
-function evalVariance(m: ClaimMeasure): number {
+/** Variance of an effect (points^2) from the binomial noise of its top-1s, treated as independent. */
+function independentEvalVariance(m: ClaimMeasure): number {
   return m.terms.reduce((sum, t) => sum + t.coef ** 2 * top1Variance(t.top1, t.clips), 0);
+}
+
+/**
+ * Variance (points^2) of the seed-mean effect over the sampling of the evaluation clips, from per-clip hits; undefined
+ * unless every term of every seed has hits and every seed scored the same clip sets.
+ */
+export function pairedEvalVariance(measures: ClaimMeasure[]): number | undefined {
+  const perClip = new Map<string, Float64Array>();
+  const clipSetsOf = (m: ClaimMeasure) => [...new Set(m.terms.map((t) => t.clipSet))].sort().join(",");
+  if (measures.length === 0 || measures.some((m) => clipSetsOf(m) !== clipSetsOf(measures[0]))) return undefined;
+  for (const m of measures) {
+    for (const t of m.terms) {
+      if (t.hits === undefined || t.clipSet === undefined) return undefined;
+      const d = perClip.get(t.clipSet) ?? new Float64Array(t.hits.length);
+      if (d.length !== t.hits.length) return undefined;
+      perClip.set(t.clipSet, d);
+      const w = (t.coef * 100) / measures.length;
+      for (let i = 0; i < d.length; i++) if (t.hits.charCodeAt(i) === 49 /* "1" */) d[i] += w;
+    }
+  }
+  let variance = 0;
+  for (const d of perClip.values()) {
+    const n = d.length;
+    if (n < 2) return undefined;
+    const mean = d.reduce((a, b) => a + b, 0) / n;
+    variance += d.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) / n;
+  }
+  return variance;
 }
 
 /** Two-sided 95% quantile of Student's t with `df` degrees of freedom. */
@@ -82,25 +120,28 @@ export function combineClaims(perSeed: { seed: number; claims: ClaimMeasure[] }[
       return m;
     });
     const values = measures.map(effectOf);
-    const { mean, half } = intervalOverSeeds(values, measures.map(evalVariance));
+    const paired = pairedEvalVariance(measures);
+    const evalVariance = paired ?? measures.reduce((a, m) => a + independentEvalVariance(m), 0) / measures.length;
+    const { mean, half } = intervalOverSeeds(values, evalVariance);
     const { terms, ...spec } = measures[0];
     const roles = [...new Set(terms.map((t) => t.role))];
-    const kit = { effect: round2(mean), low: round2(mean - half), high: round2(mean + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2) };
+    const kit = { effect: round2(mean), low: round2(mean - half), high: round2(mean + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2), evalNoise: (paired === undefined ? "independent" : "paired") as EvalNoise };
     return { ...spec, roles, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, values.length) };
   });
 }
 
 /**
  * Mean of one value per seed and the half-width of its 95% interval: seed variation (t interval) combined with the
- * evaluation noise of the values (`evalVariances`, points^2, one per seed; their mean is the noise of one seed's value).
+ * evaluation noise of the mean (`evalVariance`, points^2: the clips are the same for every seed, so it does not
+ * shrink with more seeds).
  */
-export function intervalOverSeeds(values: number[], evalVariances: number[]): { mean: number; half: number } {
+export function intervalOverSeeds(values: number[], evalVariance: number): { mean: number; half: number } {
   const n = values.length;
-  if (n === 0 || evalVariances.length !== n) throw new Error(`intervalOverSeeds: ${n} values and ${evalVariances.length} variances`);
+  if (n === 0 || !(evalVariance >= 0)) throw new Error(`intervalOverSeeds: ${n} values, evaluation variance ${evalVariance}`);
   const mean = values.reduce((a, b) => a + b, 0) / n;
   const sd = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
   const seedHalf = n > 1 ? (tQuantile95(n - 1) * sd) / Math.sqrt(n) : 0;
-  const evalHalf = 1.96 * Math.sqrt(evalVariances.reduce((a, v) => a + v, 0) / n);
+  const evalHalf = 1.96 * Math.sqrt(evalVariance);
   return { mean, half: Math.sqrt(seedHalf ** 2 + evalHalf ** 2) };
 }
 
@@ -126,4 +167,6 @@ export function claimLine(c: Claim): string {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const fmtSigned = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;

@@ -13,7 +13,8 @@ import { comparableRunConfig, RunConfig } from "./config";
 import { RunData } from "./data";
 import { acquireRunLock } from "./lock";
 import { trainRun } from "./train";
-import { readRunResults, runFoldersIn, RunResults } from "./folder";
+import { addClipHits } from "./evaluate";
+import { readRunResults, runFiles, runFoldersIn, RunResults } from "./folder";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 
@@ -37,12 +38,20 @@ export class RunCache {
   async get(config: RunConfig): Promise<CachedRun> {
     const dir = this.dirOf(config);
     const finished = readRunResults(dir);
-    if (finished) return { dir, config, results: finished };
+    if (finished && complete(dir, finished)) return { dir, config, results: finished };
     const { quiet, signal } = this.options;
     const lock = acquireRunLock(dir);
     try {
       const done = readRunResults(dir); // finished by another process since the check above
-      if (done) return { dir, config, results: done };
+      if (done && complete(dir, done)) return { dir, config, results: done };
+      if (done) {
+        const data = await this.openData(config, { quiet, signal });
+        try {
+          return { dir, config, results: await addClipHits(dir, done, data, quiet, signal) };
+        } finally {
+          await data.close();
+        }
+      }
       const data = await this.openData(config, { quiet, signal });
       try {
         const results = await trainRun(config, data, dir, { resume: true, quiet, signal, heldLock: lock });
@@ -60,4 +69,12 @@ export class RunCache {
     const hash = createHash("sha256").update(JSON.stringify(keyed)).digest("hex").slice(0, 10);
     return join(runFoldersIn(this.root), `${keyed.name}-${hash}`);
   }
+}
+
+/**
+ * Whether the finished run is as complete as it can be: every evaluated dataset kept its per-clip hits (runs finished
+ * before they were kept did not), or there are no weights to evaluate again.
+ */
+function complete(dir: string, results: RunResults): boolean {
+  return Object.values(results.datasets).every((r) => r.hits !== undefined) || !existsSync(runFiles(dir).weights);
 }

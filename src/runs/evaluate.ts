@@ -5,7 +5,7 @@ import { loadModel } from "../model/weights";
 import { writeFileAtomic } from "../util/atomic";
 import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
 import { RunData } from "./data";
-import { readRunConfig, runFiles } from "./folder";
+import { readRunConfig, RunResults, runFiles, writeRunResults } from "./folder";
 import { evalOptions } from "./train";
 
 export function evalResultPath(runDir: string, options: EvalOptions): string {
@@ -22,7 +22,7 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
   const out = evalResultPath(runDir, options);
   if (existsSync(out)) {
     const stored = JSON.parse(readFileSync(out, "utf8")) as Record<string, DatasetResult>;
-    if (options.datasets.every((d) => d in stored)) return stored;
+    if (options.datasets.every((d) => stored[d]?.hits !== undefined)) return stored; // else stored before per-clip hits: again
   }
   const weights = runFiles(runDir).weights;
   if (!existsSync(weights)) throw new Error(`${runDir}: the run has not finished (no weights.safetensors); resume it with cover train --resume`);
@@ -34,6 +34,36 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * A finished run's results with the per-clip hits its results.json was written without (runs finished before they were
+ * kept): the weights are evaluated again as at the end of training, and a dataset's hits are added only where they
+ * reproduce its stored top-1 exactly; every other field stays as it was. Returns the results, with hits where added.
+ */
+export async function addClipHits(runDir: string, results: RunResults, data: RunData, quiet = false, signal?: AbortSignal): Promise<RunResults> {
+  const missing = Object.entries(results.datasets).filter(([, r]) => r.hits === undefined).map(([d]) => d);
+  const weights = runFiles(runDir).weights;
+  if (missing.length === 0 || !existsSync(weights)) return results;
+  if (!quiet) console.error(`${runDir}: finished before per-clip hits were kept; evaluating ${missing.join(", ")} again to add them`);
+  const model = loadModel(weights);
+  let again: Record<string, DatasetResult>;
+  try {
+    again = await evaluateModel(model, data, { ...evalOptions(readRunConfig(runDir)), datasets: missing }, quiet, signal);
+  } finally {
+    model.dispose();
+  }
+  const datasets = { ...results.datasets };
+  for (const d of missing) {
+    const before = datasets[d], now = again[d];
+    const hits = now.hits ?? "";
+    const same = now.samples === before.samples && [...hits].filter((h) => h === "1").length === Math.round((before.top1 / 100) * before.samples);
+    if (same) datasets[d] = { ...before, hits, clipSet: now.clipSet };
+    else if (!quiet) console.error(`${runDir}: ${d}: evaluating again gave ${now.top1.toFixed(2)}% on ${now.samples} clips, not the stored ${before.top1.toFixed(2)}% on ${before.samples}; left without hits`);
+  }
+  const upgraded = { ...results, datasets };
+  writeRunResults(runDir, upgraded);
+  return upgraded;
 }
 
 export type Prediction = { clip: number; truth: string; predicted: string; confidence: number };

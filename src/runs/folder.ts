@@ -58,7 +58,10 @@ const DATASET_RESULT = z.object({
   classes: z.array(z.string({ invalid_type_error: "expected a class name" }), { invalid_type_error: "expected a list of class names" }),
   skippedClips: expect.nonNegativeInt().optional(),
   skippedBatches: expect.nonNegativeInt().optional(),
-}).strict() satisfies z.ZodType<DatasetResult>;
+  hits: z.string({ invalid_type_error: "expected a string of 0s and 1s" }).regex(/^[01]*$/, "expected a string of 0s and 1s").optional(),
+  clipSet: expect.string().optional(),
+}).strict()
+  .refine((r) => r.hits === undefined || r.hits.length === r.samples, { message: "hits: one 0 or 1 per sample expected", path: ["hits"] }) satisfies z.ZodType<DatasetResult>;
 
 const BAD_MEDIA_FILE = z.object({
   dataset: expect.string(), split: expect.string(), path: expect.string(), source: expect.string().optional(),

@@ -1,8 +1,10 @@
 /**
  * Evaluation as the paper: each clip seen as 1 temporal clip x 3 spatial crops (or a single centre view), softmax
  * scores averaged over views; top-1/top-5 and a confusion matrix per dataset; optionally with the frames in reverse
- * order (Table 2).
+ * order (Table 2). Each result keeps which clips were right (`hits`) and which clips were scored (`clipSet`), so that two
+ * models scored on the same clips can be compared clip by clip (a paired difference is far less noisy).
  */
+import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
 import type { EvalViews } from "../data/augment";
 import type { EvalBatch } from "../data/batches";
@@ -29,6 +31,15 @@ export interface DatasetResult extends ClassificationResult {
   skippedClips?: number;
   /** Batches of which no clip could be loaded, when there were any. */
   skippedBatches?: number;
+  /** Top-1 correctness per clip in evaluation order ("1" hit, "0" miss); absent in results written before it was kept. */
+  hits?: string;
+  /** Digest of the ids of the clips scored, in order: two results with the same clipSet scored the same clips. */
+  clipSet?: string;
+}
+
+/** The clipSet of clips with these ids, in this order. */
+export function clipSetOf(ids: string[]): string {
+  return createHash("sha256").update(ids.join("\n")).digest("hex").slice(0, 16);
 }
 
 /** Rejects with InterruptedError when `signal` is aborted (checked between batches). */
@@ -42,19 +53,24 @@ export async function evaluateModel(model: TimeSformer, source: EvalSource, opti
     const size = source.evalSize(dataset);
     const progress = createProgress({ label: `eval ${dataset}${options.reverseFrames ? " (reversed)" : ""}`, total: size, unit: "clip", silent: quiet });
     let skippedBatches = 0;
+    const ids: string[] = [];
     try {
       for await (const batch of source.evalBatches(dataset, options.views)) {
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between batches
         throwIfStopped(signal, `evaluation of ${dataset} stopped`);
         if (batch.labels.length === 0) { skippedBatches++; continue; } // every clip of it failed to load (each counted as a bad file)
         meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
+        ids.push(...batch.ids);
         progress.tick(batch.labels.length);
       }
     } finally {
       progress.done();
     }
     const result = meter.result();
-    results[dataset] = { ...result, views: options.views, reverseFrames: options.reverseFrames, classes, ...skipped(size - result.samples, skippedBatches) };
+    results[dataset] = {
+      ...result, views: options.views, reverseFrames: options.reverseFrames, classes, ...skipped(size - result.samples, skippedBatches),
+      hits: meter.hits(), clipSet: clipSetOf(ids),
+    };
   }
   return results;
 }
@@ -64,7 +80,7 @@ function skipped(clips: number, batches: number): Pick<DatasetResult, "skippedCl
 }
 
 /** Softmax scores averaged over each clip's views: [n, classes]. */
-export function clipScores(model: TimeSformer, head: string, batch: EvalBatch, reverseFrames: boolean): Float32Array {
+export function clipScores(model: TimeSformer, head: string, batch: Omit<EvalBatch, "ids">, reverseFrames: boolean): Float32Array {
   if (batch.labels.length === 0) return new Float32Array(0); // no clip of the batch could be loaded
   const scores = tf.tidy(() => {
     let x: tf.Tensor = tf.tensor(batch.x, batch.shape);

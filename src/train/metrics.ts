@@ -13,6 +13,7 @@ export class ClassificationMeter {
   private hits1 = 0;
   private hits5 = 0;
   private readonly confusion: number[][];
+  private readonly perClip: string[] = [];
 
   constructor(readonly classes: number) {
     this.confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
@@ -28,6 +29,7 @@ export class ClassificationMeter {
       const order = topK(row, Math.min(5, k));
       this.count++;
       if (order[0] === label) this.hits1++;
+      this.perClip.push(order[0] === label ? "1" : "0");
       if (order.includes(label)) this.hits5++;
       this.confusion[label][order[0]]++;
     }
@@ -37,6 +39,9 @@ export class ClassificationMeter {
     const pct = (n: number) => (this.count ? (100 * n) / this.count : 0);
     return { samples: this.count, top1: pct(this.hits1), top5: pct(this.hits5), confusion: this.confusion.map((r) => [...r]) };
   }
+
+  /** Top-1 correctness of every sample so far, in order: "1" for a hit, "0" for a miss. */
+  hits(): string { return this.perClip.join(""); }
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */

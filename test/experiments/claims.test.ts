@@ -1,7 +1,7 @@
 /** Claims: effects over seeds with intervals that include evaluation noise, and verdicts. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { combineClaims, measure, tQuantile95, verdictOf } from "../../src/experiments/claims";
+import { combineClaims, measure, pairedEvalVariance, top1Variance, tQuantile95, verdictOf } from "../../src/experiments/claims";
 import type { ClaimSpec } from "../../src/experiments/claims";
 
 const spec: ClaimSpec = { id: "x", claim: "A beats B", paper: { effect: 2 }, expect: "positive" };
@@ -50,4 +50,38 @@ test("a small evaluation set widens the interval until a consistent effect is no
 
 test("every seed must measure every claim", () => {
   assert.throws(() => combineClaims([{ seed: 0, claims: [seed(1, 0)] }, { seed: 1, claims: [] }]), /seed 1 did not measure claim 'x'/);
+});
+
+/** Per-clip hits: the first `right` of `clips` clips right. */
+const hitsOf = (right: number, clips: number) => "1".repeat(right) + "0".repeat(clips - right);
+
+test("paired evaluation noise: two models right on the same clips differ without clip noise; independent binomials would count it twice", () => {
+  const clips = 1000;
+  // A is right on B's 700 clips and on 100 more: A - B = +10 points on every clip set drawn, up to those 100 clips.
+  const paired = (a: number, b: number) => measure(spec, [
+    { coef: 1, top1: a / 10, clips, role: "motion", hits: hitsOf(a, clips), clipSet: "val" },
+    { coef: -1, top1: b / 10, clips, role: "motion", hits: hitsOf(b, clips), clipSet: "val" },
+  ]);
+  const seeds = [0, 1, 2].map((s) => ({ seed: s, claims: [paired(800, 700)] }));
+  // d_i is 100 on 100 clips and 0 elsewhere: var = 100^2 * 0.1 * 0.9 * n/(n-1), over n clips.
+  const expected = (1e4 * 0.1 * 0.9 * clips) / (clips - 1) / clips;
+  assert.ok(Math.abs(pairedEvalVariance(seeds.map((s) => s.claims[0]))! - expected) < 1e-9);
+  assert.ok(expected < (top1Variance(80, clips) + top1Variance(70, clips)) / 4, "under a quarter of the independent estimate");
+  const [c] = combineClaims(seeds);
+  assert.equal(c.kit.evalNoise, "paired");
+  assert.ok(Math.abs(c.kit.high - c.kit.low - 2 * 1.96 * Math.sqrt(expected)) < 0.02, JSON.stringify(c.kit));
+  // The same top-1s without hits: the independent estimate, wider.
+  const [plain] = combineClaims([0, 1, 2].map((s) => ({ seed: s, claims: [seed(80, 70)] })));
+  assert.equal(plain.kit.evalNoise, "independent");
+  assert.ok(plain.kit.high - plain.kit.low > 2 * (c.kit.high - c.kit.low));
+});
+
+test("paired noise averages the per-clip effect over seeds, and falls back to independent when any term lacks hits or clip sets differ", () => {
+  const clips = 10;
+  const one = (hits: string, set = "val") => measure(spec, [{ coef: 1, top1: 50, clips, role: "motion", hits, clipSet: set }]);
+  // Seed 0 right on clips 0-4, seed 1 on clips 5-9: the seed mean is 50 on every clip, no clip noise at all.
+  assert.equal(pairedEvalVariance([one("1111100000"), one("0000011111")]), 0);
+  assert.equal(pairedEvalVariance([one("1111100000"), one("1111100000", "other")]), undefined);
+  const noHits = measure(spec, [{ coef: 1, top1: 50, clips, role: "motion" }]);
+  assert.equal(pairedEvalVariance([one("1111100000"), noHits]), undefined);
 });

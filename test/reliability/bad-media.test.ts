@@ -171,7 +171,7 @@ describe("wrong frame counts and undecodable batches", () => {
     const batches = new BatchSource({ train: {}, eval: { v: split(10) }, frameSource: source, size: 16, batchSize: 4, seed: 0, skipBadSamples: true, prefetch: 0 });
     const sourceOf: EvalSource = { classes: { v: ["a", "b"] }, evalSize: () => 10, evalBatches: (d, v) => batches.evalBatches(d, v) as AsyncIterable<EvalBatch> };
     const results = await evaluateModel(model, sourceOf, { views: "1x1", reverseFrames: false, datasets: ["v"] }, true);
-    const empty: EvalBatch = { x: new Float32Array(0), shape: [0, 1, 16, 16, 3], views: 1, labels: new Int32Array(0) };
+    const empty: EvalBatch = { x: new Float32Array(0), shape: [0, 1, 16, 16, 3], views: 1, labels: new Int32Array(0), ids: [] };
     assert.equal(clipScores(model, "v", empty, false).length, 0, "scores of a batch without clips are empty, not an error");
     model.dispose();
     assert.equal(results.v.samples, 4);

@@ -306,3 +306,29 @@ describe("divergence advice can be followed", () => {
     await assert.rejects(train(smoke(), dir, { lrScale: -1 }), /--lr-scale must be a positive number, got -1/);
   });
 });
+
+describe("per-clip hits", () => {
+  test("a run finished before per-clip hits were kept gains them from its weights; its numbers stay as they were", async () => {
+    const root = tempDir("hits");
+    const cache = new RunCache(root, (config, options) => openRunData(config, { ...options, quiet: true }), { quiet: true });
+    const first = await cache.get(smoke());
+    const file = join(first.dir, "results.json");
+    for (const r of Object.values(first.results.datasets)) {
+      assert.equal(r.hits?.length, r.samples);
+      assert.equal([...r.hits!].filter((h) => h === "1").length, Math.round((r.top1 / 100) * r.samples));
+      assert.match(r.clipSet ?? "", /^[0-9a-f]{16}$/);
+    }
+    // As written before hits were kept.
+    const old = JSON.parse(readFileSync(file, "utf8")) as RunResults;
+    for (const r of Object.values(old.datasets)) { delete r.hits; delete r.clipSet; }
+    writeFileSync(file, JSON.stringify(old, null, 2) + "\n");
+    const again = await new RunCache(root, (config, options) => openRunData(config, { ...options, quiet: true }), { quiet: true }).get(smoke());
+    assert.deepEqual(again.results, first.results);
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), first.results);
+    // Without weights there is nothing to evaluate: the results are read back as they are, no data opened.
+    writeFileSync(file, JSON.stringify(old, null, 2) + "\n");
+    rmSync(join(first.dir, "weights.safetensors"));
+    const bare = await new RunCache(root, async () => { throw new Error("no data should be opened"); }).get(smoke());
+    assert.deepEqual(bare.results, old);
+  });
+});
