@@ -35,10 +35,10 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   const train: Record<string, DatasetSplit> = {};
   const evaluation: Record<string, DatasetSplit> = {};
   for (const name of trainNames) {
-    train[name] = capped(await openSplit(name, config.splits.train, { silent, checkMedia: true }), config.maxSamples?.train, config.seed);
+    train[name] = capped(await openSplit(name, config.splits.train, { silent, checkMedia: true, signal: options.signal }), config.maxSamples?.train, config.seed);
   }
   for (const name of evalNames) {
-    evaluation[name] = capped(await openSplit(name, config.splits.eval, { silent, checkMedia: true }), config.maxSamples?.eval, config.seed);
+    evaluation[name] = capped(await openSplit(name, config.splits.eval, { silent, checkMedia: true, signal: options.signal }), config.maxSamples?.eval, config.seed);
   }
 
   const cacheSize = config.input ? model.imageSize + 2 * config.input.cropJitter : cacheSizeForCrop(model.imageSize);

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { ensureBuiltin, GENERATORS, openSplit } from "../../src/data/builtin";
@@ -158,4 +158,16 @@ test("clips are encoded losslessly: decoding gives back every frame exactly, alo
     assert.ok(Buffer.from(decoded.data).equals(Buffer.from(clip)), path);
   }
   assert.deepEqual(readdirSync(join(tmp, "lossless")).sort(), ["0.mp4", "1.mp4", "2.mp4", "alone.mp4"]);
+});
+
+test("a stop signal ends generation between batches; nothing is marked generated, and the next call generates it all", async () => {
+  const options = { train: 200, val: 4, size: 16, frames: 4 }; // several encoder batches
+  const root = join(tmp, "stopped");
+  const stop = new AbortController();
+  const generating = ensureBuiltin(small("digits-motion", options), { root, silent: true, jobs: 1, signal: stop.signal });
+  setImmediate(() => stop.abort("SIGINT"));
+  await assert.rejects(generating, (err: Error) => err.name === "InterruptedError" && /generating digits-motion stopped/.test(err.message));
+  assert.ok(!existsSync(join(root, "generated.json")), "not marked generated");
+  const files = filesUnder(await ensureBuiltin(small("digits-motion", options), { root, silent: true }));
+  assert.ok(files.has("generated.json") && files.has("train/000199.mp4") && files.has("val.jsonl"));
 });

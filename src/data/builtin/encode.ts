@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ffmpegBinaries } from "../ffmpeg";
+import { ffmpegBinaries, MEDIA_PROCESS_OPTIONS } from "../ffmpeg";
 
 export interface ClipToEncode { path: string; clip: Uint8Array }
 
@@ -35,7 +35,7 @@ export function encodeLosslessMp4s(items: ClipToEncode[], frames: number, width:
   const where = `${items[0].path}${items.length > 1 ? ` (and ${items.length - 1} more)` : ""}`;
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => { rmSync(tmp, { recursive: true, force: true }); reject(err); };
-    const proc = spawn(ffmpegBinaries().ffmpeg, args, { stdio: ["pipe", "ignore", "pipe"] });
+    const proc = spawn(ffmpegBinaries().ffmpeg, args, { ...MEDIA_PROCESS_OPTIONS, stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";
     proc.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
     proc.on("error", (err) => fail(new Error(`${where}: cannot start ffmpeg (${err.message})`)));

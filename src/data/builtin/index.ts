@@ -17,6 +17,7 @@ import { Rng, deriveSeed } from "../../util/rng";
 import { writeFileAtomic } from "../../util/atomic";
 import { createProgress } from "../../util/progress";
 import { builtinDataRoot } from "../../util/paths";
+import { throwIfStopped } from "../../util/interrupt";
 import { encodeLosslessMp4s } from "./encode";
 import type { ClipToEncode } from "./encode";
 import { GENERATORS } from "./generators";
@@ -41,6 +42,8 @@ export interface EnsureOptions {
   /** Parallel encoder processes; default the cores available. */
   jobs?: number;
   silent?: boolean;
+  /** Stops generating between batches (InterruptedError) when aborted; the next call generates from the start. */
+  signal?: AbortSignal;
 }
 
 function generatorOf(manifest: DatasetManifest): { generator: BuiltinGenerator; name: string; seed: number; options: GeneratorOptions } {
@@ -80,6 +83,7 @@ export async function ensureBuiltin(manifest: DatasetManifest, options: EnsureOp
     let next = 0;
     const worker = async () => {
       while (next < count) {
+        throwIfStopped(options.signal, `generating ${manifest.name} stopped; run again to generate it`);
         const first = next;
         const end = Math.min(count, first + batch);
         next = end;
