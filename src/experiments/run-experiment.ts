@@ -166,11 +166,11 @@ function claimsTable(name: string, claims: ExperimentOutput["claims"]): Table {
     "paper effect": "effect" in c.paper ? Math.round(c.paper.effect * 100) / 100 : null,
     "paper range": "range" in c.paper ? `${c.paper.range[0]} to ${c.paper.range[1]}` : null,
     "kit effect": c.kit.effect, "kit low": c.kit.low, "kit high": c.kit.high,
-    seeds: c.kit.seeds.length, "per seed": c.kit.perSeed.map((v) => v.toFixed(1)).join(" / "), verdict: c.verdict,
+    seeds: c.kit.seeds.length, "per seed": c.kit.perSeed.map((v) => v.toFixed(1)).join(" / "), "eval noise": c.kit.evalNoise, verdict: c.verdict,
   }));
   return new Table(`${name}-claims`, rows, {
     title: `${name}: the paper's claims (effect in top-1 points, 95% interval over seeds and evaluation noise)`,
-    columns: ["claim", "paper effect", "paper range", "kit effect", "kit low", "kit high", "seeds", "per seed", "verdict"],
+    columns: ["claim", "paper effect", "paper range", "kit effect", "kit low", "kit high", "seeds", "per seed", "eval noise", "verdict"],
   });
 }
 
