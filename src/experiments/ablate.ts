@@ -20,7 +20,8 @@ import { InitSpec, RunConfig, validateRunConfig } from "../runs/config";
 import { readStoredConfig, RunResults } from "../runs/folder";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
-import { intervalOverSeeds, meanOf, top1Variance } from "./claims";
+import { intervalOverSeeds, top1Variance } from "./claims";
+import { mean } from "../util/stats";
 import { Executor, trainOnSlurm } from "./executor";
 import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
@@ -281,11 +282,11 @@ function summarise(rows: Row[], paths: string[]): Row[] {
   }
   return [...groups.values()].map((group) => {
     const values = group.map((r) => r.top1 as number);
-    const { mean, half } = intervalOverSeeds(values, meanOf(group.map((r) => top1Variance(r.top1 as number, r.clips as number))));
+    const { mean: top1, half } = intervalOverSeeds(values, mean(group.map((r) => top1Variance(r.top1 as number, r.clips as number))));
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
       ...Object.fromEntries(paths.map((p) => [p, group[0][p]])), dataset: group[0].dataset,
-      top1: round(mean), low: round(Math.max(0, mean - half)), high: round(Math.min(100, mean + half)), seeds: group.length, chance: group[0].chance,
+      top1: round(top1), low: round(Math.max(0, top1 - half)), high: round(Math.min(100, top1 + half)), seeds: group.length, chance: group[0].chance,
     };
   });
 }

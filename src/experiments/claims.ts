@@ -18,6 +18,7 @@ import type { DatasetResult } from "../train/evaluate";
 import type { CachedRun } from "../runs/cache";
 import type { Role, ScaleSettings } from "../runs/scales";
 import { roleResult } from "./experiment";
+import { mean, sampleVariance } from "../util/stats";
 
 export type Verdict = "holds" | "does not hold" | "inconclusive";
 
@@ -93,10 +94,8 @@ export function pairedEvalVariance(measures: ClaimMeasure[]): number | undefined
   }
   let variance = 0;
   for (const d of perClip.values()) {
-    const n = d.length;
-    if (n < 2) return undefined;
-    const mean = d.reduce((a, b) => a + b, 0) / n;
-    variance += d.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) / n;
+    if (d.length < 2) return undefined;
+    variance += sampleVariance(d) / d.length;
   }
   return variance;
 }
@@ -121,11 +120,11 @@ export function combineClaims(perSeed: { seed: number; claims: ClaimMeasure[] }[
     });
     const values = measures.map(effectOf);
     const paired = pairedEvalVariance(measures);
-    const evalVariance = paired ?? measures.reduce((a, m) => a + independentEvalVariance(m), 0) / measures.length;
-    const { mean, half } = intervalOverSeeds(values, evalVariance);
+    const evalVariance = paired ?? mean(measures.map(independentEvalVariance));
+    const { mean: effect, half } = intervalOverSeeds(values, evalVariance);
     const { terms, ...spec } = measures[0];
     const roles = [...new Set(terms.map((t) => t.role))];
-    const kit = { effect: round2(mean), low: round2(mean - half), high: round2(mean + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2), evalNoise: (paired === undefined ? "independent" : "paired") as EvalNoise };
+    const kit = { effect: round2(effect), low: round2(effect - half), high: round2(effect + half), seeds: perSeed.map((s) => s.seed), perSeed: values.map(round2), evalNoise: (paired === undefined ? "independent" : "paired") as EvalNoise };
     return { ...spec, roles, kit, verdict: verdictOf(spec.expect, kit.low, kit.high, values.length) };
   });
 }
@@ -138,11 +137,9 @@ export function combineClaims(perSeed: { seed: number; claims: ClaimMeasure[] }[
 export function intervalOverSeeds(values: number[], evalVariance: number): { mean: number; half: number } {
   const n = values.length;
   if (n === 0 || !(evalVariance >= 0)) throw new Error(`intervalOverSeeds: ${n} values, evaluation variance ${evalVariance}`);
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const sd = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
-  const seedHalf = n > 1 ? (tQuantile95(n - 1) * sd) / Math.sqrt(n) : 0;
+  const seedHalf = n > 1 ? (tQuantile95(n - 1) * Math.sqrt(sampleVariance(values))) / Math.sqrt(n) : 0;
   const evalHalf = 1.96 * Math.sqrt(evalVariance);
-  return { mean, half: Math.sqrt(seedHalf ** 2 + evalHalf ** 2) };
+  return { mean: mean(values), half: Math.sqrt(seedHalf ** 2 + evalHalf ** 2) };
 }
 
 /** Binomial variance (points^2) of a top-1 (%) measured on `clips` clips. */
@@ -167,6 +164,4 @@ export function claimLine(c: Claim): string {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-
-export const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const fmtSigned = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;

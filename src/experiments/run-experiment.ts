@@ -12,7 +12,8 @@ import { ResultRow, Table } from "../report/table";
 import { writeFileAtomic } from "../util/atomic";
 import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
-import { claimLine, combineClaims, intervalOverSeeds, meanOf, top1Variance } from "./claims";
+import { claimLine, combineClaims, intervalOverSeeds, top1Variance } from "./claims";
+import { mean } from "../util/stats";
 import { evaluationNoiseFinding, ExperimentOutput, roleLabel, SeedOutput } from "./experiment";
 import { Executor, trainOnSlurm } from "./executor";
 import { planExperiment } from "./planning";
@@ -155,8 +156,8 @@ export function meanOverSeeds(rowsPerSeed: ResultRow[][]): ResultRow[] {
     const n = values.length;
     if (n === 0) return { ...row, kit: null, "kit ±": 0, seeds: 0 };
     const clips = typeof row.clips === "number" ? row.clips : 0;
-    const { mean, half } = intervalOverSeeds(values, clips > 0 ? meanOf(values.map((v) => top1Variance(v, clips))) : 0);
-    return { ...row, kit: Math.round(mean * 10) / 10, "kit ±": Math.round(half * 10) / 10, seeds: n };
+    const { mean: kit, half } = intervalOverSeeds(values, clips > 0 ? mean(values.map((v) => top1Variance(v, clips))) : 0);
+    return { ...row, kit: Math.round(kit * 10) / 10, "kit ±": Math.round(half * 10) / 10, seeds: n };
   });
 }
 
