@@ -13,7 +13,7 @@ import { comparableRunConfig, RunConfig } from "./config";
 import { RunData } from "./data";
 import { acquireRunLock } from "./lock";
 import { trainRun } from "./train";
-import { addClipHits } from "./evaluate";
+import { addClipHits, datasetsWithoutHits } from "./evaluate";
 import { readRunResults, runFiles, runFoldersIn, RunResults } from "./folder";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
@@ -44,16 +44,9 @@ export class RunCache {
     try {
       const done = readRunResults(dir); // finished by another process since the check above
       if (done && complete(dir, done)) return { dir, config, results: done };
-      if (done) {
-        const data = await this.openData(config, { quiet, signal });
-        try {
-          return { dir, config, results: await addClipHits(dir, done, data, quiet, signal) };
-        } finally {
-          await data.close();
-        }
-      }
       const data = await this.openData(config, { quiet, signal });
       try {
+        if (done) return { dir, config, results: await addClipHits(dir, done, data, quiet, signal) };
         const results = await trainRun(config, data, dir, { resume: true, quiet, signal, heldLock: lock });
         if (!results) throw new Error(`run ${config.name} stopped before its end`);
         return { dir, config, results };
@@ -76,5 +69,5 @@ export class RunCache {
  * before they were kept did not), or there are no weights to evaluate again.
  */
 function complete(dir: string, results: RunResults): boolean {
-  return Object.values(results.datasets).every((r) => r.hits !== undefined) || !existsSync(runFiles(dir).weights);
+  return datasetsWithoutHits(results).length === 0 || !existsSync(runFiles(dir).weights);
 }

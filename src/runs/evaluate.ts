@@ -42,7 +42,7 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
  * reproduce its stored top-1 exactly; every other field stays as it was. Returns the results, with hits where added.
  */
 export async function addClipHits(runDir: string, results: RunResults, data: RunData, quiet = false, signal?: AbortSignal): Promise<RunResults> {
-  const missing = Object.entries(results.datasets).filter(([, r]) => r.hits === undefined).map(([d]) => d);
+  const missing = datasetsWithoutHits(results);
   const weights = runFiles(runDir).weights;
   if (missing.length === 0 || !existsSync(weights)) return results;
   if (!quiet) console.error(`${runDir}: finished before per-clip hits were kept; evaluating ${missing.join(", ")} again to add them`);
@@ -64,6 +64,11 @@ export async function addClipHits(runDir: string, results: RunResults, data: Run
   const upgraded = { ...results, datasets };
   writeRunResults(runDir, upgraded);
   return upgraded;
+}
+
+/** The evaluated datasets of a finished run whose results have no per-clip hits (written before they were kept). */
+export function datasetsWithoutHits(results: RunResults): string[] {
+  return Object.entries(results.datasets).filter(([, r]) => r.hits === undefined).map(([d]) => d);
 }
 
 export type Prediction = { clip: number; truth: string; predicted: string; confidence: number };
