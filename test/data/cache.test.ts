@@ -97,13 +97,18 @@ function badMarkers(cacheDir: string): string[] {
 
 const FRAME_CACHE_MODULE = JSON.stringify(join(__dirname, "../../src/data/frame-cache"));
 
-test("an ffprobe killed by a signal (e.g. the OOM killer) does not mark the file bad", () => {
-  const dir = mkdtempSync(join(tmpdir(), "cover-cache-killed-"));
-  const probe = join(dir, "ffprobe-killed.sh");
-  writeFileSync(probe, "#!/bin/sh\nkill -KILL $$\n", { mode: 0o755 });
+/** A folder with an ffprobe stand-in running `script`, a media file it never gets to read, and a cache folder to fill. */
+function fakeProbe(name: string, script: string): { probe: string; media: string; cacheDir: string } {
+  const dir = mkdtempSync(join(tmpdir(), `cover-cache-${name}-`));
+  const probe = join(dir, `ffprobe-${name}.sh`);
+  writeFileSync(probe, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
   const media = join(dir, "clip.mp4");
-  writeFileSync(media, "any bytes: the probe dies before it reads them");
-  const cacheDir = join(dir, "cache");
+  writeFileSync(media, "any bytes: the probe is done before it reads them");
+  return { probe, media, cacheDir: join(dir, "cache") };
+}
+
+test("an ffprobe killed by a signal (e.g. the OOM killer) does not mark the file bad", () => {
+  const { probe, media, cacheDir } = fakeProbe("killed", "kill -KILL $$");
   const outcome = lastJsonLineOf(`
     const { FrameCache } = require(${FRAME_CACHE_MODULE});
     new FrameCache({ dir: ${JSON.stringify(cacheDir)}, frames: 4, cacheSize: 16 }).get(${JSON.stringify(media)})
@@ -116,13 +121,8 @@ test("an ffprobe killed by a signal (e.g. the OOM killer) does not mark the file
 });
 
 test("a decoder that fails because Ctrl-C stopped the run leaves no bad marker: the stop is reported instead", () => {
-  const dir = mkdtempSync(join(tmpdir(), "cover-cache-stopped-"));
   // A probe that fails just as the run is stopped, having printed nothing usable.
-  const probe = join(dir, "ffprobe-interrupted.sh");
-  writeFileSync(probe, "#!/bin/sh\nkill -INT $PPID\nexit 1\n", { mode: 0o755 });
-  const media = join(dir, "clip.mp4");
-  writeFileSync(media, "any bytes: the probe fails before it reads them");
-  const cacheDir = join(dir, "cache");
+  const { probe, media, cacheDir } = fakeProbe("interrupted", "kill -INT $PPID\nexit 1");
   const outcome = lastJsonLineOf(`
     const { FrameCache, prepareCache } = require(${FRAME_CACHE_MODULE});
     const stop = new AbortController();
