@@ -10,6 +10,8 @@
  * pip-installed there from the configured package index. Without python3 the PyTorch column is left out, saying why.
  *
  * Options: --configs a,b (default all), --backends a,b (default: every available one but the plain-JS cpu),
+ * the native backend is measured eagerly ("tensorflow") and with the recorded step the kit trains with ("tensorflow:graph");
+ * --modes train,inference (default both), --out FILE (default bench/results/model.json),
  * --repeats N (alternating rounds, default 1; medians over the rounds), --steps-scale X (multiplies the timed steps),
  * --no-pytorch, --profile (instead: the kernels of one step of each config x mode x backend, counted by name, with
  * their summed kernel time; written to bench/results/model-profile.json), --soak N (instead: N training steps of
@@ -25,7 +27,8 @@ import { modelConfig, TimeSformerConfig } from "../src/model/config";
 import { allSpecs, countParams } from "../src/model/params";
 import { TimeSformer } from "../src/model/timesformer";
 import { AdamW } from "../src/train/optimizer";
-import { lossAndGradients, trainableParams } from "../src/train/step";
+import { graphSupport } from "../src/backend/graph";
+import { compiledSteps, lossAndGradients, StepMode, trainableParams } from "../src/train/step";
 import { writeFileAtomic } from "../src/util/atomic";
 import { median } from "../src/util/stats";
 
@@ -69,7 +72,15 @@ interface Measurement {
 
 interface Failure { implementation: string; error: string }
 
-interface ChildSpec { config: string; mode: Mode; backend: BackendName; stepsScale: number; profile?: boolean; soak?: number }
+interface ChildSpec { config: string; mode: Mode; backend: BackendName; step?: StepMode; stepsScale: number; profile?: boolean; soak?: number }
+
+/** An implementation of the kit: a backend, with ":graph" or ":xla" for the recorded training step (train/step). */
+function childSpec(implementation: string, rest: Omit<ChildSpec, "backend" | "step">): ChildSpec {
+  const [backend, step] = implementation.split(":") as [BackendName, StepMode | undefined];
+  return { ...rest, backend, ...(step && { step }) };
+}
+
+function implementationOf(spec: ChildSpec): string { return spec.step ? `${spec.backend}:${spec.step}` : spec.backend; }
 
 /** A long run of one config: RSS and live tensors sampled every tenth of the steps, to see whether memory grows. */
 interface Soak {
@@ -112,11 +123,13 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
   const x = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 12.9898) * 1.5);
   const labels = Int32Array.from({ length: c.batch }, (_, i) => i % CLASSES);
   const trainable = trainableParams(model, { freezeBackbone: false, heads: ["bench"] });
+  const compiled = compiledSteps(spec.step ?? "eager", () => {});
+  if (spec.step && spec.step !== "eager" && !compiled) throw new Error(`step '${spec.step}' is not available: ${JSON.stringify(graphSupport())}`);
   const optimizer = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, model.params);
   let seed = 0;
   const trainStep = () => {
     const { grads } = lossAndGradients(model, { groups: [{ dataset: "bench", x, shape, labels }] }, { bench: 1 },
-      { labelSmoothing: 0, seed: ++seed, trainable });
+      { labelSmoothing: 0, seed: ++seed, trainable, compiled });
     optimizer.accumulate(grads);
     optimizer.step(1e-4);
   };
@@ -127,8 +140,8 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
   };
   const step = spec.mode === "train" ? trainStep : inferStep;
   for (let i = 0; i < c.warmup; i++) step();
-  if (spec.profile) return profileStep(spec.backend, step);
-  if (spec.soak) return soak(spec.backend, step, spec.soak);
+  if (spec.profile) return profileStep(implementationOf(spec), step);
+  if (spec.soak) return soak(implementationOf(spec), step, spec.soak);
   const tensorsBefore = tf.memory().numTensors;
   const rssBefore = process.memoryUsage().rss;
   const wall: number[] = [];
@@ -142,7 +155,7 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
     cpu.push(cpuMs() - c0);
   }
   return {
-    implementation: spec.backend, params: countParams(allSpecs(config)), msPerStep: round(median(wall)), cpuMsPerStep: round(median(cpu)),
+    implementation: implementationOf(spec), params: countParams(allSpecs(config)), msPerStep: round(median(wall)), cpuMsPerStep: round(median(cpu)),
     peakRssMb: round(peakRssMb()), steps: n, tensorGrowth: tf.memory().numTensors - tensorsBefore,
     rssGrowthMb: round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
   };
@@ -179,6 +192,11 @@ async function profileStep(implementation: string, step: () => void): Promise<St
   }
   const top = Object.entries(byName).sort((a, b) => b[1].ms - a[1].ms).slice(0, 10).map(([name, e]) => [name, { count: e.count, ms: round(e.ms) }]);
   return { implementation, kernels: kernels.length, kernelMs: round(kernelMs), byName: Object.fromEntries(top) };
+}
+
+/** The backends, and after the native one its recorded step ("tensorflow:graph"), which the kit trains with by default. */
+function withGraphStep(backends: BackendName[]): string[] {
+  return backends.flatMap((b) => (b === "tensorflow" ? [b, `${b}:graph`] : [b]));
 }
 
 /** One thread per process, for every implementation alike. */
@@ -265,8 +283,9 @@ async function main(): Promise<void> {
     return;
   }
   const configs = option("configs")?.split(",").map(benchConfig) ?? CONFIGS;
-  const backends = (option("backends")?.split(",") ?? (await availableBackends()).filter((b) => b !== "cpu")) as BackendName[];
+  const backends = option("backends")?.split(",") ?? withGraphStep((await availableBackends()).filter((b) => b !== "cpu"));
   const repeats = Number(option("repeats") ?? 1);
+  const modes = (option("modes")?.split(",") ?? ["train", "inference"]) as Mode[];
   const scale = Number(option("steps-scale") ?? 1);
   if (process.argv.includes("--profile")) return profileAll(configs, backends);
   const soakSteps = option("soak");
@@ -276,7 +295,7 @@ async function main(): Promise<void> {
 
   const cells: Record<string, Record<string, unknown>> = {};
   for (const c of configs) {
-    for (const mode of c.modes) {
+    for (const mode of c.modes.filter((m) => modes.includes(m))) {
       const runs = new Map<string, (Measurement | Failure)[]>();
       for (let round = 0; round < repeats; round++) {
         const order: string[] = [...(torch.python ? ["pytorch"] : []), ...backends];
@@ -285,7 +304,7 @@ async function main(): Promise<void> {
           console.error(`bench:model: ${c.name} ${mode} ${impl} (round ${round + 1}/${repeats}) ...`);
           const [command, args] = impl === "pytorch"
             ? pytorchArgs(torch.python!, c, mode, scale)
-            : [process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify({ config: c.name, mode, backend: impl, stepsScale: scale })]];
+            : [process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(childSpec(impl, { config: c.name, mode, stepsScale: scale }))]];
           const result = runChild(command, args, impl);
           console.error(`  ${JSON.stringify(result)}`);
           runs.set(impl, [...(runs.get(impl) ?? []), result]);
@@ -308,19 +327,19 @@ async function main(): Promise<void> {
     pytorch: torch.python ? { python: torch.why, referenceCheck } : { skipped: torch.why },
     cells,
   };
-  const out = join(__dirname, "results", "model.json");
+  const out = resolve(option("out") ?? join(__dirname, "results", "model.json"));
   writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n");
   printTable(cells);
   console.error(`bench:model: wrote ${out}`);
 }
 
-function profileAll(configs: BenchConfig[], backends: BackendName[]): void {
+function profileAll(configs: BenchConfig[], backends: string[]): void {
   const profiles: Record<string, unknown> = {};
   for (const c of configs) {
     for (const mode of c.modes) {
       for (const backend of backends) {
         console.error(`bench:model: profiling ${c.name} ${mode} ${backend} ...`);
-        const spec: ChildSpec = { config: c.name, mode, backend, stepsScale: 1, profile: true };
+        const spec = childSpec(backend, { config: c.name, mode, stepsScale: 1, profile: true });
         profiles[`${c.name} ${mode} ${backend}`] = runChild(process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(spec)], backend);
       }
     }
@@ -332,13 +351,13 @@ function profileAll(configs: BenchConfig[], backends: BackendName[]): void {
 }
 
 /** --soak N: N training steps per config and backend, each in its own process; writes bench/results/model-soak.json. */
-function soakAll(configs: BenchConfig[], backends: BackendName[], steps: number): void {
+function soakAll(configs: BenchConfig[], backends: string[], steps: number): void {
   if (!Number.isInteger(steps) || steps < 10) throw new Error(`--soak needs a whole number of steps >= 10, got '${steps}'`);
   const soaks: Record<string, unknown> = {};
   for (const c of configs) {
     for (const backend of backends) {
       console.error(`bench:model: soak ${c.name} train ${backend}, ${steps} steps ...`);
-      const spec: ChildSpec = { config: c.name, mode: "train", backend, stepsScale: 1, soak: steps };
+      const spec = childSpec(backend, { config: c.name, mode: "train", stepsScale: 1, soak: steps });
       const result = runChild<Soak>(process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(spec)], backend);
       console.error(`  ${JSON.stringify(result)}`);
       soaks[`${c.name} train ${backend}`] = result;

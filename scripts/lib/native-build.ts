@@ -13,7 +13,7 @@
  *   build.json                   what was built (the backend chooser reads it)
  */
 import { spawnSync, SpawnSyncOptions } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { NativeBuildInfo, nativePackageDir } from "../../src/backend/native";
 import { PROJECT_ROOT } from "../../src/util/paths";
@@ -288,6 +288,50 @@ function nodeHeadersDir(): string {
     "install Node's development headers (Debian: apt-get install libnode-dev or nodejs with headers) or set npm_config_nodedir");
 }
 
+/** The kit's graph recorder (native-graph.cc), compiled into tfjs-node's binding: see addGraphRecorder. */
+const GRAPH_RECORDER = join(__dirname, "native-graph.cc");
+
+/**
+ * Exact text replacements in a file of tfjs-node's binding, each of text that occurs exactly once. They apply to the
+ * file as npm installed it (kept beside it as FILE.orig), so a rebuild patches afresh. Fails naming the file.
+ */
+function patchFile(file: string, replacements: [before: string, after: string][]): void {
+  const original = `${file}.orig`;
+  if (!existsSync(original)) copyFileSync(file, original);
+  let text = readFileSync(original, "utf8");
+  for (const [before, after] of replacements) {
+    const at = text.indexOf(before);
+    if (at < 0 || text.indexOf(before, at + 1) >= 0) {
+      throw new NativeBuildError("patch", `${file}: expected exactly one ${JSON.stringify(before.slice(0, 60))}`,
+        "the binding's source is not tfjs-node 4.22.0's; build into a new --dir");
+    }
+    text = text.slice(0, at) + after + text.slice(at + before.length);
+  }
+  writeFileSync(file, text);
+}
+
+/**
+ * Adds the graph recorder to tfjs-node's binding (4.22.0): the backend's handle map and context become reachable
+ * from it, executeOp records while a recording is open, and graphBegin/graphInput/graphAbort/graphEnd/graphRun/graphDelete
+ * are exported. The compiled training step (train/compiled-step) uses them; without them the kit runs eagerly.
+ */
+function addGraphRecorder(dir: string, log: (line: string) => void): void {
+  const binding = join(nativePackageDir(dir), "binding");
+  copyFileSync(GRAPH_RECORDER, join(binding, "cover_graph.cc"));
+  patchFile(join(binding, "tfjs_backend.h"), [[" private:\n  TFJSBackend(napi_env env);",
+    " public:  // cover-kit: its graph recorder reads the handle map and the context\n  TFJSBackend(napi_env env);"]]);
+  const exported = ["graphBegin", "graphInput", "graphAbort", "graphEnd", "graphRun", "graphDelete"]
+    .map((name) => `      {"${name}", nullptr, cover_graph::G${name.slice(1)}, nullptr, nullptr, nullptr, napi_default, nullptr},\n`).join("");
+  patchFile(join(binding, "tfjs_binding.cc"), [
+    ['#include "tfjs_backend.h"\n', '#include "tfjs_backend.h"\n#include "cover_graph.cc"\n'],
+    ["  return backend->ExecuteOp(env, args[0], args[1], args[2], args[3]);",
+      "  if (cover_graph::IsRecording()) return cover_graph::RecordOp(env, backend, args[0], args[1], args[2], args[3]);\n" +
+      "  return backend->ExecuteOp(env, args[0], args[1], args[2], args[3]);"],
+    ["  };\n  nstatus = napi_define_properties(env, exports, ARRAY_SIZE(", exported + "  };\n  nstatus = napi_define_properties(env, exports, ARRAY_SIZE("],
+  ]);
+  log("added the kit's graph recorder to the binding (graphBegin ... graphDelete)");
+}
+
 function compileBinding(dir: string, libRoot: string, log: (line: string) => void): void {
   const pkgDir = nativePackageDir(dir);
   linkForce(libRoot, join(pkgDir, "deps"));
@@ -341,6 +385,7 @@ export function buildNative(options: NativeBuildOptions): NativeBuildInfo {
   installPackage(dir, tfjsVersion, log);
   const linked = shareProjectTfjs(dir);
   log(`linked the project's ${linked.map((n) => `@tensorflow/${n}`).join(", ")} into ${dir}`);
+  addGraphRecorder(dir, log);
   compileBinding(dir, lib.root, log);
   return {
     tensorflowVersion: lib.version,

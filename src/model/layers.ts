@@ -145,9 +145,22 @@ export function mlp(x: tf.Tensor2D, fc1W: tf.Tensor, fc1B: tf.Tensor, fc2W: tf.T
  * The official code drops per leading entry of the tensor it is given: (batch x patch) for temporal attention,
  * (batch x frame) for spatial attention, batch for the MLP.
  */
-export function dropPathMask(groups: number, rate: number, seed: number): tf.Tensor2D | null {
+export function dropPathMask(groups: number, rate: number, uniform: (shape: [number, number]) => tf.Tensor2D): tf.Tensor2D | null {
   if (rate <= 0) return null;
-  return tf.div(tf.floor(tf.add(tf.randomUniform([groups, 1], 0, 1, "float32", seed), 1 - rate)), 1 - rate) as tf.Tensor2D;
+  return tf.div(tf.floor(tf.add(uniform([groups, 1]), 1 - rate)), 1 - rate) as tf.Tensor2D;
+}
+
+/**
+ * Uniform noise in [0, 1) of a shape, from a seed; `index` is the draw's place in its pass (the seed is a function
+ * of the pass's seed and the index, see dropPathSeed).
+ */
+export type UniformDraw = (shape: [number, number], seed: number, index: number) => tf.Tensor2D;
+
+export const randomUniform: UniformDraw = (shape, seed) => tf.randomUniform(shape, 0, 1, "float32", seed);
+
+/** The seed of a pass's index-th drop path mask (every mask of a pass, dropped or not, takes the next index). */
+export function dropPathSeed(passSeed: number, index: number): number {
+  return (passSeed + index + 1) * 2654435761 % 2147483647;
 }
 
 /** Scales each of the mask's groups of rows of x: [groups * rowsPerGroup, d] * [groups, 1]. */

@@ -7,7 +7,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { AttentionType, patchesPerFrame, TimeSformerConfig, validateConfig } from "./config";
-import { applyDropPath, dropPathMask, layerNorm, linear, mlp, multiHeadAttention, selectRows } from "./layers";
+import {
+  applyDropPath, dropPathMask, dropPathSeed, layerNorm, linear, mlp, multiHeadAttention, randomUniform, selectRows, UniformDraw,
+} from "./layers";
 import { allSpecs, headParamName, initialValue, PREFIX } from "./params";
 
 export interface ForwardOptions {
@@ -15,6 +17,8 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed for drop path's random draws; vary it per step for stochastic depth. */
   seed?: number;
+  /** Draws drop path's uniform noise (default: tf.randomUniform from the seed); a recorded step passes its own. */
+  uniform?: UniformDraw;
 }
 
 /** A forward pass after the patch embedding: what every attention type's blocks start from. */
@@ -27,7 +31,8 @@ interface Embedded {
   /** Runs one block; outside training its intermediates are freed when it is done. */
   block: <R extends tf.TensorContainer>(run: () => R) => R;
   dropRate: number;
-  nextSeed: () => number;
+  /** The next drop path mask of a pass (null where nothing is dropped). */
+  dropMask: (groups: number, rate: number) => tf.Tensor2D | null;
 }
 
 export class TimeSformer {
@@ -67,8 +72,13 @@ export class TimeSformer {
     const { dim: D, patchSize: P } = this.config;
     const N = (H / P) * (W / P);
     const dropRate = options.training ? this.config.dropPath : 0;
-    let seed = options.seed ?? 0;
-    const nextSeed = () => ++seed * 2654435761 % 2147483647;
+    const passSeed = options.seed ?? 0;
+    const uniform = options.uniform ?? randomUniform;
+    let draws = 0;
+    const dropMask = (groups: number, rate: number) => {
+      const index = draws++;
+      return dropPathMask(groups, rate, (shape) => uniform(shape, dropPathSeed(passSeed, index), index));
+    };
 
     let patches = linear(patchify(video as tf.Tensor5D, P), this.p("patch_embed.proj.weight"), this.p("patch_embed.proj.bias"));
     const pos = resizePosEmbed(this.p("pos_embed"), patchesPerFrame(this.config), N, D);
@@ -78,30 +88,30 @@ export class TimeSformer {
     // Outside training each block's intermediates are freed as soon as it is done: base 8x224 inference then fits
     // the wasm heap (4 GB). Training keeps them either way for the backward pass.
     const block = <R extends tf.TensorContainer>(run: () => R): R => (options.training ? run() : tf.tidy(run));
-    const embedded: Embedded = { B, T, N, D, patches, cls, block, dropRate, nextSeed };
+    const embedded: Embedded = { B, T, N, D, patches, cls, block, dropRate, dropMask };
     return layerNorm(this.blocks[this.config.attention](embedded), this.p("norm.weight"), this.p("norm.bias"));
   }
 
   /** Per attention type: the blocks, from the embedded patches to the pooled token before the final norm, [b, d]. */
   private readonly blocks: Record<AttentionType, (e: Embedded) => tf.Tensor2D> = {
-    space_only: ({ B, T, N, D, patches, cls, block, dropRate, nextSeed }) => {
+    space_only: ({ B, T, N, D, patches, cls, block, dropRate, dropMask }) => {
       // A per-frame ViT: every frame carries its own cls token; frames are averaged after the last block.
       let x = concatCls(tf.tile(cls, [B * T, 1]), patches, B * T, N, D); // [(b t)(1+n), d]
-      for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B * T, N + 1, dropRate, nextSeed));
+      for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B * T, N + 1, dropRate, dropMask));
       const clsPerFrame = tf.reshape(tf.slice(tf.reshape(x, [B * T, N + 1, D]), [0, 0, 0], [B * T, 1, D]), [B, T, D]);
       return tf.mean(clsPerFrame, 1) as tf.Tensor2D;
     },
     joint_space_time: (e) => {
-      const { B, T, N, D, block, dropRate, nextSeed } = e;
+      const { B, T, N, D, block, dropRate, dropMask } = e;
       let x = concatCls(tf.tile(e.cls, [B, 1]), this.withTime(e), B, T * N, D);
-      for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B, 1 + T * N, dropRate, nextSeed));
+      for (let i = 0; i < this.config.depth; i++) x = block(() => this.jointBlock(i, x, B, 1 + T * N, dropRate, dropMask));
       return tf.reshape(tf.slice(tf.reshape(x, [B, 1 + T * N, D]), [0, 0, 0], [B, 1, D]), [B, D]);
     },
     divided_space_time: (e) => {
-      const { B, T, N, block, dropRate, nextSeed } = e;
+      const { B, T, N, block, dropRate, dropMask } = e;
       let clsB = tf.tile(e.cls, [B, 1]) as tf.Tensor2D; // [b, d]
       let patches = this.withTime(e);
-      for (let i = 0; i < this.config.depth; i++) [clsB, patches] = block(() => this.dividedBlock(i, clsB, patches, B, T, N, dropRate, nextSeed));
+      for (let i = 0; i < this.config.depth; i++) [clsB, patches] = block(() => this.dividedBlock(i, clsB, patches, B, T, N, dropRate, dropMask));
       return clsB;
     },
   };
@@ -125,12 +135,12 @@ export class TimeSformer {
   }
 
   /** Pre-norm block over `groups` sequences of `length` tokens (joint space-time and space-only). */
-  private jointBlock(i: number, x: tf.Tensor2D, groups: number, length: number, dropRate: number, nextSeed: () => number): tf.Tensor2D {
+  private jointBlock(i: number, x: tf.Tensor2D, groups: number, length: number, dropRate: number, dropMask: Embedded["dropMask"]): tf.Tensor2D {
     const b = `blocks.${i}.`;
     const rate = blockDropRate(dropRate, i, this.config.depth);
     const attn = this.attention(`${b}attn`, layerNorm(x, this.p(`${b}norm1.weight`), this.p(`${b}norm1.bias`)), groups, length);
-    x = tf.add(x, applyDropPath(attn, dropPathMask(groups, rate, nextSeed())));
-    return tf.add(x, applyDropPath(this.mlp(b, x), dropPathMask(groups, rate, nextSeed())));
+    x = tf.add(x, applyDropPath(attn, dropMask(groups, rate)));
+    return tf.add(x, applyDropPath(this.mlp(b, x), dropMask(groups, rate)));
   }
 
   /**
@@ -140,7 +150,7 @@ export class TimeSformer {
    * then the MLP.
    */
   private dividedBlock(i: number, cls: tf.Tensor2D, patches: tf.Tensor2D, B: number, T: number, N: number,
-    dropRate: number, nextSeed: () => number): [tf.Tensor2D, tf.Tensor2D] {
+    dropRate: number, dropMask: Embedded["dropMask"]): [tf.Tensor2D, tf.Tensor2D] {
     const b = `blocks.${i}.`;
     const D = this.config.dim;
     const rate = blockDropRate(dropRate, i, this.config.depth);
@@ -148,21 +158,21 @@ export class TimeSformer {
     // temporal: rows (b t n) -> (b n t), attention within each (b n) group of t tokens
     const byPatch = reorder(patches, B, T, N, D);
     const tNormed = layerNorm(byPatch, this.p(`${b}temporal_norm1.weight`), this.p(`${b}temporal_norm1.bias`));
-    const tAttn = applyDropPath(this.attention(`${b}temporal_attn`, tNormed, B * N, T), dropPathMask(B * N, rate, nextSeed()));
+    const tAttn = applyDropPath(this.attention(`${b}temporal_attn`, tNormed, B * N, T), dropMask(B * N, rate));
     const tResidual = linear(reorder(tAttn, B, N, T, D), this.p(`${b}temporal_fc.weight`), this.p(`${b}temporal_fc.bias`));
     const xt = tf.add(patches, tResidual) as tf.Tensor2D;
 
     // spatial: each (b t) frame attends over [cls, its n patches]
     const framesWithCls = concatCls(tf.reshape(tf.tile(tf.reshape(cls, [B, 1, D]), [1, T, 1]), [B * T, D]), xt, B * T, N, D);
     const sNormed = layerNorm(framesWithCls, this.p(`${b}norm1.weight`), this.p(`${b}norm1.bias`));
-    const sAttn = tf.reshape(applyDropPath(this.attention(`${b}attn`, sNormed, B * T, N + 1), dropPathMask(B * T, rate, nextSeed())), [B * T, N + 1, D]);
+    const sAttn = tf.reshape(applyDropPath(this.attention(`${b}attn`, sNormed, B * T, N + 1), dropMask(B * T, rate)), [B * T, N + 1, D]);
     const clsResidual = tf.mean(tf.reshape(tf.slice(sAttn, [0, 0, 0], [B * T, 1, D]), [B, T, D]), 1) as tf.Tensor2D;
     const patchResidual = tf.reshape(tf.slice(sAttn, [0, 1, 0], [B * T, N, D]), [B * T * N, D]);
 
     // MLP over cls and patch tokens together, drop path per sample b
     const x = tf.concat([tf.add(cls, clsResidual), tf.add(xt, patchResidual)], 0) as tf.Tensor2D; // [b + (b t n), d]
     const m = this.mlp(b, x);
-    const mask = dropPathMask(B, rate, nextSeed());
+    const mask = dropMask(B, rate);
     return [
       tf.add(tf.slice(x, [0, 0], [B, D]), applyDropPath(tf.slice(m, [0, 0], [B, D]), mask)) as tf.Tensor2D,
       tf.add(tf.slice(x, [B, 0], [B * T * N, D]), applyDropPath(tf.slice(m, [B, 0], [B * T * N, D]), mask)) as tf.Tensor2D,

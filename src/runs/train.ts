@@ -21,7 +21,7 @@ import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } fro
 import { acquireRunLock, RunLock } from "./lock";
 import { learningRate } from "../train/schedule";
 import type { Batch } from "../data/batches";
-import { lossAndGradients, StepLosses, trainableParams } from "../train/step";
+import { compiledSteps, lossAndGradients, StepLosses, StepMode, stepModeFromEnv, trainableParams } from "../train/step";
 import type { BadMediaFile, RunData } from "./data";
 import {
   appendStepRecord, LrOverride, readLrOverrides, readStoredConfig, RunResults, runFiles, startMetrics, StepRecord, truncateMetrics,
@@ -48,6 +48,8 @@ export interface TrainOptions {
   lrScale?: number;
   /** The run folder's lock, when the caller took it already (to fail before opening the data). */
   heldLock?: RunLock;
+  /** How the step runs (default: $COVER_STEP, else "graph"): see StepMode. */
+  step?: StepMode;
 }
 
 /**
@@ -135,6 +137,7 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
   const progress = createProgress({ label, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
   progress.tick(run.state.step);
   const batches = data.trainBatches(run.state.step * config.optim.accumulate);
+  const compiled = compiledSteps(options.step ?? stepModeFromEnv(), options.quiet ? () => {} : console.error);
   let lastSavedStep = run.resumed ? run.state.step : -1;
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, run.state.step + options.stopAfterSteps) : totalSteps;
   try {
@@ -149,7 +152,7 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
         if (next.done) throw new Error("the training data ran out before the schedule ended");
         if ((next.value as Batch).groups.length === 0) { micro--; continue; } // every clip of it failed to load (skipped, counted)
         const result = lossAndGradients(model, next.value as Batch, config.train, {
-          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + run.state.step * config.optim.accumulate + micro, trainable,
+          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + run.state.step * config.optim.accumulate + micro, trainable, compiled,
         });
         checkDivergence(result.losses, config.optim.maxLoss, run.state, outDir, result.grads, lastSavedStep);
         optimizer.accumulate(result.grads);
@@ -173,6 +176,8 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
     }
   } finally {
     progress.done();
+    if (compiled && !options.quiet) console.error(compiled.summary());
+    compiled?.dispose();
     await batches.return?.(undefined);
   }
 }
