@@ -5,7 +5,8 @@
  * Reports ms/step (median), CPU-ms/step (median; the steadier number on a shared machine), clips/s, peak RSS and the
  * ratios to PyTorch. Writes bench/results/model.json.
  *
- * The kit's training step is its real one: lossAndGradients (COVER loss, one group) + AdamW accumulate/step.
+ * The kit's training step is its real one: lossAndGradients (COVER loss, one group) + AdamW accumulate/step; its
+ * inference is evaluation's (clipScores: logits, softmax, one view).
  * PyTorch: COVER_BENCH_PYTHON names a python with torch; else a venv is made in .cache/bench-venv and torch is
  * pip-installed there from the configured package index. Without python3 the PyTorch column is left out, saying why.
  *
@@ -27,8 +28,9 @@ import { modelConfig, TimeSformerConfig } from "../src/model/config";
 import { allSpecs, countParams } from "../src/model/params";
 import { TimeSformer } from "../src/model/timesformer";
 import { AdamW } from "../src/train/optimizer";
-import { graphSupport } from "../src/backend/graph";
-import { compiledSteps, lossAndGradients, StepMode, trainableParams } from "../src/train/step";
+import { CompileMode, graphSupport } from "../src/backend/graph";
+import { clipScores, compiledScores } from "../src/train/evaluate";
+import { compiledSteps, lossAndGradients, trainableParams } from "../src/train/step";
 import { writeFileAtomic } from "../src/util/atomic";
 import { median } from "../src/util/stats";
 
@@ -72,15 +74,15 @@ interface Measurement {
 
 interface Failure { implementation: string; error: string }
 
-interface ChildSpec { config: string; mode: Mode; backend: BackendName; step?: StepMode; stepsScale: number; profile?: boolean; soak?: number }
+interface ChildSpec { config: string; mode: Mode; backend: BackendName; compile?: CompileMode; stepsScale: number; profile?: boolean; soak?: number }
 
-/** An implementation of the kit: a backend, with ":graph" or ":xla" for the recorded training step (train/step). */
-function childSpec(implementation: string, rest: Omit<ChildSpec, "backend" | "step">): ChildSpec {
-  const [backend, step] = implementation.split(":") as [BackendName, StepMode | undefined];
-  return { ...rest, backend, ...(step && { step }) };
+/** An implementation of the kit: a backend, with ":graph" or ":xla" for the recorded step and evaluation (backend/graph). */
+function childSpec(implementation: string, rest: Omit<ChildSpec, "backend" | "compile">): ChildSpec {
+  const [backend, compile] = implementation.split(":") as [BackendName, CompileMode | undefined];
+  return { ...rest, backend, ...(compile && { compile }) };
 }
 
-function implementationOf(spec: ChildSpec): string { return spec.step ? `${spec.backend}:${spec.step}` : spec.backend; }
+function implementationOf(spec: ChildSpec): string { return spec.compile ? `${spec.backend}:${spec.compile}` : spec.backend; }
 
 /** A long run of one config: RSS and live tensors sampled every tenth of the steps, to see whether memory grows. */
 interface Soak {
@@ -123,8 +125,9 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
   const x = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 12.9898) * 1.5);
   const labels = Int32Array.from({ length: c.batch }, (_, i) => i % CLASSES);
   const trainable = trainableParams(model, { freezeBackbone: false, heads: ["bench"] });
-  const compiled = compiledSteps(spec.step ?? "eager", () => {});
-  if (spec.step && spec.step !== "eager" && !compiled) throw new Error(`step '${spec.step}' is not available: ${JSON.stringify(graphSupport())}`);
+  const mode = spec.compile ?? "off";
+  const compiled = compiledSteps(mode, () => {});
+  if (mode !== "off" && !compiled) throw new Error(`compile '${mode}' is not available: ${JSON.stringify(graphSupport())}`);
   const optimizer = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, model.params);
   let seed = 0;
   const trainStep = () => {
@@ -133,11 +136,8 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
     optimizer.accumulate(grads);
     optimizer.step(1e-4);
   };
-  const inferStep = () => {
-    const logits = tf.tidy(() => model.logits(tf.tensor(x, shape), "bench"));
-    logits.dataSync();
-    logits.dispose();
-  };
+  const scorer = compiledScores(mode, () => {});
+  const inferStep = () => { clipScores(model, "bench", { x, shape, views: 1, labels }, false, scorer); };
   const step = spec.mode === "train" ? trainStep : inferStep;
   for (let i = 0; i < c.warmup; i++) step();
   if (spec.profile) return profileStep(implementationOf(spec), step);

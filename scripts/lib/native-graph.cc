@@ -76,42 +76,35 @@ static bool ReadString(napi_env env, napi_value value, std::string *out) {
   return true;
 }
 
-static bool ReadInt32List(napi_env env, napi_value array, std::vector<int32_t> *out) {
+// A JavaScript array read element by element with `read(element, &value)`.
+template <typename T, typename Read>
+static bool ReadList(napi_env env, napi_value array, std::vector<T> *out, Read read) {
   uint32_t length = 0;
   if (!NapiOk(env, napi_get_array_length(env, array, &length), "array")) return false;
   out->resize(length);
   for (uint32_t i = 0; i < length; i++) {
     napi_value element;
     if (!NapiOk(env, napi_get_element(env, array, i, &element), "array element")) return false;
-    if (!NapiOk(env, napi_get_value_int32(env, element, &(*out)[i]), "integer")) return false;
+    if (!read(element, &(*out)[i])) return false;
   }
   return true;
+}
+
+static bool ReadInt32List(napi_env env, napi_value array, std::vector<int32_t> *out) {
+  return ReadList(env, array, out, [env](napi_value v, int32_t *x) { return NapiOk(env, napi_get_value_int32(env, v, x), "integer"); });
 }
 
 static bool ReadDoubleList(napi_env env, napi_value array, std::vector<double> *out) {
-  uint32_t length = 0;
-  if (!NapiOk(env, napi_get_array_length(env, array, &length), "array")) return false;
-  out->resize(length);
-  for (uint32_t i = 0; i < length; i++) {
-    napi_value element;
-    if (!NapiOk(env, napi_get_element(env, array, i, &element), "array element")) return false;
-    if (!NapiOk(env, napi_get_value_double(env, element, &(*out)[i]), "number")) return false;
-  }
-  return true;
+  return ReadList(env, array, out, [env](napi_value v, double *x) { return NapiOk(env, napi_get_value_double(env, v, x), "number"); });
 }
 
 static bool ReadBoolList(napi_env env, napi_value array, std::vector<unsigned char> *out) {
-  uint32_t length = 0;
-  if (!NapiOk(env, napi_get_array_length(env, array, &length), "array")) return false;
-  out->resize(length);
-  for (uint32_t i = 0; i < length; i++) {
-    napi_value element;
-    bool value = false;
-    if (!NapiOk(env, napi_get_element(env, array, i, &element), "array element")) return false;
-    if (!NapiOk(env, napi_get_value_bool(env, element, &value), "boolean")) return false;
-    (*out)[i] = value ? 1 : 0;
-  }
-  return true;
+  return ReadList(env, array, out, [env](napi_value v, unsigned char *x) {
+    bool b = false;
+    if (!NapiOk(env, napi_get_value_bool(env, v, &b), "boolean")) return false;
+    *x = b ? 1 : 0;
+    return true;
+  });
 }
 
 static bool IsArray(napi_env env, napi_value value) {

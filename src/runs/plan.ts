@@ -1,4 +1,5 @@
 /** What a run will do, told before it starts: model, data, schedule, backend, checkpoints, and an estimated time. */
+import { compileModeFromEnv, graphSupport } from "../backend/graph";
 import { macsPerView } from "../model/flops";
 import { allSpecs, countParams } from "../model/params";
 import { duration } from "../util/progress";
@@ -15,9 +16,17 @@ export function runSchedule(config: RunConfig, microBatchesPerEpoch: number): Ru
 /**
  * Training throughput per backend, in GFLOP/s (6 FLOPs per multiply-accumulate and clip: forward, and backward at
  * twice the forward), measured with `npm run bench:model` (tiny TimeSformer 8x32, batch 8, Adam) on a 2-core
- * machine: tensorflow 22.4, wasm 9.1; cpu from its measured 22-25 s per step of the same model. No GPU was measured.
+ * machine: tensorflow op by op 22.4, wasm 9.1; cpu from its measured 22-25 s per step of the same model.
+ * "tensorflow:graph" (the recorded step) is 22.4 times the ratio of op-by-op to recorded CPU time per step measured
+ * side by side at the same config (333 / 161 ms, bench/results/model-step.json). No GPU was measured.
  */
-export const TRAIN_GFLOPS_PER_SECOND: Readonly<Partial<Record<string, number>>> = { tensorflow: 22.4, wasm: 9.1, cpu: 0.31 };
+export const TRAIN_GFLOPS_PER_SECOND: Readonly<Partial<Record<string, number>>> = { tensorflow: 22.4, "tensorflow:graph": 46.3, wasm: 9.1, cpu: 0.31 };
+
+/** How the run's steps execute: "tensorflow:graph" where the native backend records them, else the backend's name. */
+export function executionOf(backend: string): string {
+  const mode = compileModeFromEnv();
+  return backend === "tensorflow" && mode !== "off" && graphSupport().available ? `${backend}:${mode}` : backend;
+}
 
 export interface PlanData {
   /** Per training dataset: clips and the frames the model sees of each (1 for images). */
@@ -51,17 +60,19 @@ export function describeRunPlan(config: RunConfig, data: PlanData, context: Plan
   const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
   const datasets = Object.entries(data.trainClips).map(([name, d]) => `${name} ${d.clips} train / ${data.evalSize(name)} eval clips`);
   const evalOnly = (config.evaluate ?? []).filter((d) => !(d in data.trainClips)).map((d) => `${d} ${data.evalSize(d)} eval clips`);
-  const estimate = estimateTrainingSeconds(config, data, context.backend);
+  const execution = executionOf(context.backend);
+  const estimate = estimateTrainingSeconds(config, data, execution);
   return [
     `run ${config.name} -> ${context.outDir}${context.resuming ? " (resuming from its checkpoint)" : ""}`,
     `  model:    ${config.model.preset} TimeSformer ${model.frames}x${model.imageSize}, patch ${model.patchSize}, dim ${model.dim}, depth ${model.depth}: ${params.toLocaleString("en-US")} parameters`,
     `  data:     ${[...datasets, ...evalOnly].join("; ")}`,
     `  backend:  ${context.backendLine}`,
+    `  compute:  ${execution.endsWith(":graph") || execution.endsWith(":xla") ? `recorded as TensorFlow graph functions (COVER_COMPILE=${execution.split(":")[1]}; off runs op by op)` : "op by op"}`,
     `  steps:    ${config.optim.epochs} epochs x ${stepsPerEpoch} steps/epoch = ${totalSteps} steps of ${config.optim.accumulate} x ${config.optim.batchSize} clips`,
     `  checkpoints: every ${config.checkpointEvery} steps and at each epoch end (Ctrl-C or SIGTERM checkpoints and stops; --resume continues)`,
     estimate === undefined
-      ? `  estimated time: unknown (no throughput measured for backend '${context.backend}')`
+      ? `  estimated time: unknown (no throughput measured for '${execution}')`
       : `  estimated time: ~${duration(estimate)} of training${context.resuming ? " for the whole run" : ""}, plus data preparation and evaluation ` +
-        `(from ${context.backend}'s measured ${TRAIN_GFLOPS_PER_SECOND[context.backend]} GFLOP/s training throughput on 2 cores)`,
+        `(from ${execution}'s measured ${TRAIN_GFLOPS_PER_SECOND[execution]} GFLOP/s training throughput on 2 cores)`,
   ];
 }

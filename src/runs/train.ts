@@ -21,7 +21,8 @@ import { comparableRunConfig, RunConfig, runModelConfig, validateRunConfig } fro
 import { acquireRunLock, RunLock } from "./lock";
 import { learningRate } from "../train/schedule";
 import type { Batch } from "../data/batches";
-import { compiledSteps, lossAndGradients, StepLosses, StepMode, stepModeFromEnv, trainableParams } from "../train/step";
+import { compiledSteps, lossAndGradients, StepLosses, trainableParams } from "../train/step";
+import { CompileMode, compileModeFromEnv } from "../backend/graph";
 import type { BadMediaFile, RunData } from "./data";
 import {
   appendStepRecord, LrOverride, readLrOverrides, readStoredConfig, RunResults, runFiles, startMetrics, StepRecord, truncateMetrics,
@@ -48,8 +49,8 @@ export interface TrainOptions {
   lrScale?: number;
   /** The run folder's lock, when the caller took it already (to fail before opening the data). */
   heldLock?: RunLock;
-  /** How the step runs (default: $COVER_STEP, else "graph"): see StepMode. */
-  step?: StepMode;
+  /** Whether steps and evaluation run as recorded graph functions (default: $COVER_COMPILE, else "graph"). */
+  compile?: CompileMode;
 }
 
 /**
@@ -137,7 +138,7 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
   const progress = createProgress({ label, total: totalSteps, unit: "step", silent: options.quiet, detail: epochOf });
   progress.tick(run.state.step);
   const batches = data.trainBatches(run.state.step * config.optim.accumulate);
-  const compiled = compiledSteps(options.step ?? stepModeFromEnv(), options.quiet ? () => {} : console.error);
+  const compiled = compiledSteps(options.compile ?? compileModeFromEnv(), options.quiet ? () => {} : console.error);
   let lastSavedStep = run.resumed ? run.state.step : -1;
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, run.state.step + options.stopAfterSteps) : totalSteps;
   try {

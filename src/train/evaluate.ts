@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
 import type { EvalViews } from "../data/augment";
 import type { EvalBatch } from "../data/batches";
+import { CompileMode, compileAvailable, compileModeFromEnv, GraphCache } from "../backend/graph";
 import { TimeSformer } from "../model/timesformer";
 import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
@@ -44,6 +45,16 @@ export function clipSetOf(ids: string[]): string {
 
 /** Rejects with InterruptedError when `signal` is aborted (checked between batches). */
 export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false, signal?: AbortSignal): Promise<Record<string, DatasetResult>> {
+  const compiled = compiledScores(compileModeFromEnv(), quiet ? () => {} : console.error);
+  try {
+    return await evaluateDatasets(model, source, options, quiet, signal, compiled);
+  } finally {
+    compiled?.dispose();
+  }
+}
+
+async function evaluateDatasets(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet: boolean,
+  signal: AbortSignal | undefined, compiled: CompiledScores | undefined): Promise<Record<string, DatasetResult>> {
   const results: Record<string, DatasetResult> = {};
   for (const dataset of options.datasets) {
     const classes = source.classes[dataset];
@@ -59,7 +70,7 @@ export async function evaluateModel(model: TimeSformer, source: EvalSource, opti
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between batches
         throwIfStopped(signal, `evaluation of ${dataset} stopped`);
         if (batch.labels.length === 0) { skippedBatches++; continue; } // every clip of it failed to load (each counted as a bad file)
-        meter.add(clipScores(model, dataset, batch, options.reverseFrames), batch.labels);
+        meter.add(clipScores(model, dataset, batch, options.reverseFrames, compiled), batch.labels);
         ids.push(...batch.ids);
         progress.tick(batch.labels.length);
       }
@@ -79,17 +90,47 @@ function skipped(clips: number, batches: number): Pick<DatasetResult, "skippedCl
   return { ...(clips > 0 && { skippedClips: clips }), ...(batches > 0 && { skippedBatches: batches }) };
 }
 
-/** Softmax scores averaged over each clip's views: [n, classes]. */
-export function clipScores(model: TimeSformer, head: string, batch: Omit<EvalBatch, "ids">, reverseFrames: boolean): Float32Array {
+/** Softmax scores averaged over each clip's views: [n, classes]. `compiled` runs them as a recorded graph function. */
+export function clipScores(model: TimeSformer, head: string, batch: Omit<EvalBatch, "ids">, reverseFrames: boolean, compiled?: CompiledScores): Float32Array {
   if (batch.labels.length === 0) return new Float32Array(0); // no clip of the batch could be loaded
-  const scores = tf.tidy(() => {
-    let x: tf.Tensor = tf.tensor(batch.x, batch.shape);
-    if (reverseFrames) x = tf.reverse(x, 1);
-    const probs = tf.softmax(model.logits(x, head));
-    const n = batch.labels.length;
-    return tf.mean(tf.reshape(probs, [n, batch.views, probs.shape[1]]), 1);
-  });
-  const out = scores.dataSync() as Float32Array;
-  scores.dispose();
-  return out;
+  const x = tf.tensor(batch.x, batch.shape);
+  const compute = () => scoresOf(model, head, x, batch.views, reverseFrames);
+  try {
+    const scores = compiled?.run(model, head, x, batch.views, reverseFrames, compute) ?? tf.tidy(compute);
+    const out = scores.dataSync() as Float32Array;
+    scores.dispose();
+    return out;
+  } finally {
+    x.dispose();
+  }
+}
+
+function scoresOf(model: TimeSformer, head: string, x: tf.Tensor, views: number, reverseFrames: boolean): tf.Tensor2D {
+  const probs = tf.softmax(model.logits(reverseFrames ? tf.reverse(x, 1) : x, head));
+  return tf.mean(tf.reshape(probs, [x.shape[0] / views, views, probs.shape[1]]), 1) as tf.Tensor2D;
+}
+
+/** Evaluation's scores as graph functions, one per head, batch shape, views and frame order (see GraphCache). */
+export class CompiledScores {
+  private readonly graphs: GraphCache<null>;
+
+  constructor(xla: boolean, onNote: (line: string) => void = () => {}) {
+    this.graphs = new GraphCache(xla, "evaluation", onNote);
+  }
+
+  run(model: TimeSformer, head: string, x: tf.Tensor, views: number, reverseFrames: boolean, compute: () => tf.Tensor2D): tf.Tensor2D | undefined {
+    const key = JSON.stringify([head, x.shape, views, reverseFrames]);
+    const result = this.graphs.run(key, [...model.params.values(), x], () => ({ outputs: [compute()], meta: null }), () => [],
+      () => [tf.tidy(compute)]);
+    return result?.outputs[0] as tf.Tensor2D | undefined;
+  }
+
+  summary(): string { return this.graphs.summary("batch shapes"); }
+
+  dispose(): void { this.graphs.dispose(); }
+}
+
+/** The compiled evaluation for `mode`, or undefined where it runs eagerly (see compileAvailable). */
+export function compiledScores(mode: CompileMode, log: (line: string) => void): CompiledScores | undefined {
+  return compileAvailable(mode, "evaluation", log) ? new CompiledScores(mode === "xla", log) : undefined;
 }

@@ -5,8 +5,7 @@
 import type { Batch, BatchGroup } from "../data/batches";
 import * as tf from "@tensorflow/tfjs";
 import { TimeSformer } from "../model/timesformer";
-import { nativeKernelsActive } from "../backend/active";
-import { GraphFunction, graphSupport } from "../backend/graph";
+import { CompileMode, compileAvailable, GraphCache } from "../backend/graph";
 import { dropPathSeed, randomUniform, UniformDraw } from "../model/layers";
 
 /** The clips of one dataset within a batch: x is float32 [n, T, S, S, 3]. */
@@ -136,36 +135,9 @@ function readStep(step: StepTensors, passes: PassTensors[], batch: Batch): Gradi
   return { grads: step.grads, losses: { total, perDataset } };
 }
 
-/**
- * How a training step runs. "graph": recorded once per batch layout as a TensorFlow graph function and run as one op
- * (native backend only; about twice as fast as eager at the laptop presets); "xla": the same, compiled by XLA;
- * "eager": op by op. Where "graph" or "xla" is not available (wasm, cpu, a native build without the recorder) the
- * step runs eagerly.
- */
-export type StepMode = "eager" | "graph" | "xla";
-
-export const STEP_MODES: readonly StepMode[] = ["eager", "graph", "xla"];
-
-/** $COVER_STEP, else "graph". */
-export function stepModeFromEnv(): StepMode {
-  const value = process.env.COVER_STEP;
-  if (value === undefined || value === "") return "graph";
-  if (!(STEP_MODES as readonly string[]).includes(value)) throw new Error(`COVER_STEP must be one of ${STEP_MODES.join(", ")}, got '${value}'`);
-  return value as StepMode;
-}
-
-/**
- * The compiled steps for `mode`, or undefined where steps run eagerly: mode "eager", or a backend without graph
- * functions (said once through `log` when the native backend runs but its build lacks the recorder).
- */
-export function compiledSteps(mode: StepMode, log: (line: string) => void): CompiledSteps | undefined {
-  if (mode === "eager") return undefined;
-  const support = graphSupport();
-  if (!support.available) {
-    if (nativeKernelsActive()) log(`step: runs eagerly (${support.why})`);
-    return undefined;
-  }
-  return new CompiledSteps(mode === "xla", log);
+/** The compiled steps for `mode`, or undefined where steps run eagerly (see compileAvailable). */
+export function compiledSteps(mode: CompileMode, log: (line: string) => void): CompiledSteps | undefined {
+  return compileAvailable(mode, "step", log) ? new CompiledSteps(mode === "xla", log) : undefined;
 }
 
 /** A drop path draw of a recorded step: which pass, its place in the pass, its shape. */
@@ -178,15 +150,14 @@ interface NoiseDraw { pass: number; index: number; shape: [number, number] }
  * it runs eagerly, and `notes` says why, once.
  */
 export class CompiledSteps {
-  private readonly functions = new Map<string, { fn: GraphFunction; draws: NoiseDraw[]; gradNames: string[]; runs: number }>();
-  private readonly failed = new Set<string>();
-  readonly notes: string[] = [];
-  recordSeconds = 0;
+  private readonly graphs: GraphCache<{ draws: NoiseDraw[]; gradNames: string[] }>;
 
   /** Every dataset seen so far, by clip shape: a pass computes all of its shape's heads, so that its function depends on the number of clips only. */
   private readonly seenByShape = new Map<string, string[]>();
 
-  constructor(readonly xla: boolean, private readonly onNote: (line: string) => void = () => {}) {}
+  constructor(readonly xla: boolean, onNote: (line: string) => void = () => {}) {
+    this.graphs = new GraphCache(xla, "step", onNote);
+  }
 
   /**
    * The heads each pass of `batch` computes: every dataset of that clip shape seen so far, in the order of `order`
@@ -203,90 +174,34 @@ export class CompiledSteps {
   /** The step's tensors from the layout's function, or undefined where this step must run eagerly. */
   run(model: TimeSformer, inputs: PassTensors[], lossWeights: Record<string, number>, options: StepOptions): StepTensors | undefined {
     const key = layoutKey(inputs, [...options.trainable.keys()], lossWeights, options.labelSmoothing);
-    if (this.failed.has(key)) return undefined;
-    const params = [...model.params.values()];
-    const runtime = [...params, ...inputs.flatMap((p) => [p.clips, p.labels, ...p.weights])];
-    let recorded = this.functions.get(key);
-    if (!recorded) {
+    const runtime = [...model.params.values(), ...inputs.flatMap((p) => [p.clips, p.labels, ...p.weights])];
+    const flat = (step: StepTensors) => [step.total, ...step.perDataset, ...step.grads.values()];
+    const result = this.graphs.run(key, runtime, (addInput) => {
       const draws: NoiseDraw[] = [];
-      let gradNames: string[] = [];
-      try {
-        const fn = GraphFunction.record(runtime, (addInput) => {
-          const uniformOf = (pass: number): UniformDraw => (shape, seed, index) => {
-            const noise = randomUniform(shape, seed, index);
-            addInput(noise);
-            draws.push({ pass, index, shape });
-            return noise;
-          };
-          const step = lossTensors(model, inputs, lossWeights, options, uniformOf);
-          gradNames = [...step.grads.keys()];
-          return [step.total, ...step.perDataset, ...step.grads.values()];
-        }, { xla: this.xla });
-        recorded = { fn, draws, gradNames, runs: 0 };
-      } catch (err) {
-        this.failed.add(key);
-        return this.eager((err as Error).message);
-      }
-      this.recordSeconds += recorded.fn.info.recordSeconds;
-      this.functions.set(key, recorded);
-    }
-    const noise = recorded.draws.map((d) => randomUniform(d.shape, dropPathSeed(passSeed(options.seed, d.pass), d.index), d.index));
-    let outputs: tf.Tensor[];
-    try { outputs = recorded.fn.run([...runtime, ...noise]); } finally { tf.dispose(noise); }
-    const [total, ...rest] = outputs;
+      const uniformOf = (pass: number): UniformDraw => (shape, seed, index) => {
+        const noise = randomUniform(shape, seed, index);
+        addInput(noise);
+        draws.push({ pass, index, shape });
+        return noise;
+      };
+      const step = lossTensors(model, inputs, lossWeights, options, uniformOf);
+      return { outputs: flat(step), meta: { draws, gradNames: [...step.grads.keys()] } };
+    },
+    ({ draws }) => draws.map((d) => randomUniform(d.shape, dropPathSeed(passSeed(options.seed, d.pass), d.index), d.index)),
+    () => flat(lossTensors(model, inputs, lossWeights, options)));
+    if (!result) return undefined;
+    const [total, ...rest] = result.outputs;
     const losses = inputs.reduce((n, p) => n + p.datasets.length, 0);
-    const grads = new Map(recorded.gradNames.map((name, i) => [name, rest[losses + i]]));
-    const step: StepTensors = { total: total as tf.Scalar, perDataset: rest.slice(0, losses) as tf.Scalar[], grads };
-    // The second run of a layout (other clips and noise than it was recorded on) is checked against the eager step:
-    // a value captured when it should have been an input shows here, not as a silently wrong training.
-    if (++recorded.runs === 2) {
-      const eager = lossTensors(model, inputs, lossWeights, options);
-      const differs = stepDifference(step, eager);
-      const wrong = differs > CHECK_TOLERANCE ? step : eager;
-      tf.dispose([wrong.total, ...wrong.perDataset, ...wrong.grads.values()]);
-      if (differs > CHECK_TOLERANCE) {
-        recorded.fn.dispose();
-        this.functions.delete(key);
-        this.failed.add(key);
-        this.eager(`the recorded step differs from the eager one by ${differs.toExponential(1)} (relative), more than ${CHECK_TOLERANCE}`);
-        return eager;
-      }
-      this.checked++;
-    }
-    return step;
+    const grads = new Map(result.meta.gradNames.map((name, i) => [name, rest[losses + i]]));
+    return { total: total as tf.Scalar, perDataset: rest.slice(0, losses) as tf.Scalar[], grads };
   }
 
-  /** How many batch layouts were checked against the eager step (and agreed). */
-  checked = 0;
+  get notes(): readonly string[] { return this.graphs.notes; }
 
   /** One line: how many layouts were recorded, in how long, how many checked, and which ran eagerly. */
-  summary(): string {
-    return `step: ${this.xla ? "xla" : "graph"} functions for ${this.functions.size} batch layouts (recorded in ` +
-      `${this.recordSeconds.toFixed(1)} s; ${this.checked} checked against the eager step), ${this.failed.size} eager`;
-  }
+  summary(): string { return this.graphs.summary("batch layouts"); }
 
-  dispose(): void {
-    for (const { fn } of this.functions.values()) fn.dispose();
-    this.functions.clear();
-  }
-
-  private eager(why: string): undefined {
-    if (!this.notes.includes(why)) { this.notes.push(why); this.onNote(`step: a batch layout runs eagerly (${why})`); }
-    return undefined;
-  }
-}
-
-/** Largest relative difference a recorded step may have from the eager one (float reassociation gives ~5e-6). */
-const CHECK_TOLERANCE = 1e-3;
-
-/** The largest difference between two steps' tensors, each relative to the largest magnitude of the eager tensor. */
-function stepDifference(a: StepTensors, b: StepTensors): number {
-  const pairs: [tf.Tensor, tf.Tensor][] = [[a.total, b.total], ...a.perDataset.map((t, i): [tf.Tensor, tf.Tensor] => [t, b.perDataset[i]]),
-    ...[...a.grads].map(([name, t]): [tf.Tensor, tf.Tensor] => [t, b.grads.get(name)!])];
-  return Math.max(...pairs.map(([x, y]) => tf.tidy(() => {
-    const scale = tf.max(tf.abs(y)).dataSync()[0];
-    return tf.max(tf.abs(tf.sub(x, y))).dataSync()[0] / Math.max(scale, 1e-12);
-  })));
+  dispose(): void { this.graphs.dispose(); }
 }
 
 /** What a recorded step depends on besides its inputs' values. */

@@ -1,17 +1,18 @@
 /**
- * The recorded training step (native backend): the same loss and gradients as the eager step on batches other than
- * the one it was recorded on, drop path noise included; heads without clips get no gradient; a recording that reads
- * a value fails cleanly. On other backends the step runs eagerly (the tests that need the recorder skip, saying why;
+ * The recorded training step and evaluation (native backend): the same loss and gradients as the eager step on
+ * batches other than the one it was recorded on, drop path noise included; heads without clips get no gradient; the
+ * same evaluation scores; a recording that reads a value fails cleanly. On other backends the step runs eagerly (the tests that need the recorder skip, saying why;
  * CI runs the suite again on the native backend, where they run).
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { GraphFunction, GraphUnavailableError, graphSupport } from "../../src/backend/graph";
+import { compileModeFromEnv, GraphFunction, GraphUnavailableError, graphSupport } from "../../src/backend/graph";
 import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
 import type { Batch, BatchGroup } from "../../src/data/batches";
-import { CompiledSteps, compiledSteps, lossAndGradients, stepModeFromEnv } from "../../src/train/step";
+import { clipScores, CompiledScores } from "../../src/train/evaluate";
+import { CompiledSteps, compiledSteps, lossAndGradients } from "../../src/train/step";
 import { maxAbsDiff, withBackend } from "../helpers/tf";
 
 before(() => withBackend());
@@ -98,6 +99,26 @@ test("a head whose dataset has no clips in the batch gets no gradient, also when
   }
 });
 
+test("recorded evaluation gives the eager scores, frames in order and reversed", { skip: needsRecorder() }, () => {
+  const model = TimeSformer.create(modelConfig("micro", { classifiers: classes, timeEmbedInit: "trunc_normal" }), 6);
+  const compiled = new CompiledScores(false);
+  try {
+    for (const reverse of [false, true]) {
+      for (let call = 0; call < 3; call++) {
+        const g = group("motion", 6, 4, call, 3); // 2 clips x 3 views
+        const batch = { x: g.x, shape: g.shape, views: 3, labels: new Int32Array(2) };
+        const eager = clipScores(model, "motion", batch, reverse);
+        const recorded = clipScores(model, "motion", batch, reverse, compiled);
+        assert.equal(recorded.length, 2 * 3);
+        assert.ok(maxAbsDiff(recorded, eager) < 1e-5, `reverse ${reverse} call ${call}: ${maxAbsDiff(recorded, eager)}`);
+      }
+    }
+    assert.match(compiled.summary(), /graph functions for 2 batch shapes .*2 checked .*\), 0 eager/);
+  } finally {
+    compiled.dispose();
+  }
+});
+
 test("graph functions: inputs change per call, other tensors are captured by value; reading a value fails the recording", { skip: needsRecorder() }, () => {
   const x = tf.tensor1d([1, 2, 3]);
   const captured = tf.tensor1d([10, 20, 30]);
@@ -114,16 +135,16 @@ test("graph functions: inputs change per call, other tensors are captured by val
   assert.deepEqual([...tf.add(x, 1).dataSync()], [2, 3, 4]);
 });
 
-test("without the native recorder the step runs eagerly; COVER_STEP is checked", () => {
+test("without the native recorder the step runs eagerly; COVER_COMPILE is checked", () => {
   if (!graphSupport().available) assert.equal(compiledSteps("graph", () => {}), undefined);
-  assert.equal(compiledSteps("eager", () => {}), undefined);
-  const saved = process.env.COVER_STEP;
+  assert.equal(compiledSteps("off", () => {}), undefined);
+  const saved = process.env.COVER_COMPILE;
   try {
-    process.env.COVER_STEP = "fast";
-    assert.throws(() => stepModeFromEnv(), /COVER_STEP must be one of eager, graph, xla, got 'fast'/);
-    delete process.env.COVER_STEP;
-    assert.equal(stepModeFromEnv(), "graph");
+    process.env.COVER_COMPILE = "fast";
+    assert.throws(() => compileModeFromEnv(), /COVER_COMPILE must be one of off, graph, xla, got 'fast'/);
+    delete process.env.COVER_COMPILE;
+    assert.equal(compileModeFromEnv(), "graph");
   } finally {
-    if (saved === undefined) delete process.env.COVER_STEP; else process.env.COVER_STEP = saved;
+    if (saved === undefined) delete process.env.COVER_COMPILE; else process.env.COVER_COMPILE = saved;
   }
 });
