@@ -24,9 +24,9 @@ export interface StepOptions {
 
 /**
  * Loss and gradients (by parameter name) of one micro-batch. The groups whose clips have the same shape (the video
- * datasets, sharing T; the image datasets, T = 1) go through the backbone as one pass, and their features are split
- * for the heads: fewer, larger kernels than a pass per dataset, the same function of the inputs (nothing in the
- * model mixes the clips of a batch). Drop path draws its masks per pass.
+ * datasets, sharing T; the image datasets, T = 1) go through the backbone as one pass, and each head of the pass
+ * scores all of its clips, weighted per clip (PassTensors): fewer, larger kernels than a pass per dataset, the same
+ * function of the inputs (nothing in the model mixes the clips of a batch). Drop path draws its masks per pass.
  */
 export function lossAndGradients(model: TimeSformer, batch: Batch, lossWeights: Record<string, number>, options: StepOptions): GradientResult {
   for (const g of batch.groups) {
@@ -53,18 +53,21 @@ export interface PassTensors { shape: string; datasets: string[]; clips: tf.Tens
 /** The clip shape a pass is keyed by ([T, H, W, C]). */
 function shapeKey(g: BatchGroup): string { return g.shape.slice(1).join("x"); }
 
+/** The batch's groups by clip shape, in order of first appearance. */
+function groupsByShape(batch: Batch): Map<string, BatchGroup[]> {
+  const byShape = new Map<string, BatchGroup[]>();
+  for (const g of batch.groups) byShape.set(shapeKey(g), [...(byShape.get(shapeKey(g)) ?? []), g]);
+  return byShape;
+}
+
 /** The datasets of the batch by clip shape, in order of first appearance. */
 function datasetsOfBatch(batch: Batch): Map<string, string[]> {
-  const byShape = new Map<string, string[]>();
-  for (const g of batch.groups) byShape.set(shapeKey(g), [...(byShape.get(shapeKey(g)) ?? []), g.dataset]);
-  return byShape;
+  return new Map([...groupsByShape(batch)].map(([shape, groups]) => [shape, groups.map((g) => g.dataset)]));
 }
 
 /** The batch's passes; each pass has the heads of `datasetsByShape` for its shape (a superset of the batch's). */
 function batchTensors(batch: Batch, datasetsByShape: Map<string, string[]>): PassTensors[] {
-  const passes = new Map<string, BatchGroup[]>();
-  for (const g of batch.groups) passes.set(shapeKey(g), [...(passes.get(shapeKey(g)) ?? []), g]);
-  return [...passes].map(([shape, groups]) => {
+  return [...groupsByShape(batch)].map(([shape, groups]) => {
     const n = groups.reduce((sum, g) => sum + g.labels.length, 0);
     const datasets = datasetsByShape.get(shape)!;
     const labels = new Int32Array(n);
@@ -129,7 +132,7 @@ function readStep(step: StepTensors, passes: PassTensors[], batch: Batch): Gradi
   const total = step.total.dataSync()[0];
   tf.dispose([step.total, ...step.perDataset]);
   for (const [name, g] of step.grads) {
-    const head = /^model\.heads\.([^.]+)\./.exec(name)?.[1];
+    const head = headOf(name);
     if (head !== undefined && !present.has(head)) { g.dispose(); step.grads.delete(name); }
   }
   return { grads: step.grads, losses: { total, perDataset } };
@@ -220,11 +223,14 @@ function stackClips(groups: BatchGroup[]): tf.Tensor5D {
   return tf.tensor5d(x, [groups.reduce((n, g) => n + g.shape[0], 0), T, H, W, C]);
 }
 
+/** The head a parameter belongs to (model.heads.<head>.*), undefined for the backbone. */
+function headOf(param: string): string | undefined { return /^model\.heads\.([^.]+)\./.exec(param)?.[1]; }
+
 /** Variables of the model that a step may change: the backbone unless frozen, and the heads of `heads`. */
 export function trainableParams(model: TimeSformer, options: { freezeBackbone: boolean; heads: string[] }): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
   for (const [name, v] of model.params) {
-    const head = /^model\.heads\.([^.]+)\./.exec(name)?.[1];
+    const head = headOf(name);
     if (head !== undefined ? options.heads.includes(head) : !options.freezeBackbone) out.set(name, v);
   }
   return out;
