@@ -313,7 +313,8 @@ function patchFile(file: string, replacements: [before: string, after: string][]
 /**
  * Adds the graph recorder to tfjs-node's binding (4.22.0): the backend's handle map and context become reachable
  * from it, executeOp records while a recording is open, and graphBegin/graphInput/graphAbort/graphEnd/graphRun/graphDelete
- * are exported. The compiled training step (train/compiled-step) uses them; without them the kit runs eagerly.
+ * are exported. The recorded training step and evaluation (src/backend/graph.ts) use them; without them the kit runs
+ * eagerly.
  */
 function addGraphRecorder(dir: string, log: (line: string) => void): void {
   const binding = join(nativePackageDir(dir), "binding");

@@ -52,15 +52,22 @@ export function compileModeFromEnv(): CompileMode {
 }
 
 /**
- * Whether `mode` can compile here: not "off", and graph functions available. Says once through `log` why not when
- * the native backend runs but its build lacks the recorder (elsewhere eager is simply how the backend runs).
+ * Whether `mode` can compile here: not "off", and graph functions available. Says through `log` why not, once per
+ * process, when the native backend runs but its build lacks the recorder (elsewhere eager is simply how the backend
+ * runs).
  */
 export function compileAvailable(mode: CompileMode, what: string, log: (line: string) => void): boolean {
   if (mode === "off") return false;
   const support = graphSupport();
-  if (!support.available && nativeKernelsActive()) log(`${what}: runs eagerly (${support.why})`);
+  if (!support.available && nativeKernelsActive()) {
+    const line = `${what}: runs eagerly (${support.why})`;
+    if (!saidUnavailable.has(line)) { saidUnavailable.add(line); log(line); }
+  }
   return support.available;
 }
+
+/** What compileAvailable said already in this process (an experiment evaluates many runs; once is enough). */
+const saidUnavailable = new Set<string>();
 
 function nodeBackend(): NodeBackend & { binding: GraphBinding } {
   if (!nativeKernelsActive()) throw new GraphUnavailableError(`graph functions need the native backend (active: ${tf.getBackend()})`);
@@ -163,10 +170,10 @@ export class GraphCache<Meta> {
   /**
    * The outputs of the function for `key` on `inputs` (then `extraInputs(meta)`, the inputs it added while
    * recording, drawn afresh for this call), or undefined where the caller must compute eagerly. `record(addInput)`
-   * computes the outputs while recording; `eager()` computes the same outputs, in the same order, eagerly.
+   * computes the outputs while recording; `eager(meta)` computes the same outputs, in the same order, eagerly.
    */
   run(key: string, inputs: tf.Tensor[], record: (addInput: (t: tf.Tensor) => void) => Recorded<Meta>,
-    extraInputs: (meta: Meta) => tf.Tensor[], eager: () => tf.Tensor[]): Recorded<Meta> | undefined {
+    extraInputs: (meta: Meta) => tf.Tensor[], eager: (meta: Meta) => tf.Tensor[]): Recorded<Meta> | undefined {
     if (this.failed.has(key)) return undefined;
     let entry = this.functions.get(key);
     if (!entry) {
@@ -188,7 +195,7 @@ export class GraphCache<Meta> {
     let outputs: tf.Tensor[];
     try { outputs = entry.fn.run([...inputs, ...extra]); } finally { tf.dispose(extra); }
     if (++entry.runs === 2) {
-      const reference = eager();
+      const reference = eager(entry.meta);
       const differs = largestDifference(outputs, reference);
       if (differs > CHECK_TOLERANCE) {
         tf.dispose(outputs);

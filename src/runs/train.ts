@@ -189,7 +189,7 @@ async function finishRun(run: TrainingRun, config: RunConfig, data: RunData, out
     saveWeights(run.model, runFiles(outDir).weights, { run: config.name }, headInfo(run.model, data));
     let datasets: Record<string, DatasetResult>;
     try {
-      datasets = await evaluateModel(run.model, data, evalOptions(config), options.quiet, signal);
+      datasets = await evaluateModel(run.model, data, { ...evalOptions(config), compile: options.compile }, options.quiet, signal);
     } catch (err) {
       if (err instanceof InterruptedError) throw interruptedBy(signal, `the run finished training in ${outDir}; resuming it evaluates it`);
       throw err;

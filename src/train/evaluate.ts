@@ -22,7 +22,11 @@ export interface EvalSource {
   evalBatches(dataset: string, views: EvalViews): AsyncIterable<EvalBatch>;
 }
 
-export interface EvalOptions { views: EvalViews; reverseFrames: boolean; datasets: string[] }
+export interface EvalOptions {
+  views: EvalViews; reverseFrames: boolean; datasets: string[];
+  /** How the batches run on the native backend (default: $COVER_COMPILE, else "graph"). */
+  compile?: CompileMode;
+}
 
 export interface DatasetResult extends ClassificationResult {
   views: string;
@@ -45,7 +49,7 @@ export function clipSetOf(ids: string[]): string {
 
 /** Rejects with InterruptedError when `signal` is aborted (checked between batches). */
 export async function evaluateModel(model: TimeSformer, source: EvalSource, options: EvalOptions, quiet = false, signal?: AbortSignal): Promise<Record<string, DatasetResult>> {
-  const compiled = compiledScores(compileModeFromEnv(), quiet ? () => {} : console.error);
+  const compiled = compiledScores(options.compile ?? compileModeFromEnv(), quiet ? () => {} : console.error);
   try {
     return await evaluateDatasets(model, source, options, quiet, signal, compiled);
   } finally {

@@ -1,7 +1,8 @@
 /**
  * The flat optimisers (one concatenated buffer per step) give exactly the numbers of the textbook per-parameter
  * update, also when a parameter gets no gradient in some steps, across micro-batch accumulation and across a
- * state() / restore() round trip (what a checkpoint does).
+ * state() / restore() round trip (what a checkpoint does), whether a step updates the model in one flat block or in
+ * several; and a step's intermediates are the size of a block, not of the model.
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -75,17 +76,17 @@ function assertIdentical(actual: Map<string, tf.Variable>, expected: Map<string,
 describe("flat optimisers", () => {
   before(() => withBackend());
 
-  test("AdamW: bit-identical to the per-parameter update, with accumulation, a sometimes-missing head and a checkpoint round trip", () => {
+  for (const blockElements of [undefined, 16]) test(`AdamW: bit-identical to the per-parameter update, with accumulation, a sometimes-missing head and a checkpoint round trip (${blockElements ? `blocks of ${blockElements} values` : "one block"})`, () => {
     const expected = referenceAdamW(5, 2, 1e-2, 0.05);
     const params = makeParams();
-    let opt = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, params);
+    let opt = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, params, blockElements);
     for (let s = 0; s < 5; s++) {
       if (s === 3) { // a checkpoint: the state by name, restored into a new optimiser
         const saved = new Map([...opt.state()].map(([k, t]) => [k, t.clone()]));
         assert.ok(saved.has("model.heads.b.weight.m") && saved.has("adamw.step"), [...saved.keys()].join(", "));
         assert.deepEqual(saved.get("model.heads.b.weight.v")!.shape, SHAPES["model.heads.b.weight"]);
         opt.dispose();
-        opt = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, params);
+        opt = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, params, blockElements);
         opt.restore(saved);
       }
       for (let k = 0; k < 2; k++) opt.accumulate(gradients(s, k));
@@ -95,10 +96,10 @@ describe("flat optimisers", () => {
     opt.dispose();
   });
 
-  test("SGD with momentum and weight decay: bit-identical to the per-parameter update", () => {
+  for (const blockElements of [undefined, 16]) test(`SGD with momentum and weight decay: bit-identical to the per-parameter update (${blockElements ? `blocks of ${blockElements} values` : "one block"})`, () => {
     const expected = referenceSgd(4, 0.1, 0.9, 1e-3);
     const params = makeParams();
-    const opt = new MomentumSgd({ momentum: 0.9, weightDecay: 1e-3 }, params);
+    const opt = new MomentumSgd({ momentum: 0.9, weightDecay: 1e-3 }, params, blockElements);
     for (let s = 0; s < 4; s++) { opt.accumulate(gradients(s, 0)); opt.step(0.1); }
     assertIdentical(params, expected);
     opt.dispose();
@@ -112,6 +113,21 @@ describe("flat optimisers", () => {
     const before = tf.memory().numTensors;
     for (let s = 0; s < 4; s++) { opt.accumulate(gradients(2, s)); opt.step(1e-3); }
     assert.equal(tf.memory().numTensors, before);
+    opt.dispose();
+  });
+
+  test("a step holds intermediates of one block at a time, not of the whole model", async () => {
+    const params = makeParams();
+    const opt = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, params, 16);
+    opt.accumulate(gradients(0, 0));
+    opt.step(1e-3);
+    opt.accumulate(gradients(2, 0));
+    const before = tf.memory().numBytes;
+    const { peakBytes } = await tf.profile(() => opt.step(1e-3));
+    // The largest block is one parameter of 30 values; the model has 67. Holding every intermediate of a
+    // whole-model update (about twenty model-sized buffers) would add over 5,000 bytes.
+    const largestBlockBytes = 30 * 4;
+    assert.ok(peakBytes - before <= 10 * largestBlockBytes, `a step added ${peakBytes - before} bytes at its peak, more than 10 blocks of ${largestBlockBytes}`);
     opt.dispose();
   });
 });
