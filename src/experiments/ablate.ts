@@ -29,8 +29,8 @@ import { defaultRunsRoot } from "../util/paths";
 import { RunCache } from "../runs/cache";
 import { fromRun, imagePretrainRun } from "../runs/factories";
 import { Scale, scaleSettings } from "../runs/scales";
+import { PathContext, SettingValue, setPath } from "../util/dotted-path";
 
-export type SettingValue = string | number | boolean | null;
 /** Dotted path into a RunConfig -> the values it takes. */
 export type Variations = Record<string, SettingValue[]>;
 
@@ -203,48 +203,14 @@ export function settingGrid(vary: Variations): Record<string, SettingValue>[] {
 /** The base with each path set; a run name that tells the settings apart; checked like any RunConfig. */
 export function variedConfig(base: RunConfig, setting: Record<string, SettingValue>): RunConfig {
   const config = structuredClone(base);
-  for (const [path, value] of Object.entries(setting)) setPath(config as unknown as Record<string, unknown>, path, value);
+  for (const [path, value] of Object.entries(setting)) setPath(config as unknown as Record<string, unknown>, path, value, RUN_CONFIG_PATHS);
   config.name = runName(base, setting);
   validateRunConfig(config);
   return config;
 }
 
 /** Record fields whose keys are dataset names: a path may add a key there, everywhere else it must exist. */
-const OPEN_RECORDS = new Set(["train", "sampling"]);
-
-/**
- * Sets a dotted path. Dataset names may hold dots (`train.data-manifests/k400.json`), so at each level the longest
- * run of remaining segments that is an existing key is taken first.
- */
-export function setPath(target: Record<string, unknown>, path: string, value: SettingValue): void {
-  const segments = path.split(".");
-  let node: Record<string, unknown> = target;
-  const walked: string[] = [];
-  for (;;) {
-    let take = segments.length;
-    while (take > 0 && !Object.hasOwn(node, segments.slice(0, take).join("."))) take--;
-    if (take === 0) {
-      if (!OPEN_RECORDS.has(walked.join(".")) || segments.join(".") === "__proto__") {
-        const where = walked.length ? walked.join(".") : "the run config";
-        throw new Error(`ablation: '${path}' is not a field of the base run (${where} has: ${Object.keys(node).join(", ")})`);
-      }
-      take = segments.length;
-    }
-    const key = segments.splice(0, take).join(".");
-    if (segments.length === 0) {
-      const old = node[key];
-      if (old !== undefined && old !== null && value !== null && typeof old !== typeof value) {
-        throw new Error(`ablation: '${path}' is a ${typeof old} in the base run (${JSON.stringify(old)}), got ${JSON.stringify(value)}`);
-      }
-      node[key] = value;
-      return;
-    }
-    const next = node[key];
-    if (typeof next !== "object" || next === null || Array.isArray(next)) throw new Error(`ablation: '${path}': ${[...walked, key].join(".")} is not an object`);
-    node = next as Record<string, unknown>;
-    walked.push(key);
-  }
-}
+export const RUN_CONFIG_PATHS: PathContext = { who: "ablation", target: "the base run", root: "the run config", openRecords: new Set(["train", "sampling"]) };
 
 function runName(base: RunConfig, setting: Record<string, SettingValue>): string {
   const parts = Object.entries(setting).map(([path, v]) => `${path.split(".").pop()}=${String(v)}`);

@@ -1,4 +1,5 @@
 /** What an experiment is: runs (shared through the run cache) turned into tables and figures beside the paper's. */
+import type { SettingValue } from "../util/dotted-path";
 import type { FigureSpec, PanelLabel } from "../report/figure";
 import type { ResultRow, Table } from "../report/table";
 import type { DatasetResult } from "../train/evaluate";
@@ -52,6 +53,8 @@ export interface ExperimentOutput extends Presentation {
   findings: string[];
   /** The runs behind the numbers, keyed "<what> (seed N)". */
   runs: Record<string, string>;
+  /** Settings of the scale changed for this experiment, by dotted path (absent: the scale's own recipe). */
+  set?: Record<string, SettingValue>;
 }
 
 export interface Experiment {

@@ -13,7 +13,8 @@ import { RunConfig } from "../runs/config";
 import { readRunResults, RunResults } from "../runs/folder";
 import { experiment } from "./registry";
 import { CachedRun, RunCache } from "../runs/cache";
-import { Scale, scaleSettings } from "../runs/scales";
+import { Scale, scaleSettings, withSettings } from "../runs/scales";
+import type { SettingValue } from "../util/dotted-path";
 
 export interface PlannedRun {
   name: string;
@@ -74,12 +75,12 @@ function plannedRun(config: RunConfig, dir: string): PlannedRun {
   return { name: config.name, dir, config, ...(pendingInit && { after: pendingInit }) };
 }
 
-export interface PlanOptions { scale: Scale; seeds: number[]; runsRoot: string }
+export interface PlanOptions { scale: Scale; seeds: number[]; runsRoot: string; set?: Record<string, SettingValue> }
 
 /** The unfinished runs of an experiment over its seeds, without training anything. */
 export async function planExperiment(name: string, options: PlanOptions): Promise<ExperimentPlan> {
   const e = experiment(name);
-  const settings = scaleSettings(options.scale);
+  const settings = withSettings(scaleSettings(options.scale), options.set ?? {});
   const cache = new PlanningRunCache(options.runsRoot);
   const signal = new AbortController().signal;
   let stoppedBy: string | undefined;

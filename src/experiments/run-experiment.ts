@@ -19,7 +19,8 @@ import { Executor, trainOnSlurm } from "./executor";
 import { planExperiment } from "./planning";
 import { experiment } from "./registry";
 import { RunCache } from "../runs/cache";
-import { Role, Scale, scaleSettings } from "../runs/scales";
+import { Role, Scale, scaleSettings, withSettings } from "../runs/scales";
+import type { SettingValue } from "../util/dotted-path";
 import { readRunResults } from "../runs/folder";
 
 export interface ExperimentOptions {
@@ -41,6 +42,8 @@ export interface ExperimentOptions {
    * folder every node of the cluster sees.
    */
   executor?: Executor;
+  /** The scale's settings changed by dotted path (e.g. `{ "optim.epochs": 12 }`): the experiment with another recipe. */
+  set?: Record<string, SettingValue>;
 }
 
 export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentOutput> {
@@ -54,11 +57,11 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
     throw new Error(`experiment ${name}: seeds must be distinct non-negative integers, got [${seeds.join(", ")}]`);
   }
   const e = experiment(name);
-  const settings = scaleSettings(scale);
+  const settings = withSettings(scaleSettings(scale), options.set ?? {});
   const quiet = options.quiet ?? false;
   const runsRoot = options.runsRoot ?? defaultRunsRoot();
   if (options.executor?.kind === "slurm") {
-    await trainOnSlurm(name, () => planExperiment(name, { scale, seeds, runsRoot }), options.executor, { runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
+    await trainOnSlurm(name, () => planExperiment(name, { scale, seeds, runsRoot, set: options.set }), options.executor, { runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
   }
   const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];
@@ -71,7 +74,9 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
     }).finally(() => setProgressContext(""));
     perSeed.push({ seed, output });
   }
-  const output = combineSeeds(name, scale, perSeed);
+  const set = options.set && Object.keys(options.set).length > 0 ? options.set : undefined;
+  const output = { ...combineSeeds(name, scale, perSeed), ...(set && { set }) };
+  if (set) output.findings.unshift(`recipe: the ${scale} scale with ${Object.entries(set).map(([path, v]) => `${path} = ${JSON.stringify(v)}`).join(", ")}`);
   if (options.exportResults !== false) await exportExperiment(output, options.out);
   return output;
 }
@@ -184,7 +189,7 @@ export async function exportExperiment(output: ExperimentOutput, out: string): P
     await report.close();
   }
   writeFileAtomic(join(out, "findings.json"), JSON.stringify({
-    experiment: output.name, scale: output.scale, seeds: output.seeds, claims: output.claims, findings: output.findings,
+    experiment: output.name, scale: output.scale, ...(output.set && { set: output.set }), seeds: output.seeds, claims: output.claims, findings: output.findings,
     runs: output.runs, rows: output.rows,
   }, null, 2) + "\n");
 }

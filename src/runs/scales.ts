@@ -6,6 +6,7 @@
 import type { EvalViews } from "../data/augment";
 import { ModelSpec, OptimSpec, PAPER_OPTIM, RunConfig } from "./config";
 import { PAPER_SCHEDULE } from "../train/schedule";
+import { SettingValue, setPath } from "../util/dotted-path";
 
 export type Scale = "smoke" | "cpu" | "paper";
 export const SCALES: Scale[] = ["smoke", "cpu", "paper"];
@@ -99,4 +100,16 @@ export function scaleSettings(scale: string): ScaleSettings {
   const s = SCALE_SETTINGS[scale as Scale];
   if (!s) throw new Error(`unknown scale '${scale}' (known: ${SCALES.join(", ")})`);
   return s;
+}
+
+/**
+ * A scale's settings with fields replaced by dotted path (`optim.epochs`, `model.dropPath`): an experiment run with
+ * another recipe. Unknown paths and values of another type than the field's are errors.
+ */
+export function withSettings(settings: ScaleSettings, set: Record<string, SettingValue>): ScaleSettings {
+  const changed = structuredClone(settings);
+  for (const [path, value] of Object.entries(set)) {
+    setPath(changed as unknown as Record<string, unknown>, path, value, { who: "experiment", target: "the scale's settings", root: "the settings" });
+  }
+  return changed;
 }

@@ -3,7 +3,8 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ablate, setPath, settingGrid, variedConfig } from "../../src/experiments/ablate";
+import { ablate, RUN_CONFIG_PATHS, settingGrid, variedConfig } from "../../src/experiments/ablate";
+import { setPath } from "../../src/util/dotted-path";
 import { resolveRunConfig } from "../../src/runs/named";
 import { SlurmCommands } from "../../src/experiments/slurm";
 import type { RunConfig } from "../../src/runs/config";
@@ -35,16 +36,16 @@ describe("ablation settings", () => {
 
   test("a dataset name with dots is one key; a new dataset may join the mixture, nothing else may be invented", () => {
     const target = { train: { "data-manifests/k400.json": 1 } } as Record<string, unknown>;
-    setPath(target, "train.data-manifests/k400.json", 0.25);
+    setPath(target, "train.data-manifests/k400.json", 0.25, RUN_CONFIG_PATHS);
     assert.deepEqual(target.train, { "data-manifests/k400.json": 0.25 });
-    setPath(target, "train.extra.v2", 1);
+    setPath(target, "train.extra.v2", 1, RUN_CONFIG_PATHS);
     assert.deepEqual(target.train, { "data-manifests/k400.json": 0.25, "extra.v2": 1 });
     assert.throws(() => variedConfig(base(), { "model.prest": "tiny" }), /'model.prest' is not a field of the base run \(model has: preset, frames, imageSize\)/);
     assert.throws(() => variedConfig(base(), { optimizer: "sgd" }), /'optimizer' is not a field of the base run \(the run config has: name, seed/);
     assert.throws(() => variedConfig(base(), { "model.preset.size": 3 }), /model.preset is not an object/);
     assert.throws(() => variedConfig(base(), { "optim.epochs": "many" }), /'optim.epochs' is a number in the base run \(1\), got "many"/);
     assert.throws(() => variedConfig(base(), { "train.builtin-digits-images": -1 }), /train\.builtin-digits-images: expected a non-negative number, got -1/);
-    assert.throws(() => setPath({ train: {} }, "train.__proto__", 1), /not a field/);
+    assert.throws(() => setPath({ train: {} }, "train.__proto__", 1, RUN_CONFIG_PATHS), /not a field/);
   });
 });
 

@@ -1,5 +1,6 @@
 import { Scale, SCALES } from "../../runs/scales";
-import type { SettingValue, Variations } from "../../experiments/ablate";
+import type { Variations } from "../../experiments/ablate";
+import { parseSettingValue } from "../../util/dotted-path";
 import { Flags, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
@@ -70,15 +71,8 @@ export function parseVariations(flags: string[]): Variations {
     if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--vary takes PATH=V1,V2,..., got '${flag}'`);
     const path = flag.slice(0, eq);
     if (path in vary) throw new UsageError(`--vary ${path} is given twice`);
-    vary[path] = flag.slice(eq + 1).split(",").map((v) => settingValue(v.trim()));
+    vary[path] = flag.slice(eq + 1).split(",").map((v) => parseSettingValue(v.trim()));
   }
   return vary;
 }
 
-function settingValue(text: string): SettingValue {
-  try {
-    const v: unknown = JSON.parse(text);
-    if (v === null || ["string", "number", "boolean"].includes(typeof v)) return v as SettingValue;
-  } catch { /* plain text */ }
-  return text;
-}

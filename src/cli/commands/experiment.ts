@@ -5,6 +5,7 @@ import { BackendRequest, backendRequest, describeBackend, selectBackend } from "
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../command";
 import { didYouMean } from "../../util/suggest";
+import { parseSettingValue, SettingValue } from "../../util/dotted-path";
 
 /** The experiments' names and titles, without loading them (the registry loads tfjs and danfojs). */
 const EXPERIMENT_TITLES: Record<string, string> = {
@@ -19,6 +20,19 @@ const EXPERIMENT_TITLES: Record<string, string> = {
 
 export const EXPERIMENT_NAMES = Object.keys(EXPERIMENT_TITLES);
 
+/** `--set path=value` flags -> {path: value}. */
+export function parseSettings(flags: string[]): Record<string, SettingValue> {
+  const set: Record<string, SettingValue> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--set takes PATH=VALUE, got '${flag}'`);
+    const path = flag.slice(0, eq);
+    if (path in set) throw new UsageError(`--set ${path} is given twice`);
+    set[path] = parseSettingValue(flag.slice(eq + 1).trim());
+  }
+  return set;
+}
+
 /** The executors' names, without loading the experiments. */
 const EXECUTOR_KINDS = ["local", "slurm"] as const;
 
@@ -28,20 +42,22 @@ export const EXECUTOR_OPTIONS = {
 } as const;
 
 export const command: Command = {
-  usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--runs DIR] [--backend B] [--quiet]
+  usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--set PATH=V ...] [--runs DIR] [--backend B] [--quiet]
                         [--executor local|slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
   names: ${Object.entries(EXPERIMENT_TITLES).map(([name, title]) => `\n    ${name.padEnd(20)} ${title}`).join("")}
   Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json. Training runs go to
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
   paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
+  --set    changes the scale's recipe by dotted path, e.g. --set optim.epochs=12 --set model.dropPath=0.1 (values are
+           JSON or plain text; findings.json records them). Runs with other settings are other runs in the cache.
   Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
   --executor slurm: every missing run becomes a task of an sbatch job array (\`cover train\` in the run's folder,
   --requeue, SIGTERM 60 s before the time limit; runs with the same dependency share one array, and runs started from
   another run's weights wait for its task with afterok), then the command waits, polling squeue every --poll seconds (default 30) and showing each run's step, and builds the tables
   here once every run is done. --no-wait prints the job ids and returns. The same command again resubmits only
   the runs still missing. The runs folder must be on a file system every node sees (see docs/cluster.md).`,
-  options: { out: "string", scale: "string", seed: "string", seeds: "string", runs: "string", backend: "string", quiet: "boolean", ...EXECUTOR_OPTIONS },
+  options: { out: "string", scale: "string", seed: "string", seeds: "string", set: "strings", runs: "string", backend: "string", quiet: "boolean", ...EXECUTOR_OPTIONS },
   async run(flags: Flags): Promise<number> {
     const [name, extra] = flags.positionals;
     if (!name) throw new UsageError("an experiment name is needed");
@@ -51,6 +67,7 @@ export const command: Command = {
     const scale = (flags.string("scale") ?? "cpu") as Scale;
     if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, got '${scale}'${didYouMean(scale, SCALES)}`);
     const seeds = parseSeeds(flags.string("seeds"), flags.string("seed"));
+    const set = parseSettings(flags.strings("set"));
     const runsRoot = flags.string("runs");
     const quiet = flags.bool("quiet");
     const backend = backendRequest(flags);
@@ -63,11 +80,11 @@ export const command: Command = {
       if (noWait && executor.kind === "slurm") {
         const { planExperiment } = require("../../experiments/planning") as typeof import("../../experiments/planning");
         const root = runsRoot ?? defaultRunsRoot();
-        return await submitOnly(name, () => planExperiment(name, { scale, seeds, runsRoot: root }), executor, root);
+        return await submitOnly(name, () => planExperiment(name, { scale, seeds, runsRoot: root, set }), executor, root);
       }
       const choice = await selectBackend(backend);
       if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
-      const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal, executor });
+      const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal, executor, set });
       for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
       console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
       console.error(`\nexports in ${out}`);

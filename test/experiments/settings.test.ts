@@ -1,0 +1,37 @@
+/**
+ * An experiment with another recipe (`cover experiment NAME --set optim.epochs=12`): the scale's settings changed
+ * by dotted path reach the runs the experiment asks for, and only them; a path that is not a setting, or a value of
+ * another type, is an error naming what there is.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { UsageError } from "../../src/cli/args";
+import { parseSettings } from "../../src/cli/commands/experiment";
+import { planExperiment } from "../../src/experiments/planning";
+import { scaleSettings, withSettings } from "../../src/runs/scales";
+import { tempDir } from "../helpers/tf";
+
+describe("experiment settings by dotted path", () => {
+  test("--set optim.epochs reaches the runs trained with the scale's optimiser, not image pre-training (its own epochs)", async () => {
+    const root = tempDir("set");
+    const plain = await planExperiment("frame-reversal", { scale: "smoke", seeds: [0], runsRoot: root });
+    const longer = await planExperiment("frame-reversal", { scale: "smoke", seeds: [0], runsRoot: root, set: { "optim.epochs": 3 } });
+    const [prePlain, coverPlain] = plain.runs;
+    const [preLonger, coverLonger] = longer.runs;
+    assert.equal(coverPlain.config.optim.epochs, 1);
+    assert.equal(coverLonger.config.optim.epochs, 3);
+    assert.equal(preLonger.dir, prePlain.dir, "image pre-training is the same run, shared");
+    assert.notEqual(coverLonger.dir, coverPlain.dir, "a run with other settings is another run in the cache");
+    assert.equal(scaleSettings("smoke").optim.epochs, 1, "the scale's own settings are not changed");
+  });
+
+  test("unknown paths, wrong types and malformed flags are errors that say what there is", () => {
+    const smoke = scaleSettings("smoke");
+    assert.throws(() => withSettings(smoke, { "optim.epoch": 3 }), /experiment: 'optim.epoch' is not a field of the scale's settings \(optim has: .*epochs/);
+    assert.throws(() => withSettings(smoke, { "optim.epochs": "many" }), /'optim.epochs' is a number in the scale's settings \(1\), got "many"/);
+    assert.throws(() => withSettings(smoke, { recipe: 1 }), /'recipe' is not a field of the scale's settings \(the settings has: datasets, model/);
+    assert.deepEqual(parseSettings(["optim.epochs=12", "optim.schedule.decay=cosine"]), { "optim.epochs": 12, "optim.schedule.decay": "cosine" });
+    assert.throws(() => parseSettings(["optim.epochs"]), (err: unknown) => err instanceof UsageError && /--set takes PATH=VALUE, got 'optim.epochs'/.test(err.message));
+    assert.throws(() => parseSettings(["optim.epochs=1", "optim.epochs=2"]), /--set optim.epochs is given twice/);
+  });
+});
