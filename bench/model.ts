@@ -42,7 +42,7 @@ interface BenchConfig {
   overrides: Partial<TimeSformerConfig>;
   batch: number;
   modes: Mode[];
-  /** Timed steps (after `warmup` untimed ones). */
+  /** Timed steps (after `warmup` untimed ones: at least 2, since a recorded step is recorded at its first call and checked against the eager one at its second). */
   steps: number;
   warmup: number;
 }
@@ -52,10 +52,10 @@ const DROP_PATH = 0.1;
 const CONFIGS: BenchConfig[] = [
   { name: "tiny-b8", preset: "tiny", overrides: {}, batch: 8, modes: ["train", "inference"], steps: 20, warmup: 3 },
   { name: "tiny-b32", preset: "tiny", overrides: {}, batch: 32, modes: ["train", "inference"], steps: 8, warmup: 2 },
-  { name: "small-b32", preset: "small", overrides: {}, batch: 32, modes: ["train", "inference"], steps: 4, warmup: 1 },
+  { name: "small-b32", preset: "small", overrides: {}, batch: 32, modes: ["train", "inference"], steps: 4, warmup: 2 },
   // compute-bound: wide enough that matmuls dominate (dim 384, 6 blocks, 6 heads of 64)
-  { name: "d384x6-b8", preset: "small", overrides: { dim: 384, depth: 6, numHeads: 6 }, batch: 8, modes: ["train", "inference"], steps: 4, warmup: 1 },
-  { name: "base-8x224-b1", preset: "base", overrides: {}, batch: 1, modes: ["inference"], steps: 2, warmup: 1 },
+  { name: "d384x6-b8", preset: "small", overrides: { dim: 384, depth: 6, numHeads: 6 }, batch: 8, modes: ["train", "inference"], steps: 4, warmup: 2 },
+  { name: "base-8x224-b1", preset: "base", overrides: {}, batch: 1, modes: ["inference"], steps: 2, warmup: 2 },
 ];
 
 /** What one child process measured. */

@@ -18,7 +18,8 @@ export function runSchedule(config: RunConfig, microBatchesPerEpoch: number): Ru
  * twice the forward), measured with `npm run bench:model` (tiny TimeSformer 8x32, batch 8, Adam) on a 2-core
  * machine: tensorflow op by op 22.4, wasm 9.1; cpu from its measured 22-25 s per step of the same model.
  * "tensorflow:graph" (the recorded step) is 22.4 times the ratio of op-by-op to recorded CPU time per step measured
- * side by side at the same config (333 / 161 ms, bench/results/model-step.json). No GPU was measured.
+ * side by side at the same config (333 / 161 ms; on a faster machine of the same kind later, 133 / 78 ms and wasm 573
+ * ms, bench/results/model.json: machines differ, so these are rough). No GPU was measured.
  */
 export const TRAIN_GFLOPS_PER_SECOND: Readonly<Partial<Record<string, number>>> = { tensorflow: 22.4, "tensorflow:graph": 46.3, wasm: 9.1, cpu: 0.31 };
 
