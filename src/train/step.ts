@@ -220,8 +220,10 @@ const CHECK_CLIPS = 4;
  * gradients add up to the batch's; each chunk's drop path noise is its rows of the whole pass's draw.
  */
 function referenceInChunks(model: TimeSformer, passes: PassTensors[], lossWeights: Record<string, number>, options: StepOptions, gradNames: string[]): tf.Tensor[] {
-  const perDatasetOffsets = passes.map((_, i) => passes.slice(0, i).reduce((n, p) => n + p.datasets.length, 0));
-  let sums: tf.Tensor[] = [];
+  // Outputs in the recorded order: the total, each pass's per-dataset losses, the gradients.
+  const lossAt = passes.map((_, i) => 1 + passes.slice(0, i).reduce((n, p) => n + p.datasets.length, 0));
+  const gradAt = 1 + passes.reduce((n, p) => n + p.datasets.length, 0);
+  const sums: (tf.Tensor | undefined)[] = new Array(gradAt + gradNames.length);
   const add = (at: number, t: tf.Tensor) => { const prev = sums[at]; sums[at] = tf.keep(prev ? tf.add(prev, t) : tf.clone(t)); prev?.dispose(); };
   passes.forEach((p, pass) => {
     const n = p.clips.shape[0];
@@ -232,22 +234,19 @@ function referenceInChunks(model: TimeSformer, passes: PassTensors[], lossWeight
           ...p, clips: tf.slice(p.clips, start, size), labels: tf.slice(p.labels, start, size), weights: p.weights.map((w) => tf.slice(w, start, size)),
         };
         const uniform: UniformDraw = (shape, _seed, index) => {
-          const perClip = shape[0] / size;
-          const whole = randomUniform([perClip * n, 1], dropPathSeed(passSeed(options.seed, pass), index), index);
-          return tf.slice(whole, [perClip * start, 0], shape);
+          const rowsPerClip = shape[0] / size;
+          const whole = randomUniform([rowsPerClip * n, 1], dropPathSeed(passSeed(options.seed, pass), index), index);
+          return tf.slice(whole, [rowsPerClip * start, 0], shape);
         };
         const step = lossTensors(model, [chunk], lossWeights, options, () => uniform);
         add(0, step.total);
-        step.perDataset.forEach((loss, d) => add(1 + perDatasetOffsets[pass] + d, loss));
-        const losses = passes.reduce((k, q) => k + q.datasets.length, 0);
-        gradNames.forEach((name, g) => { const grad = step.grads.get(name); if (grad) add(1 + losses + g, grad); });
+        step.perDataset.forEach((loss, d) => add(lossAt[pass] + d, loss));
+        gradNames.forEach((name, g) => { const grad = step.grads.get(name); if (grad) add(gradAt + g, grad); });
         tf.dispose([step.total, ...step.perDataset]);
       });
     }
   });
-  const count = 1 + passes.reduce((k, q) => k + q.datasets.length, 0) + gradNames.length;
-  sums = Array.from({ length: count }, (_, i) => sums[i] ?? tf.zeros(i <= count - gradNames.length - 1 ? [] : model.params.get(gradNames[i - (count - gradNames.length)])!.shape));
-  return sums;
+  return Array.from(sums, (t, i) => t ?? tf.zeros(i < gradAt ? [] : model.params.get(gradNames[i - gradAt])!.shape));
 }
 
 /** What a recorded step depends on besides its inputs' values. */
