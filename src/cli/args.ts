@@ -11,6 +11,19 @@ export type OptionSpecs = Readonly<Record<string, "string" | "strings" | "boolea
 
 export class UsageError extends Error {}
 
+/** Repeated `--<option> PATH=TEXT` flags as [path, text] pairs; `form` names the text in errors (e.g. "VALUE"). */
+export function pathAssignments(flags: string[], option: string, form: string): [string, string][] {
+  const seen = new Set<string>();
+  return flags.map((flag): [string, string] => {
+    const eq = flag.indexOf("=");
+    if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--${option} takes PATH=${form}, got '${flag}'`);
+    const path = flag.slice(0, eq);
+    if (seen.has(path)) throw new UsageError(`--${option} ${path} is given twice`);
+    seen.add(path);
+    return [path, flag.slice(eq + 1)];
+  });
+}
+
 type Values = Record<string, string | string[] | boolean | undefined>;
 
 /** Parses argv against `options` (plus --help / -h); throws UsageError naming the offending option. */

@@ -103,8 +103,9 @@ export function scaleSettings(scale: string): ScaleSettings {
 }
 
 /**
- * A scale's settings with fields replaced by dotted path (`optim.epochs`, `model.dropPath`): an experiment run with
- * another recipe. Unknown paths and values of another type than the field's are errors.
+ * A scale's settings with fields replaced by dotted path (`optim.epochs`, `optim.schedule.baseLr`): an experiment run
+ * with another recipe. Unknown paths (a field the scale leaves out included) and values of another type than the
+ * field's are errors.
  */
 export function withSettings(settings: ScaleSettings, set: Record<string, SettingValue>): ScaleSettings {
   const changed = structuredClone(settings);

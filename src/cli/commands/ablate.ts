@@ -1,7 +1,7 @@
 import { Scale, SCALES } from "../../runs/scales";
 import type { Variations } from "../../experiments/ablate";
 import { parseSettingValue } from "../../util/dotted-path";
-import { Flags, UsageError } from "../args";
+import { Flags, pathAssignments, UsageError } from "../args";
 import { backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../command";
@@ -65,14 +65,6 @@ export const command: Command = {
 /** `--vary path=v1,v2` flags -> {path: [v1, v2]}; each value JSON where it parses, else text. */
 export function parseVariations(flags: string[]): Variations {
   if (flags.length === 0) throw new UsageError("give at least one --vary PATH=V1,V2");
-  const vary: Variations = {};
-  for (const flag of flags) {
-    const eq = flag.indexOf("=");
-    if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--vary takes PATH=V1,V2,..., got '${flag}'`);
-    const path = flag.slice(0, eq);
-    if (path in vary) throw new UsageError(`--vary ${path} is given twice`);
-    vary[path] = flag.slice(eq + 1).split(",").map((v) => parseSettingValue(v.trim()));
-  }
-  return vary;
+  return Object.fromEntries(pathAssignments(flags, "vary", "V1,V2,...").map(([path, text]) => [path, text.split(",").map((v) => parseSettingValue(v.trim()))]));
 }
 

@@ -1,6 +1,6 @@
 import type { Executor, Planner, SlurmExecutor } from "../../experiments/executor";
 import { Scale, SCALES } from "../../runs/scales";
-import { Flags, UsageError } from "../args";
+import { Flags, pathAssignments, UsageError } from "../args";
 import { BackendRequest, backendRequest, describeBackend, selectBackend } from "../backend-flag";
 import { cliInterrupts } from "../interrupt";
 import type { Command } from "../command";
@@ -22,15 +22,7 @@ export const EXPERIMENT_NAMES = Object.keys(EXPERIMENT_TITLES);
 
 /** `--set path=value` flags -> {path: value}. */
 export function parseSettings(flags: string[]): Record<string, SettingValue> {
-  const set: Record<string, SettingValue> = {};
-  for (const flag of flags) {
-    const eq = flag.indexOf("=");
-    if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--set takes PATH=VALUE, got '${flag}'`);
-    const path = flag.slice(0, eq);
-    if (path in set) throw new UsageError(`--set ${path} is given twice`);
-    set[path] = parseSettingValue(flag.slice(eq + 1).trim());
-  }
-  return set;
+  return Object.fromEntries(pathAssignments(flags, "set", "VALUE").map(([path, text]) => [path, parseSettingValue(text.trim())]));
 }
 
 /** The executors' names, without loading the experiments. */
@@ -49,7 +41,7 @@ export const command: Command = {
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
   paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
-  --set    changes the scale's recipe by dotted path, e.g. --set optim.epochs=12 --set model.dropPath=0.1 (values are
+  --set    changes the scale's recipe by dotted path, e.g. --set optim.epochs=12 --set optim.schedule.baseLr=5e-4 (values are
            JSON or plain text; findings.json records them). Runs with other settings are other runs in the cache.
   Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
   --executor slurm: every missing run becomes a task of an sbatch job array (\`cover train\` in the run's folder,
