@@ -70,7 +70,7 @@ abstract class AccumulatingOptimizer {
       const param = tf.tidy(() => flatten(names.map((n) => this.params.get(n)!)));
       const { next, slots } = this.update(param, grad, block.slots, block.mask, lr);
       tf.dispose([param, grad]);
-      for (const [kind, t] of slots) { block.slots.get(kind)?.dispose(); block.slots.set(kind, t); }
+      for (const [kind, t] of slots) block.slots.set(kind, t); // update() disposed the old ones
       const pieces = unflatten(next, block.layout);
       next.dispose();
       names.forEach((n, i) => { this.params.get(n)!.assign(pieces[i]); pieces[i].dispose(); });
