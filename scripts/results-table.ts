@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Claim } from "../src/experiments/claims";
+import { Claim, resolutionText } from "../src/experiments/claims";
 import { EXPERIMENTS } from "../src/experiments/registry";
 import { PROJECT_ROOT } from "../src/util/paths";
 
@@ -21,17 +21,17 @@ function paperText(c: Claim): string {
 }
 
 export function claimsTable(resultsDir: string, linkPrefix: string): string {
-  const lines = ["| experiment | claim | paper | kit (95% interval) | seeds | verdict |", "|---|---|---|---|---|---|"];
+  const lines = ["| experiment | claim | paper | kit (95% interval) | seeds | verdict | if inconclusive: could it decide an effect the paper's size? |", "|---|---|---|---|---|---|---|"];
   for (const e of Object.values(EXPERIMENTS)) {
     const path = join(resultsDir, e.name, "findings.json");
     const findings = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Findings) : null;
     const link = `[${e.name}](${linkPrefix}${e.name}/findings.json) (${e.paper})`;
     if (!findings?.claims?.length) {
-      lines.push(`| ${link} | not yet run with the current recipe${findings ? " (its folder holds the previous recipe's one-seed numbers)" : ""} | | | | |`);
+      lines.push(`| ${link} | not yet run with the current recipe${findings ? " (its folder holds the previous recipe's one-seed numbers)" : ""} | | | | | |`);
       continue;
     }
     for (const c of findings.claims) {
-      lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${c.kit.seeds.join(",")} | **${c.verdict}** |`);
+      lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${c.kit.seeds.join(",")} | **${c.verdict}** | ${resolutionText(c)} |`);
     }
   }
   return lines.join("\n");

@@ -4,8 +4,8 @@ import { ResultRow, sideBySide } from "../report/table";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { LARGE_GAIN_RANGE } from "./paper";
-import { Role, VIDEO_ROLES } from "../runs/scales";
-import { ALL, cover, largeVariant } from "./shared-runs";
+import { ALL_ROLES, mixOf, Role, VIDEO_ROLES } from "../runs/scales";
+import { cover, largeVariant } from "./shared-runs";
 
 export const baseVsLarge: Experiment = {
   name: "base-vs-large",
@@ -13,8 +13,8 @@ export const baseVsLarge: Experiment = {
   paper: "Fig. 4",
   async run(ctx) {
     const s = ctx.settings;
-    const base = await cover(ctx, ALL, "cover");
-    const large = await cover(ctx, ALL, "cover", largeVariant(ctx));
+    const base = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover");
+    const large = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover", largeVariant(ctx));
     const roles: Role[] = [...VIDEO_ROLES, "images"];
     const sizes = [["base", s.model.preset, base], ["large", s.largeModel.preset, large]] as const;
     // The paper gives no absolute numbers for this figure's datasets, only the range of the gains (the claims).

@@ -157,10 +157,52 @@ export function verdictOf(expect: ClaimSpec["expect"], low: number, high: number
   return "inconclusive";
 }
 
+/**
+ * Whether a measurement of this design could have decided an effect as large as the paper's: an "inconclusive" verdict
+ * says little about the claim when the interval is wider than the paper's effect itself. From a claim's stored numbers:
+ * the evaluation part of its half-width (which more seeds do not shrink: the clips are the same for every seed), its
+ * seed spread, and the fewest seeds whose interval (with the spread measured here) would be narrower than the paper's
+ * smallest effect; null where the evaluation noise alone is wider, so that no number of seeds suffices and only a
+ * larger validation set would.
+ */
+export interface Resolution { paperSize: number; evalHalf: number; seedSd: number; seedsNeeded: number | null }
+
+export function resolutionOf(c: Pick<Claim, "paper" | "kit">): Resolution {
+  const { perSeed, low, high } = c.kit;
+  const paperSize = "effect" in c.paper ? Math.abs(c.paper.effect) : Math.min(...c.paper.range.map(Math.abs));
+  const seedSd = perSeed.length > 1 ? Math.sqrt(sampleVariance(perSeed)) : NaN;
+  const seedHalfAt = (n: number) => (tQuantile95(n - 1) * seedSd) / Math.sqrt(n);
+  const half = (high - low) / 2;
+  const evalHalf = Math.sqrt(Math.max(0, half ** 2 - (perSeed.length > 1 ? seedHalfAt(perSeed.length) ** 2 : 0)));
+  if (!(evalHalf < paperSize) || Number.isNaN(seedSd)) return { paperSize, evalHalf, seedSd, seedsNeeded: null };
+  // The seed part shrinks like 1/sqrt(n) (1.96 beyond the t table): solve for large n, then walk down to the fewest.
+  const limit = Math.max(2, Math.ceil(((1.96 * seedSd) ** 2) / (paperSize ** 2 - evalHalf ** 2)) + 1);
+  let n = limit;
+  while (n > 2 && Math.hypot(seedHalfAt(n - 1), evalHalf) < paperSize) n--;
+  while (Math.hypot(seedHalfAt(n), evalHalf) >= paperSize) n++;
+  return { paperSize, evalHalf, seedSd, seedsNeeded: n };
+}
+
+/**
+ * A short reading of `resolutionOf` for an inconclusive claim (empty for a decided one): could this design have decided
+ * an effect of the paper's size, and if not, what it would take.
+ */
+export function resolutionText(c: Pick<Claim, "paper" | "kit" | "verdict">): string {
+  if (c.verdict !== "inconclusive") return "";
+  const r = resolutionOf(c);
+  const paper = r.paperSize.toFixed(1);
+  if (Number.isNaN(r.seedSd)) return "unknown: one seed";
+  if (r.seedsNeeded === null) return `no: evaluation noise alone is ±${r.evalHalf.toFixed(1)}, the paper's effect ${paper}`;
+  if (r.seedsNeeded <= c.kit.perSeed.length) return `yes: the interval is narrower than the paper's ${paper}, the kit's effect smaller`;
+  const seeds = r.seedsNeeded > 100 ? "over 100" : `about ${r.seedsNeeded}`;
+  return `${seeds} seeds needed for the paper's ${paper} (seed sd ${r.seedSd.toFixed(1)}, evaluation ±${r.evalHalf.toFixed(1)})`;
+}
+
 /** One line per claim, for findings and logs. */
 export function claimLine(c: Claim): string {
   const paper = "effect" in c.paper ? fmtSigned(c.paper.effect) : `${fmtSigned(c.paper.range[0])} to ${fmtSigned(c.paper.range[1])}`;
-  return `${c.claim}: ${c.verdict} (kit ${fmtSigned(c.kit.effect)} [${fmtSigned(c.kit.low)}, ${fmtSigned(c.kit.high)}] over ${c.kit.seeds.length} seed(s); paper ${paper})`;
+  const resolution = resolutionText(c);
+  return `${c.claim}: ${c.verdict} (kit ${fmtSigned(c.kit.effect)} [${fmtSigned(c.kit.low)}, ${fmtSigned(c.kit.high)}] over ${c.kit.seeds.length} seed(s); paper ${paper})${resolution ? `; could it decide the paper's effect? ${resolution}` : ""}`;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;

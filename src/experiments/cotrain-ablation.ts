@@ -5,7 +5,7 @@ import { ClaimMeasure, EffectTerm, measure, term } from "./claims";
 import { CachedRun } from "../runs/cache";
 import { Experiment, roleLabel, top1 } from "./experiment";
 import { COTRAIN_ABLATION } from "./paper";
-import { Role, VIDEO_ROLES } from "../runs/scales";
+import { mixOf, Role, VIDEO_ROLES } from "../runs/scales";
 import { cover, standard } from "./shared-runs";
 
 export const cotrainAblation: Experiment = {
@@ -28,8 +28,7 @@ export const cotrainAblation: Experiment = {
           byRole[role] = run;
         }
       } else {
-        const weights = Object.fromEntries(setting.datasets.map((d) => [d, 1])) as Partial<Record<Role, number>>;
-        const run = await cover(ctx, weights, setting.datasets.length === 4 ? "cover" : undefined);
+        const run = await cover(ctx, mixOf(s, setting.datasets), setting.datasets.length === 4 ? "cover" : undefined);
         runs[setting.setting] = run.dir;
         for (const role of VIDEO_ROLES) if (setting.datasets.includes(role)) byRole[role] = run;
       }

@@ -6,7 +6,8 @@ import { evaluateRun } from "../runs/evaluate";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { FRAME_REVERSAL } from "./paper";
-import { ALL, cover } from "./shared-runs";
+import { cover } from "./shared-runs";
+import { ALL_ROLES, mixOf } from "../runs/scales";
 
 const paperDrop = (role: "appearance" | "motion") => FRAME_REVERSAL[role].reversed - FRAME_REVERSAL[role].normal;
 
@@ -16,7 +17,7 @@ export const frameReversal: Experiment = {
   paper: "Table 2",
   async run(ctx) {
     const s = ctx.settings;
-    const run = await cover(ctx, ALL, "cover");
+    const run = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover");
     const data = await ctx.openData(run.config, { quiet: ctx.quiet });
     let reversed: Record<string, DatasetResult>;
     try { reversed = await evaluateRun(run.dir, data, { reverseFrames: true }, ctx.quiet, ctx.signal); } finally { await data.close(); }

@@ -8,8 +8,8 @@ import { ClaimMeasure, measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { FROZEN_PROBE_MOTION, STANDARD_VS_COVER, TRANSFER_GAIN_RANGE } from "./paper";
 import { finetuneRun, probeRun } from "../runs/factories";
-import { Role } from "../runs/scales";
-import { ALL, cover, standard } from "./shared-runs";
+import { ALL_ROLES, mixOf, Role } from "../runs/scales";
+import { cover, standard } from "./shared-runs";
 
 export const TRANSFER_PAIRS: [Role, Role][] = [["appearance", "motion"], ["motion", "appearance"]];
 
@@ -35,7 +35,7 @@ export const frozenTransfer: Experiment = {
     const gains: number[] = [];
     for (const [from, to] of TRANSFER_PAIRS) {
       const source = await standard(ctx, from);
-      const withoutTarget = Object.fromEntries(Object.entries(ALL).filter(([r]) => r !== to)) as Partial<Record<Role, number>>;
+      const withoutTarget = mixOf(s, ALL_ROLES.filter((r) => r !== to));
       const coverSource = await cover(ctx, withoutTarget, `cover-without-${to}`);
       const fromStandard = await ctx.cache.get(finetuneRun(s, to, ctx.seed, source.dir, `standard-${from}`));
       const fromCover = await ctx.cache.get(finetuneRun(s, to, ctx.seed, coverSource.dir, `cover-without-${to}`));

@@ -7,8 +7,8 @@ import { ResultRow, sideBySide } from "../report/table";
 import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { INPUT_SETTING } from "./paper";
-import { Role, VIDEO_ROLES } from "../runs/scales";
-import { ALL, cover, ModelVariant } from "./shared-runs";
+import { ALL_ROLES, mixOf, Role, VIDEO_ROLES } from "../runs/scales";
+import { cover, ModelVariant } from "./shared-runs";
 
 const label = (m: { frames?: number; imageSize?: number }) => `${m.frames}x${m.imageSize}`;
 
@@ -19,8 +19,8 @@ export const inputSetting: Experiment = {
   async run(ctx) {
     const s = ctx.settings;
     const high: ModelVariant = { suffix: `input-${label(s.highInput)}`, model: { ...s.model, ...s.highInput } };
-    const standardInput = await cover(ctx, ALL, "cover");
-    const highInput = await cover(ctx, ALL, "cover", high);
+    const standardInput = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover");
+    const highInput = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover", high);
     const roles: Role[] = [...VIDEO_ROLES, "images"];
     const paper = (setting: "standard" | "high", role: Role) => (role === "appearance" ? INPUT_SETTING[setting === "standard" ? "8x224" : "16x448"] : null);
     const rows: ResultRow[] = roles.flatMap((role) => [

@@ -5,7 +5,7 @@ import { measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { CachedRun } from "../runs/cache";
 import { LOSS_WEIGHT_SWEEP } from "./paper";
-import { Role } from "../runs/scales";
+import { mixOf } from "../runs/scales";
 import { cover } from "./shared-runs";
 
 /**
@@ -26,8 +26,7 @@ export const lossWeightSweep: Experiment = {
     for (const w of IMAGE_WEIGHTS) {
       // w_image = 0 leaves the images out of the mixture altogether (the paper's "-" for ImageNet), so that run is
       // cotrain-ablation's K+S run: the default names let the run cache share it.
-      const weights: Partial<Record<Role, number>> = { appearance: 1, motion: 1, ...(w > 0 && { images: w }) };
-      const run = await cover(ctx, weights);
+      const run = await cover(ctx, mixOf(s, w > 0 ? ["appearance", "motion", "images"] : ["appearance", "motion"], { images: w }));
       runs[`w_image=${w}`] = run.dir;
       byWeight.set(w, run);
       const paper = LOSS_WEIGHT_SWEEP.find((p) => p.imageWeight === w);

@@ -31,7 +31,7 @@ export const LOSS_WEIGHT_SWEEP: { imageWeight: number; images: number | null; mo
 export const LARGE_GAIN_RANGE = { min: 2.1, max: 5.2 };
 
 /** Table 5a: co-training ablation (K400 / SSv2 / MiT top-1). */
-export const COTRAIN_ABLATION: { setting: string; datasets: string[]; appearance: number | null; motion: number | null; moments: number | null }[] = [
+export const COTRAIN_ABLATION: { setting: string; datasets: Role[]; appearance: number | null; motion: number | null; moments: number | null }[] = [
   { setting: "independent", datasets: ["appearance", "motion", "moments"], appearance: 85.0, motion: 67.2, moments: 44.9 },
   { setting: "K+S", datasets: ["appearance", "motion"], appearance: 86.4, motion: 69.9, moments: null },
   { setting: "K+S+M", datasets: ["appearance", "motion", "moments"], appearance: 87.2, motion: 70.6, moments: 45.9 },

@@ -24,12 +24,10 @@ export async function standard(ctx: ExperimentContext, role: Role, variant?: Mod
   return ctx.cache.get(variant ? { ...config, name: `${config.name}-${variant.suffix}`, model: variant.model } : config);
 }
 
-/** COVER with the given loss weights (w_i of Sec. 3.3), from the image-pretrained spatial weights. */
+/** COVER with the given loss weights (w_i of Sec. 3.3; `mixOf` gives the scale's), from the image-pretrained spatial weights. */
 export async function cover(ctx: ExperimentContext, weights: Partial<Record<Role, number>>, name?: string, variant?: ModelVariant): Promise<CachedRun> {
   const pre = await imagePretrain(ctx, variant);
   const config = coverRun(ctx.settings, weights, ctx.seed, fromRun(pre.dir), name);
   return ctx.cache.get(variant ? { ...config, name: `${config.name}-${variant.suffix}`, model: variant.model } : config);
 }
 
-/** COVER on everything: the three video datasets and the images, each with weight 1. */
-export const ALL: Partial<Record<Role, number>> = { appearance: 1, motion: 1, moments: 1, images: 1 };

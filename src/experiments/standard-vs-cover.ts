@@ -4,7 +4,8 @@ import { ResultRow, sideBySide } from "../report/table";
 import { ClaimMeasure, measure, term } from "./claims";
 import { Experiment, fmt, roleLabel, top1 } from "./experiment";
 import { STANDARD_VS_COVER } from "./paper";
-import { ALL, cover, standard } from "./shared-runs";
+import { cover, standard } from "./shared-runs";
+import { ALL_ROLES, mixOf } from "../runs/scales";
 
 /**
  * The paper's Table 1 columns by role: K400 plays appearance, SSv2 motion. Table 1 has no Moments-in-Time column (and
@@ -25,7 +26,7 @@ export const standardVsCover: Experiment = {
     const rows: ResultRow[] = [];
     const runs: Record<string, string> = {};
     const claims: ClaimMeasure[] = [];
-    const coverAll = await cover(ctx, ALL, "cover");
+    const coverAll = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover");
     runs.cover = coverAll.dir;
     for (const role of TABLE1_ROLES) {
       const std = await standard(ctx, role);

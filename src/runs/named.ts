@@ -5,16 +5,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { RunConfig, validateRunConfig } from "./config";
 import { coverRun, imagePretrainRun, SCRATCH, standardRun } from "./factories";
-import { Role, scaleSettings, VIDEO_ROLES } from "./scales";
+import { ALL_ROLES, mixOf, Role, scaleSettings, VIDEO_ROLES } from "./scales";
 
 export const NAMED_RUNS: Record<string, { summary: string; make: (scale: string, seed: number) => RunConfig }> = {
   cover: {
     summary: "COVER on the three video datasets and the image dataset (Sec. 3.3)",
-    make: (scale, seed) => coverRun(scaleSettings(scale), { appearance: 1, motion: 1, moments: 1, images: 1 }, seed, SCRATCH, "cover"),
+    make: (scale, seed) => coverRun(scaleSettings(scale), mixOf(scaleSettings(scale), ALL_ROLES), seed, SCRATCH, "cover"),
   },
   "cover-video": {
     summary: "COVER on the three video datasets only",
-    make: (scale, seed) => coverRun(scaleSettings(scale), { appearance: 1, motion: 1, moments: 1 }, seed, SCRATCH, "cover-video"),
+    make: (scale, seed) => coverRun(scaleSettings(scale), mixOf(scaleSettings(scale), VIDEO_ROLES), seed, SCRATCH, "cover-video"),
   },
   "image-pretrain": {
     summary: "space-only pre-training on the image dataset (Eq. 1)",

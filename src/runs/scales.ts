@@ -14,6 +14,8 @@ export const SCALES: Scale[] = ["smoke", "cpu", "paper"];
 /** images = ImageNet, appearance = Kinetics-400, motion = Something-Something-v2, moments = Moments-in-Time. */
 export type Role = "images" | "appearance" | "motion" | "moments";
 export const VIDEO_ROLES: Role[] = ["appearance", "motion", "moments"];
+/** Every role, in the order COVER's mixtures list them. */
+export const ALL_ROLES: Role[] = [...VIDEO_ROLES, "images"];
 
 export interface ScaleSettings {
   datasets: Record<Role, string>;
@@ -23,6 +25,11 @@ export interface ScaleSettings {
   /** More frames and a higher resolution than `model`: the 16x448 of the input-setting comparison (Table 7). */
   highInput: { frames: number; imageSize: number };
   optim: OptimSpec;
+  /**
+   * COVER's loss weight w_i per role (L = sum_i w_i CE_i, Sec. 3.3) wherever an experiment does not vary it; the paper
+   * uses 1 for every video dataset.
+   */
+  lossWeights: Record<Role, number>;
   /** Image pre-training of the spatial weights (space_only), Eq. 1: epochs over the image dataset. */
   pretrainEpochs: number;
   evalViews: EvalViews;
@@ -54,6 +61,8 @@ const LAPTOP_SCHEDULE = { ...PAPER_SCHEDULE, baseLr: 1e-3, warmup: 0.1 };
  *   time_embed sinusoidal, 8 epochs: the plateau ends at epoch 3, 89.2 / 10.7.
  * Cosine decay keeps the rate high while the symmetry breaks; 4 frames cost half of 8 and still show the direction.
  */
+const UNIT_WEIGHTS: Record<Role, number> = { appearance: 1, motion: 1, moments: 1, images: 1 };
+
 const LAPTOP_OPTIM = { ...PAPER_OPTIM, optimizer: "adamw" as const, schedule: LAPTOP_SCHEDULE, weightDecay: 0.05 };
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
@@ -63,6 +72,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     largeModel: { preset: "micro", frames: 4, imageSize: 16, },
     highInput: { frames: 8, imageSize: 24 },
     optim: { ...LAPTOP_OPTIM, epochs: 1, batchSize: 4, accumulate: 1, schedule: { ...LAPTOP_SCHEDULE, baseLr: 3e-3 }, weightDecay: 0 },
+    lossWeights: UNIT_WEIGHTS,
     pretrainEpochs: 1,
     evalViews: "1x1",
     checkpointEvery: 4,
@@ -76,6 +86,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     // The built-in frames are 40 px: 40 is the highest resolution that holds more detail than 32.
     highInput: { frames: 8, imageSize: 40 },
     optim: { ...LAPTOP_OPTIM, epochs: 8, batchSize: 32, accumulate: 1, schedule: { ...LAPTOP_SCHEDULE, warmup: 0.05, decay: "cosine" } },
+    lossWeights: UNIT_WEIGHTS,
     pretrainEpochs: 10,
     // Square frames: three crops along the long side would be one crop three times.
     evalViews: "1x1",
@@ -89,6 +100,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     largeModel: { preset: "large", frames: 8, imageSize: 224, dropPath: 0.1 },
     highInput: { frames: 16, imageSize: 448 },
     optim: PAPER_OPTIM,
+    lossWeights: UNIT_WEIGHTS,
     pretrainEpochs: 30,
     evalViews: "1x3",
     checkpointEvery: 1000,
@@ -113,4 +125,9 @@ export function withSettings(settings: ScaleSettings, set: Record<string, Settin
     setPath(changed as unknown as Record<string, unknown>, path, value, { who: "experiment", target: "the scale's settings", root: "the settings" });
   }
   return changed;
+}
+
+/** COVER's loss weights for a mixture of roles: the scale's w_i, except where `overrides` gives one (a sweep's). */
+export function mixOf(settings: ScaleSettings, roles: Role[], overrides: Partial<Record<Role, number>> = {}): Partial<Record<Role, number>> {
+  return Object.fromEntries(roles.map((role) => [role, overrides[role] ?? settings.lossWeights[role]]));
 }

@@ -1,7 +1,7 @@
 /** Claims: effects over seeds with intervals that include evaluation noise, and verdicts. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { combineClaims, measure, pairedEvalVariance, top1Variance, tQuantile95, verdictOf } from "../../src/experiments/claims";
+import { combineClaims, measure, pairedEvalVariance, resolutionOf, resolutionText, top1Variance, tQuantile95, verdictOf } from "../../src/experiments/claims";
 import type { ClaimSpec } from "../../src/experiments/claims";
 
 const spec: ClaimSpec = { id: "x", claim: "A beats B", paper: { effect: 2 }, expect: "positive" };
@@ -84,4 +84,29 @@ test("paired noise averages the per-clip effect over seeds, and falls back to in
   assert.equal(pairedEvalVariance([one("1111100000"), one("1111100000", "other")]), undefined);
   const noHits = measure(spec, [{ coef: 1, top1: 50, clips, role: "motion" }]);
   assert.equal(pairedEvalVariance([one("1111100000"), noHits]), undefined);
+});
+
+test("resolution: how many seeds would decide an effect the paper's size, or that no number would (evaluation noise alone too wide)", () => {
+  // effects 1, 2, 3 on 1000 clips: sd 1; evaluation noise alone about ±3.7 (two binomial top-1s near 77% / 75%)
+  const threeSeeds = [0, 1, 2].map((s) => ({ seed: s, claims: [seed(76 + s, 75)] }));
+  const [c] = combineClaims(threeSeeds);
+  assert.equal(c.verdict, "inconclusive");
+  const evalHalf = 1.96 * Math.sqrt((top1Variance(76, 1000) + top1Variance(77, 1000) + top1Variance(78, 1000)) / 3 + top1Variance(75, 1000));
+  const small = resolutionOf({ ...c, paper: { effect: 2 } });
+  assert.ok(Math.abs(small.evalHalf - evalHalf) < 0.02, `${small.evalHalf} vs ${evalHalf}`);
+  assert.equal(small.seedsNeeded, null, "the paper's 2 points lie inside the evaluation noise alone");
+  assert.match(resolutionText({ ...c, paper: { effect: 2 } }), /^no: evaluation noise alone is ±3\.7, the paper's effect 2\.0$/);
+  // A paper effect of 4.2: the fewest n whose t interval combined with the evaluation noise is narrower than 4.
+  const big = resolutionOf({ ...c, paper: { range: [4.2, 6] } });
+  const halfAt = (n: number) => Math.hypot((tQuantile95(n - 1) * 1) / Math.sqrt(n), big.evalHalf);
+  assert.ok(big.seedsNeeded !== null && halfAt(big.seedsNeeded) < 4.2 && halfAt(big.seedsNeeded - 1) >= 4.2, JSON.stringify(big));
+  assert.equal(big.seedsNeeded, 4);
+  assert.match(resolutionText({ ...c, paper: { range: [4.2, 6] } }), /^about 4 seeds needed for the paper's 4\.2 \(seed sd 1\.0, evaluation ±3\.7\)$/);
+  // Decided claims need no reading; a design already narrower than the paper's effect says so.
+  assert.equal(resolutionText({ ...c, verdict: "holds" }), "");
+  const wide = combineClaims([0, 1, 2].map((s) => ({ seed: s, claims: [seed(75.5 + s / 2, 75, 20000)] })))[0];
+  assert.equal(wide.verdict, "inconclusive");
+  assert.match(resolutionText({ ...wide, paper: { effect: 3 } }), /^yes: the interval is narrower than the paper's 3\.0/);
+  const [one] = combineClaims([threeSeeds[0]]);
+  assert.equal(resolutionText(one), "unknown: one seed");
 });

@@ -25,6 +25,24 @@ describe("experiment settings by dotted path", () => {
     assert.equal(scaleSettings("smoke").optim.epochs, 1, "the scale's own settings are not changed");
   });
 
+  test("--set lossWeights.motion weights the motion loss of every COVER run, and a sweep's own weight still wins", async () => {
+    const root = tempDir("set-weights");
+    const trainOf = async (name: string, set: Record<string, number>) =>
+      (await planExperiment(name, { scale: "smoke", seeds: [0], runsRoot: root, set })).runs.map((r) => r.config.train);
+    const motion = scaleSettings("smoke").datasets.motion, images = scaleSettings("smoke").datasets.images;
+    const plain = await trainOf("standard-vs-cover", {});
+    const weighted = await trainOf("standard-vs-cover", { "lossWeights.motion": 2 });
+    const coverPlain = plain.find((t) => Object.keys(t).length === 4)!;
+    const coverWeighted = weighted.find((t) => Object.keys(t).length === 4)!;
+    assert.equal(coverPlain[motion], 1);
+    assert.deepEqual(coverWeighted, { ...coverPlain, [motion]: 2 });
+    assert.deepEqual(Object.keys(coverWeighted), Object.keys(coverPlain), "the same mixture in the same order");
+    assert.deepEqual(weighted.filter((t) => Object.keys(t).length === 1), plain.filter((t) => Object.keys(t).length === 1), "standard runs are unweighted");
+    const sweep = await trainOf("loss-weight-sweep", { "lossWeights.motion": 2, "lossWeights.images": 3 });
+    const imageWeights = sweep.filter((t) => Object.keys(t).length > 1).map((t) => [t[motion], t[images]]);
+    assert.deepEqual(imageWeights, [[2, undefined], [2, 0.5], [2, 1]], "w_image from the sweep, w_motion from the scale");
+  });
+
   test("unknown paths, wrong types and malformed flags are errors that say what there is", () => {
     const smoke = scaleSettings("smoke");
     assert.throws(() => withSettings(smoke, { "optim.epoch": 3 }), /experiment: 'optim.epoch' is not a field of the scale's settings \(optim has: .*epochs/);
