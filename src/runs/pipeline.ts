@@ -4,6 +4,7 @@
  */
 import { RunConfig, runModelConfig } from "./config";
 import type { BadMediaFile, RunData } from "./data";
+import { BackgroundPrepare } from "../data/background-prepare";
 import { BatchSource } from "../data/batches";
 import { openSplit } from "../data/builtin";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../data/frame-cache";
@@ -17,6 +18,12 @@ export interface RunDataOptions {
   quiet?: boolean;
   /** Stops decoding into the frame cache (InterruptedError) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Decode the evaluation clips in a background process while the run trains (BackgroundPrepare), instead of all
+   * clips before the first step; the first evaluation stops it and decodes what is left with every core. Splits
+   * capped by maxSamples (small runs) are decoded first as before.
+   */
+  decodeEvalWhileTraining?: boolean;
 }
 
 export interface OpenedRunData extends RunData {
@@ -55,10 +62,26 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   const splits = [...Object.entries(train).map(([n, s]) => [n, s] as const), ...Object.entries(evaluation).map(([n, s]) => [n, s] as const)];
   const bad = new BadFileList(splits);
   bad.addMissing();
-  for (const [name, split] of splits) {
+  const inBackground = (name: string, split: DatasetSplit) => options.decodeEvalWhileTraining === true && evaluation[name] === split && config.maxSamples?.eval === undefined;
+  const prepare = async (name: string, split: DatasetSplit) => {
     const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${name}/${split.split}`, silent, signal: options.signal });
     for (const b of report.bad) bad.add(name, b.path, "undecodable", b.reason, split);
-  }
+  };
+  const later = splits.filter(([name, split]) => inBackground(name, split));
+  for (const [name, split] of splits) if (!later.some(([, s]) => s === split)) await prepare(name, split);
+  const background = later.length ? new BackgroundPrepare(later.map(([name, split]) => {
+    const cache = cacheFor(split);
+    return { dataset: name, split: split.split, frames: cache.frames, cacheSize: cache.cacheSize, cacheDir: cache.dir };
+  })) : undefined;
+  if (background && !silent) console.error(`data: decoding the evaluation clips of ${later.map(([name]) => name).join(", ")} in the background while training`);
+  // Before the first evaluation: stop the background (if still at work) and decode what it left with every core; the
+  // clips it cached are skipped, and its bad files are reported here as in the foreground.
+  let finished: Promise<void> | undefined;
+  const finishBackground = () => finished ??= (async () => {
+    if (!background) return;
+    await background.stop();
+    for (const [name, split] of later) await prepare(name, split);
+  })();
   if (bad.size() && !silent) {
     const first = bad.list()[0];
     console.error(`data: ${bad.size()} media file(s) are missing or cannot be decoded and are skipped, e.g. ${first.path}: ${first.reason}`);
@@ -81,9 +104,9 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     microBatchesPerEpoch: source.microBatchesPerEpoch,
     trainBatches: (start) => source.trainBatches(start),
     evalSize: (dataset) => source.evalSize(dataset),
-    evalBatches: (dataset, views) => source.evalBatches(dataset, views),
+    evalBatches: (dataset, views) => after(finishBackground, () => source.evalBatches(dataset, views)),
     normalization: (dataset) => source.normalization(dataset),
-    close: () => source.close(),
+    close: async () => { await Promise.all([background?.stop(), source.close()]); },
     badFiles,
     trainClips: Object.fromEntries(Object.entries(train).map(([name, split]) => [name, { clips: split.samples.length, frames: cacheFor(split).frames }])),
   };
@@ -129,6 +152,12 @@ class BadFileList {
     const key = `${file.dataset}\0${file.split}\0${file.path}`;
     if (!this.files.has(key)) this.files.set(key, file);
   }
+}
+
+/** `batches` once `first` has resolved (the generator starts on its first `next()`, when evaluation begins). */
+async function* after<T>(first: () => Promise<void>, batches: () => AsyncGenerator<T>): AsyncGenerator<T> {
+  await first();
+  yield* batches();
 }
 
 /** A class-balanced seeded subset when the run caps its samples (small-scale runs). */

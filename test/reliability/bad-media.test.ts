@@ -182,7 +182,7 @@ describe("wrong frame counts and undecodable batches", () => {
 });
 
 describe("a run lists every bad or missing file", () => {
-  test("missing, corrupt, escaping and undecodable files in results.json and bad-files.json, with their lines", async () => {
+  for (const background of [false, true]) test(`missing, corrupt, escaping and undecodable files in results.json and bad-files.json, with their lines${background ? " (evaluation clips decoded in the background)" : ""}`, async () => {
     const dir = tempDir("run-bad");
     const media = join(dir, "media");
     const train = Array.from({ length: 12 }, (_, i) => `t${i}.png ${i % 2}`);
@@ -200,7 +200,7 @@ describe("a run lists every bad or missing file", () => {
     process.chdir(dir);
     let results: RunResults | null;
     try {
-      const data = await openRunData(config, { quiet: true });
+      const data = await openRunData(config, { quiet: true, decodeEvalWhileTraining: background });
       try { results = await trainRun(config, data, join(dir, "run"), { quiet: true }); } finally { await data.close(); }
     } finally {
       process.chdir(cwd);

@@ -41,8 +41,9 @@ export const command: Command = {
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
   paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
-  --set    changes the scale's recipe by dotted path, e.g. --set optim.epochs=12 --set optim.schedule.baseLr=5e-4 (values are
-           JSON or plain text; findings.json records them). Runs with other settings are other runs in the cache.
+  --set    changes the scale's recipe by dotted path, e.g. --set optim.epochs=12 --set optim.schedule.baseLr=5e-4, or
+           --set lossWeights.motion=2 (COVER's w_i wherever the experiment does not vary it); values are JSON or plain
+           text, and findings.json records them. Runs with other settings are other runs in the cache.
   Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
   --executor slurm: every missing run becomes a task of an sbatch job array (\`cover train\` in the run's folder,
   --requeue, SIGTERM 60 s before the time limit; runs with the same dependency share one array, and runs started from

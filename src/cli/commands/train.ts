@@ -73,7 +73,8 @@ async function train(config: RunConfig, out: string, options: { resume: boolean;
   const interrupts = cliInterrupts();
   try {
     const choice = await selectBackend(options.backend);
-    const data = await openRunData(config, { quiet: options.quiet, signal: interrupts.signal });
+    // The evaluation clips decode beside training (wasm keeps one core busy), not before the first step.
+    const data = await openRunData(config, { quiet: options.quiet, signal: interrupts.signal, decodeEvalWhileTraining: true });
     try {
       const classCounts = Object.fromEntries(Object.entries(data.classes).map(([k, v]) => [k, v.length]));
       const plan = describeRunPlan(config, data, { outDir: out, backend: choice.name, backendLine: describeBackend(choice), resuming: options.resume, classCounts });
