@@ -13,9 +13,10 @@ export const baseVsLarge: Experiment = {
   paper: "Fig. 4",
   async run(ctx) {
     const s = ctx.settings;
-    const base = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover");
-    const large = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover", largeVariant(ctx));
-    const roles: Role[] = [...VIDEO_ROLES, "images"];
+    const mix = mixOf(s, ALL_ROLES);
+    const base = await cover(ctx, mix, "cover");
+    const large = await cover(ctx, mix, "cover", largeVariant(ctx));
+    const roles = ALL_ROLES;
     const sizes = [["base", s.model.preset, base], ["large", s.largeModel.preset, large]] as const;
     // The paper gives no absolute numbers for this figure's datasets, only the range of the gains (the claims).
     const rows: ResultRow[] = roles.flatMap((role) => sizes.map(([size, preset, run]) => (

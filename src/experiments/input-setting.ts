@@ -19,9 +19,10 @@ export const inputSetting: Experiment = {
   async run(ctx) {
     const s = ctx.settings;
     const high: ModelVariant = { suffix: `input-${label(s.highInput)}`, model: { ...s.model, ...s.highInput } };
-    const standardInput = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover");
-    const highInput = await cover(ctx, mixOf(ctx.settings, ALL_ROLES), "cover", high);
-    const roles: Role[] = [...VIDEO_ROLES, "images"];
+    const mix = mixOf(s, ALL_ROLES);
+    const standardInput = await cover(ctx, mix, "cover");
+    const highInput = await cover(ctx, mix, "cover", high);
+    const roles = ALL_ROLES;
     const paper = (setting: "standard" | "high", role: Role) => (role === "appearance" ? INPUT_SETTING[setting === "standard" ? "8x224" : "16x448"] : null);
     const rows: ResultRow[] = roles.flatMap((role) => [
       { experiment: "input-setting", dataset: role, metric: "top1", input: `standard ${label(s.model)}`, kit: top1(standardInput, role, s), paper: paper("standard", role) },

@@ -67,8 +67,8 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${name}/${split.split}`, silent, signal: options.signal });
     for (const b of report.bad) bad.add(name, b.path, "undecodable", b.reason, split);
   };
+  for (const [name, split] of splits) if (!inBackground(name, split)) await prepare(name, split);
   const later = splits.filter(([name, split]) => inBackground(name, split));
-  for (const [name, split] of splits) if (!later.some(([, s]) => s === split)) await prepare(name, split);
   const background = later.length ? new BackgroundPrepare(later.map(([name, split]) => {
     const cache = cacheFor(split);
     return { dataset: name, split: split.split, frames: cache.frames, cacheSize: cache.cacheSize, cacheDir: cache.dir };

@@ -61,9 +61,10 @@ const LAPTOP_SCHEDULE = { ...PAPER_SCHEDULE, baseLr: 1e-3, warmup: 0.1 };
  *   time_embed sinusoidal, 8 epochs: the plateau ends at epoch 3, 89.2 / 10.7.
  * Cosine decay keeps the rate high while the symmetry breaks; 4 frames cost half of 8 and still show the direction.
  */
-const UNIT_WEIGHTS: Record<Role, number> = { appearance: 1, motion: 1, moments: 1, images: 1 };
-
 const LAPTOP_OPTIM = { ...PAPER_OPTIM, optimizer: "adamw" as const, schedule: LAPTOP_SCHEDULE, weightDecay: 0.05 };
+
+/** The paper's loss weights: 1 for every dataset. */
+const UNIT_WEIGHTS: Record<Role, number> = { appearance: 1, motion: 1, moments: 1, images: 1 };
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
   smoke: {
