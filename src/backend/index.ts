@@ -103,6 +103,18 @@ async function activateBackend(name: BackendName): Promise<string> {
   }
 }
 
+/**
+ * The kit's name of the tfjs backend active in this process: what a child process must request to compute the same
+ * numbers. Null for tfjs's plain-JavaScript default when no backend was selected (a child then chooses by itself).
+ */
+export function activeBackendName(): BackendName | null {
+  switch (tf.getBackend()) {
+    case "tensorflow": return nativeUsesGpu() ? "tensorflow-gpu" : "tensorflow";
+    case "wasm": return "wasm";
+    default: return null;
+  }
+}
+
 function choice(name: BackendName, detail: string, reasons: BackendChoice["reasons"]): BackendChoice {
   return { name, tfBackend: tf.getBackend(), detail, reasons };
 }

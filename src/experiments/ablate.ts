@@ -22,7 +22,7 @@ import { withStopSignal } from "../util/interrupt";
 import { progressNote, setProgressContext } from "../util/progress";
 import { intervalOverSeeds, top1Variance } from "./claims";
 import { mean } from "../util/stats";
-import { Executor, trainOnSlurm } from "./executor";
+import { Executor, trainMissingRuns } from "./executor";
 import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
 import { defaultRunsRoot } from "../util/paths";
@@ -59,8 +59,8 @@ export interface AblationOptions {
   /** One line per run started, e.g. "ablation 3/8: ...", and the slurm executor's lines (default: stderr unless quiet). */
   log?: (line: string) => void;
   /**
-   * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another; `{ kind: "slurm" }`
-   * submits the missing ones as Slurm job arrays (an image pre-training first, the runs starting from it with afterok),
+   * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another (with `jobs: N`, N at
+   * once in their own processes); `{ kind: "slurm" }` submits the missing ones as Slurm job arrays (an image pre-training first, the runs starting from it with afterok),
    * waits for them, then builds the tables here. The runs root must then be a folder every node of the cluster sees.
    */
   executor?: Executor;
@@ -94,7 +94,7 @@ async function ablateWithSignal(options: AblationOptions, signal: AbortSignal): 
   const { name, paths, runsRoot } = setup;
   const quiet = options.quiet ?? false;
   const log = options.log ?? ((line: string) => { if (!quiet) progressNote(line); });
-  if (options.executor?.kind === "slurm") await trainOnSlurm(name, () => planSetUp(setup), options.executor, { runsRoot, log, signal });
+  await trainMissingRuns(name, () => planSetUp(setup), options.executor, { runsRoot, log, signal });
   const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
   const runs = await trainPlanned(name, setup.planned, cache, setup.pretrainScale, log);
   const perSeedRows = runs.flatMap(resultRows);

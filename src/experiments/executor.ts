@@ -1,15 +1,25 @@
 /**
  * Where the runs of an experiment or an ablation are trained. `local`: one after another in this process (the run
- * cache trains what is missing). `slurm`: the runs are planned first (planning.ts), every missing run becomes a task
+ * cache trains what is missing), or with `jobs` > 1 that many at once, each in its own process (processes.ts). `slurm`: the runs are planned first (planning.ts), every missing run becomes a task
  * of a Slurm job array (slurm.ts), the jobs are waited for, and the experiment or ablation then runs here and finds
  * every run finished. Runs that can only be asked for once others are done (a plan that stopped early) are planned
  * and submitted in the next round.
  */
 import { join } from "node:path";
 import type { ExperimentPlan } from "./planning";
+import { activeBackendName } from "../backend";
+import { trainInProcesses } from "./processes";
 import { SlurmCommands, SlurmOptions, SubmittedRun, submitRuns, waitForRuns } from "./slurm";
 
-export type Executor = { kind: "local" } | SlurmExecutor;
+export type Executor = LocalExecutor | SlurmExecutor;
+
+export interface LocalExecutor {
+  kind: "local";
+  /** Runs trained at once, each in its own `cover train` process (default 1: one after another in this process). */
+  jobs?: number;
+  /** The compute backend those processes must use (`cover train --backend`); by default each chooses. */
+  backend?: string;
+}
 
 export interface SlurmExecutor extends SlurmOptions {
   kind: "slurm";
@@ -17,6 +27,20 @@ export interface SlurmExecutor extends SlurmOptions {
   pollSeconds?: number;
   /** The Slurm commands to use (default: sbatch, squeue, scancel from PATH). */
   commands?: SlurmCommands;
+}
+
+/**
+ * Trains the missing runs of a plan before an experiment or ablation builds its tables here: as Slurm jobs, or as
+ * local processes with `jobs` > 1; with one local job there is nothing to do first (the run cache trains each run
+ * when it is asked for).
+ */
+export async function trainMissingRuns(what: string, plan: Planner, executor: Executor | undefined, options: ClusterRunOptions): Promise<void> {
+  if (executor?.kind === "slurm") return trainOnSlurm(what, plan, executor, options);
+  if ((executor?.jobs ?? 1) > 1) {
+    // The processes compute on this process's backend unless told otherwise: the same numbers as training here.
+    const backend = executor?.backend ?? activeBackendName() ?? undefined;
+    await trainInProcesses(what, plan, { jobs: executor?.jobs ?? 1, backend, log: options.log, signal: options.signal });
+  }
 }
 
 /** Plans the unfinished runs (of an experiment, of an ablation) against the run cache, training nothing. */

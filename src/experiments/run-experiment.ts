@@ -15,7 +15,7 @@ import { progressNote, setProgressContext } from "../util/progress";
 import { claimLine, combineClaims, intervalOverSeeds, top1Variance } from "./claims";
 import { mean } from "../util/stats";
 import { evaluationNoiseFinding, ExperimentOutput, roleLabel, SeedOutput } from "./experiment";
-import { Executor, trainOnSlurm } from "./executor";
+import { Executor, trainMissingRuns } from "./executor";
 import { planExperiment } from "./planning";
 import { experiment } from "./registry";
 import { RunCache } from "../runs/cache";
@@ -37,7 +37,8 @@ export interface ExperimentOptions {
   /** Stops the experiment (the run in progress checkpointed; InterruptedError) when aborted. Without one, SIGINT and SIGTERM do. */
   signal?: AbortSignal;
   /**
-   * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another; `{ kind: "slurm" }`
+   * Where the runs are trained: `{ kind: "local" }` (the default) trains them here one after another (with `jobs: N`, N at
+   * once in their own processes, before the experiment builds its tables); `{ kind: "slurm" }`
    * submits the missing ones as Slurm job arrays, waits for them, then builds the tables here. The runs root must then be a
    * folder every node of the cluster sees.
    */
@@ -60,9 +61,7 @@ async function runWithSignal(name: string, options: ExperimentOptions, signal: A
   const settings = withSettings(scaleSettings(scale), options.set ?? {});
   const quiet = options.quiet ?? false;
   const runsRoot = options.runsRoot ?? defaultRunsRoot();
-  if (options.executor?.kind === "slurm") {
-    await trainOnSlurm(name, () => planExperiment(name, { scale, seeds, runsRoot, set: options.set }), options.executor, { runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
-  }
+  await trainMissingRuns(name, () => planExperiment(name, { scale, seeds, runsRoot, set: options.set }), options.executor, { runsRoot, signal, log: (line) => { if (!quiet) console.error(line); } });
   const cache = new RunCache(runsRoot, openRunData, { quiet, signal });
   const perSeed: { seed: number; output: SeedOutput }[] = [];
   for (const seed of seeds) {

@@ -22,6 +22,7 @@ import { acquireRunLock, RunLock } from "./lock";
 import { learningRate } from "../train/schedule";
 import type { Batch } from "../data/batches";
 import { compiledSteps, lossAndGradients, StepLosses, trainableParams } from "../train/step";
+import { GradientWorker, gradientWorkerWanted } from "../train/gradient-worker";
 import { CompileMode, compileModeFromEnv } from "../backend/graph";
 import type { BadMediaFile, RunData } from "./data";
 import {
@@ -139,6 +140,8 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
   progress.tick(run.state.step);
   const batches = data.trainBatches(run.state.step * config.optim.accumulate);
   const compiled = compiledSteps(options.compile ?? compileModeFromEnv(), options.quiet ? () => {} : console.error);
+  const worker = !compiled && gradientWorkerWanted(tf.getBackend(), config.optim.batchSize) ? await GradientWorker.start(model.config, "wasm") : undefined;
+  if (worker && !options.quiet) console.error("gradient worker: a second thread computes half of every pass's clips (COVER_GRADIENT_WORKER=off: one thread)");
   let lastSavedStep = run.resumed ? run.state.step : -1;
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, run.state.step + options.stopAfterSteps) : totalSteps;
   try {
@@ -153,7 +156,7 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
         if (next.done) throw new Error("the training data ran out before the schedule ended");
         if ((next.value as Batch).groups.length === 0) { micro--; continue; } // every clip of it failed to load (skipped, counted)
         const result = lossAndGradients(model, next.value as Batch, config.train, {
-          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + run.state.step * config.optim.accumulate + micro, trainable, compiled,
+          labelSmoothing: config.optim.labelSmoothing, seed: config.seed * 1_000_003 + run.state.step * config.optim.accumulate + micro, trainable, compiled, worker,
         });
         checkDivergence(result.losses, config.optim.maxLoss, run.state, outDir, result.grads, lastSavedStep);
         optimizer.accumulate(result.grads);
@@ -179,6 +182,7 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
     progress.done();
     if (compiled && !options.quiet) console.error(compiled.summary());
     compiled?.dispose();
+    await worker?.stop();
     await batches.return?.(undefined);
   }
 }

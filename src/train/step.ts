@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { TimeSformer } from "../model/timesformer";
 import { CompileMode, compileAvailable, GraphCache } from "../backend/graph";
 import { dropPathSeed, randomUniform, UniformDraw } from "../model/layers";
+import { GradientWorker, gradTensors, PartData, WorkResult } from "./gradient-worker";
 
 /** The clips of one dataset within a batch: x is float32 [n, T, S, S, 3]. */
 
@@ -20,6 +21,8 @@ export interface StepOptions {
   trainable: Map<string, tf.Variable>;
   /** Runs the step as a recorded graph function where it can (native backend); eagerly otherwise. */
   compiled?: CompiledSteps;
+  /** Computes the second half of every pass's clips in a worker thread (eager steps only; see gradient-worker.ts). */
+  worker?: GradientWorker;
 }
 
 /**
@@ -35,6 +38,7 @@ export function lossAndGradients(model: TimeSformer, batch: Batch, lossWeights: 
   const inputs = batchTensors(batch, options.compiled?.datasetsByShape(batch, Object.keys(lossWeights)) ?? datasetsOfBatch(batch));
   try {
     const step = options.compiled?.run(model, inputs, lossWeights, options)
+      ?? (options.worker && lossTensorsWithWorker(model, inputs, lossWeights, options, options.worker))
       ?? lossTensors(model, inputs, lossWeights, options);
     return readStep(step, inputs, batch);
   } finally {
@@ -48,7 +52,13 @@ export function lossAndGradients(model: TimeSformer, batch: Batch, lossWeights: 
  * a head's per-clip losses is the dataset's mean loss CE_i. A dataset without clips in the batch has all-zero
  * weights: its head adds nothing, and its gradients are dropped (readStep).
  */
-export interface PassTensors { shape: string; datasets: string[]; clips: tf.Tensor5D; labels: tf.Tensor1D; weights: tf.Tensor1D[] }
+export interface PassTensors {
+  shape: string; datasets: string[]; clips: tf.Tensor5D; labels: tf.Tensor1D; weights: tf.Tensor1D[];
+  /** The pass's place in its micro-batch (seeds its drop path noise); its place in the list by default. */
+  index?: number;
+  /** These clips are rows [start, start + clips) of a pass of `of` clips: their noise is those rows of the whole pass's draw. */
+  rows?: { of: number; start: number };
+}
 
 /** The clip shape a pass is keyed by ([T, H, W, C]). */
 function shapeKey(g: BatchGroup): string { return g.shape.slice(1).join("x"); }
@@ -102,8 +112,10 @@ export function lossTensors(
   const perDataset: tf.Scalar[] = [];
   const { value, grads } = tf.variableGrads(() => {
     let total: tf.Scalar = tf.scalar(0);
-    passes.forEach((p, pass) => {
-      const features = model.features(p.clips, { training: true, seed: passSeed(options.seed, pass), uniform: uniformOf?.(pass) });
+    passes.forEach((p, i) => {
+      const pass = p.index ?? i;
+      const uniform = uniformOf?.(pass) ?? (p.rows && partUniform(options.seed, pass, p.rows.of, p.rows.start, p.clips.shape[0]));
+      const features = model.features(p.clips, { training: true, seed: passSeed(options.seed, pass), uniform });
       p.datasets.forEach((dataset, d) => {
         const logits = model.classify(features, dataset);
         const targets = tf.oneHot(p.labels, model.config.classifiers[dataset]);
@@ -117,6 +129,46 @@ export function lossTensors(
   const byName = new Map<string, tf.Tensor>();
   for (const [name, v] of options.trainable) if (grads[v.name]) byName.set(name, grads[v.name]);
   return { total: value, perDataset, grads: byName };
+}
+
+/**
+ * lossTensors with the second half of every pass of two clips or more computed by the worker meanwhile, the halves'
+ * sums added here (this half first); undefined when no pass has two clips.
+ */
+function lossTensorsWithWorker(model: TimeSformer, passes: PassTensors[], lossWeights: Record<string, number>, options: StepOptions, worker: GradientWorker): StepTensors | undefined {
+  if (!passes.some((p) => p.clips.shape[0] >= 2)) return undefined;
+  const mine: PassTensors[] = [];
+  const theirs: PartData[] = [];
+  passes.forEach((p, pass) => {
+    const n = p.clips.shape[0];
+    if (n < 2) { mine.push({ ...p, index: pass }); return; }
+    const half = Math.ceil(n / 2);
+    mine.push(passRows(p, pass, 0, half));
+    const part = passRows(p, pass, half, n - half);
+    theirs.push({
+      pass, n, start: half, shape: part.clips.shape, datasets: p.datasets,
+      clips: part.clips.dataSync() as Float32Array, labels: part.labels.dataSync() as Int32Array, weights: part.weights.map((w) => w.dataSync() as Float32Array),
+    });
+    tf.dispose([part.clips, part.labels, ...part.weights]);
+  });
+  worker.begin(model, { seed: options.seed, labelSmoothing: options.labelSmoothing, lossWeights, trainable: [...options.trainable.keys()], parts: theirs });
+  let step: StepTensors;
+  let answer: WorkResult;
+  try {
+    step = lossTensors(model, mine, lossWeights, options);
+  } finally {
+    tf.dispose(mine.filter((p, i) => p.clips !== passes[i].clips).flatMap((p) => [p.clips, p.labels, ...p.weights]));
+    answer = worker.finish(); // also after an error here: the answer must not be left for the next step to read
+  }
+  const offsets = passes.map((_, i) => passes.slice(0, i).reduce((n, p) => n + p.datasets.length, 0));
+  const add = <T extends tf.Tensor>(a: T | undefined, b: tf.Tensor): T => { const sum = tf.keep(a ? tf.add(a, b) : b.clone()) as T; a?.dispose(); b.dispose(); return sum; };
+  answer.perDataset.forEach((losses, j) => losses.forEach((loss, d) => {
+    const at = offsets[theirs[j].pass] + d;
+    step.perDataset[at] = add(step.perDataset[at], tf.scalar(loss));
+  }));
+  step.total = add(step.total, tf.scalar(answer.total));
+  for (const [name, g] of gradTensors(model, answer)) step.grads.set(name, add(step.grads.get(name), g));
+  return step;
 }
 
 /**
@@ -230,15 +282,7 @@ function referenceInChunks(model: TimeSformer, passes: PassTensors[], lossWeight
     for (let start = 0; start < n; start += CHECK_CLIPS) {
       const size = Math.min(CHECK_CLIPS, n - start);
       tf.tidy(() => {
-        const chunk: PassTensors = {
-          ...p, clips: tf.slice(p.clips, start, size), labels: tf.slice(p.labels, start, size), weights: p.weights.map((w) => tf.slice(w, start, size)),
-        };
-        const uniform: UniformDraw = (shape, _seed, index) => {
-          const rowsPerClip = shape[0] / size;
-          const whole = randomUniform([rowsPerClip * n, 1], dropPathSeed(passSeed(options.seed, pass), index), index);
-          return tf.slice(whole, [rowsPerClip * start, 0], shape);
-        };
-        const step = lossTensors(model, [chunk], lossWeights, options, () => uniform);
+        const step = lossTensors(model, [passRows(p, pass, start, size)], lossWeights, options);
         add(0, step.total);
         step.perDataset.forEach((loss, d) => add(lossAt[pass] + d, loss));
         gradNames.forEach((name, g) => { const grad = step.grads.get(name); if (grad) add(gradAt + g, grad); });
@@ -247,6 +291,23 @@ function referenceInChunks(model: TimeSformer, passes: PassTensors[], lossWeight
     }
   });
   return Array.from(sums, (t, i) => t ?? tf.zeros(i < gradAt ? [] : model.params.get(gradNames[i - gradAt])!.shape));
+}
+
+/** Rows [start, start + size) of pass number `pass`, as a pass of its own that draws the same noise for them. */
+export function passRows(p: PassTensors, pass: number, start: number, size: number): PassTensors {
+  return {
+    ...p, clips: tf.slice(p.clips, start, size), labels: tf.slice(p.labels, start, size), weights: p.weights.map((w) => tf.slice(w, start, size)),
+    index: pass, rows: { of: p.rows?.of ?? p.clips.shape[0], start: (p.rows?.start ?? 0) + start },
+  };
+}
+
+/** Drop path noise for rows [start, start + size) of a pass of `n` clips: those rows of the whole pass's draw. */
+export function partUniform(stepSeed: number, pass: number, n: number, start: number, size: number): UniformDraw {
+  return (shape, _seed, index) => {
+    const rowsPerClip = shape[0] / size;
+    const whole = randomUniform([rowsPerClip * n, 1], dropPathSeed(passSeed(stepSeed, pass), index), index);
+    return tf.slice(whole, [rowsPerClip * start, 0], shape);
+  };
 }
 
 /** What a recorded step depends on besides its inputs' values. */

@@ -90,6 +90,30 @@ describe("training runs", () => {
     assert.deepEqual(metrics(parts).map((r) => r.loss), metrics(whole).map((r) => r.loss));
   });
 
+  test("with a gradient worker thread (half of every pass's clips), a COVER run resumes exactly and differs from one thread by rounding only", async () => {
+    const config = smoke("cover");
+    const alone = tempDir("worker-off");
+    const whole = tempDir("worker-whole");
+    const parts = tempDir("worker-parts");
+    await run(config, alone);
+    process.env.COVER_GRADIENT_WORKER = "on";
+    try {
+      const shown: string[] = [];
+      const log = console.error;
+      console.error = (line: string) => shown.push(line);
+      try { await run(config, whole, { quiet: false }); } finally { console.error = log; }
+      assert.ok(shown.some((l) => l.startsWith("gradient worker: ")), "the run says it uses one");
+      assert.equal(await run(config, parts, { stopAfterSteps: 4 }), null);
+      await run(config, parts, { resume: true });
+    } finally {
+      delete process.env.COVER_GRADIENT_WORKER;
+    }
+    for (const [name, t] of weights(whole)) assert.equal(maxAbsDiff(t.data, weights(parts).get(name)!.data), 0, name);
+    const [a, b] = [metrics(alone), metrics(whole)];
+    assert.equal(a.length, b.length);
+    a.forEach((r, i) => assert.ok(Math.abs(r.loss - b[i].loss) < 1e-4, `step ${r.step}: ${r.loss} vs ${b[i].loss}`));
+  });
+
   test("killed with SIGKILL mid-run, cover train --resume finishes with the uninterrupted result", async () => {
     const whole = tempDir("cli-whole");
     const killed = tempDir("cli-killed");

@@ -11,11 +11,11 @@ import { EXECUTOR_OPTIONS, executorFlags, parseSeeds, submitOnly } from "./exper
 export const command: Command = {
   usage: `usage: cover ablate <base> --vary PATH=V1,V2[,...] [--vary ...] --out DIR [--seeds 0,1,2] [--scale ${SCALES.join("|")}]
                     [--pretrain] [--name NAME] [--runs DIR] [--backend B] [--quiet]
-                    [--executor local|slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
+                    [--jobs N | --executor slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
   <base>   a named run (cover, cover-video, standard-<role>, image-pretrain) or a RunConfig JSON file
   --vary   a field of the run config by dotted path and its values, e.g. --vary train.builtin-digits-images=0,0.5,1
            --vary model.preset=tiny,small; values are JSON (numbers, true, null, "text") or plain text. Every
-           combination is trained for every seed, one run after another.
+           combination is trained for every seed, one run after another (--jobs N: N at once, as for \`cover experiment\`).
   --pretrain  start every run from image pre-training of its own model (trained once per seed and model), as the
            experiments do; a config file whose init is an image pre-training run does so by itself.
   Writes DIR/tables/<name>-{per-seed,summary}.{csv,md,tex,json} and DIR/figures/<name>.{html,png}. Runs live in the

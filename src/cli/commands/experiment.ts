@@ -30,12 +30,12 @@ const EXECUTOR_KINDS = ["local", "slurm"] as const;
 
 /** The executor's options, shared by `cover experiment` and `cover ablate`. */
 export const EXECUTOR_OPTIONS = {
-  executor: "string", partition: "string", "gpus-per-run": "string", time: "string", poll: "string", "no-wait": "boolean",
+  executor: "string", jobs: "string", partition: "string", "gpus-per-run": "string", time: "string", poll: "string", "no-wait": "boolean",
 } as const;
 
 export const command: Command = {
   usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--set PATH=V ...] [--runs DIR] [--backend B] [--quiet]
-                        [--executor local|slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
+                        [--jobs N | --executor slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
   names: ${Object.entries(EXPERIMENT_TITLES).map(([name, title]) => `\n    ${name.padEnd(20)} ${title}`).join("")}
   Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json. Training runs go to
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
@@ -45,6 +45,9 @@ export const command: Command = {
            --set lossWeights.motion=2 (COVER's w_i wherever the experiment does not vary it); values are JSON or plain
            text, and findings.json records them. Runs with other settings are other runs in the cache.
   Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
+  --jobs N: trains N of the missing runs at once on this machine, each in its own \`cover train\` process with
+  cores/N compute threads (log in the run's folder, local-job.log), a run started from another run's weights once that
+  one is done; then builds the tables here. On 2 cores at cpu scale, --jobs 2 trains about twice as many runs per hour.
   --executor slurm: every missing run becomes a task of an sbatch job array (\`cover train\` in the run's folder,
   --requeue, SIGTERM 60 s before the time limit; runs with the same dependency share one array, and runs started from
   another run's weights wait for its task with afterok), then the command waits, polling squeue every --poll seconds (default 30) and showing each run's step, and builds the tables
@@ -91,27 +94,31 @@ export const command: Command = {
 const SLURM_FLAGS = ["partition", "gpus-per-run", "time", "poll"] as const;
 
 /**
- * The executor and --no-wait. With slurm, --backend is for the jobs' `cover train` (this machine only plans, waits
- * and builds the tables).
+ * The executor and --no-wait. With slurm or --jobs, --backend is also for the runs' `cover train` processes (with
+ * slurm, this machine only plans, waits and builds the tables).
  */
 export function executorFlags(flags: Flags, backend: BackendRequest): { executor: Executor; noWait: boolean } {
   const parsed = parseExecutor(flags);
-  const executor: Executor = parsed.kind === "slurm" && backend && backend !== "auto" ? { ...parsed, backend } : parsed;
+  const executor: Executor = backend && backend !== "auto" ? { ...parsed, backend } : parsed;
   const noWait = flags.bool("no-wait");
   if (noWait && executor.kind !== "slurm") throw new UsageError("--no-wait applies to --executor slurm");
   return { executor, noWait };
 }
 
-/** `--executor local|slurm` and the slurm executor's options (which need `--executor slurm`). */
+/** `--executor local|slurm`, the local executor's --jobs and the slurm executor's options (which need `--executor slurm`). */
 export function parseExecutor(flags: Flags): Executor {
   const kind = flags.string("executor") ?? "local";
   if (!(EXECUTOR_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--executor must be one of ${EXECUTOR_KINDS.join(", ")}, got '${kind}'${didYouMean(kind, EXECUTOR_KINDS)}`);
   const values = Object.fromEntries(SLURM_FLAGS.map((f) => [f, flags.string(f)]));
+  const jobs = flags.string("jobs");
   if (kind === "local") {
     const given = SLURM_FLAGS.filter((f) => values[f] !== undefined);
     if (given.length) throw new UsageError(`--${given[0]} applies to --executor slurm`);
-    return { kind: "local" };
+    if (jobs === undefined) return { kind: "local" };
+    if (!/^[1-9]\d*$/.test(jobs)) throw new UsageError(`--jobs takes a positive integer (runs trained at once), got '${jobs}'`);
+    return { kind: "local", jobs: Number(jobs) };
   }
+  if (jobs !== undefined) throw new UsageError("--jobs applies to the local executor (with slurm, every run is a job of its own)");
   const gpus = values["gpus-per-run"];
   if (gpus !== undefined && !/^\d+$/.test(gpus)) throw new UsageError(`--gpus-per-run takes a non-negative integer, got '${gpus}'`);
   const poll = values.poll;

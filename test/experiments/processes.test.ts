@@ -1,0 +1,78 @@
+/**
+ * The local executor with --jobs: planned runs trained side by side in `cover train` processes, a run after the one
+ * it starts from, the same numbers as training them one after another here, failures named with their log, and a
+ * stop that checkpoints every process so that the same call resumes.
+ */
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { parseFlags, UsageError } from "../../src/cli/args";
+import { EXECUTOR_OPTIONS, parseExecutor } from "../../src/cli/commands/experiment";
+import { planExperiment } from "../../src/experiments/planning";
+import { localJobLogPath, trainPool } from "../../src/experiments/processes";
+import { runExperiment } from "../../src/experiments/run-experiment";
+import { InterruptedError } from "../../src/util/interrupt";
+import { readRunResults, runFiles, writeRunConfig } from "../../src/runs/folder";
+import { lastStep } from "../../src/experiments/slurm";
+import { tempDir, withBackend } from "../helpers/tf";
+
+before(async () => {
+  await withBackend();
+  process.env.COVER_CHROMIUM = "none";
+});
+
+describe("local executor with --jobs", () => {
+  test("--jobs 2 trains frame-reversal's runs in processes, after their image pre-training, to the same numbers as one after another here", async () => {
+    const lines: string[] = [];
+    const parallelRoot = tempDir("jobs-2");
+    const plan = await planExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], runsRoot: parallelRoot });
+    const { trainInProcesses } = await import("../../src/experiments/processes");
+    await trainInProcesses("frame-reversal", () => planExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], runsRoot: parallelRoot }),
+      { jobs: 2, backend: process.env.COVER_TEST_BACKEND ?? "wasm", log: (l) => lines.push(l), reportSeconds: 600 });
+    for (const run of plan.runs) {
+      assert.ok(readRunResults(run.dir), `${run.name}@${run.config.seed} finished`);
+      assert.ok(existsSync(localJobLogPath(run.dir)), "each process's output is kept in its run folder");
+    }
+    const started = lines.filter((l) => / training \(/.test(l)).map((l) => l.replace(/^\[\d+ s\] /, "").split(":")[0]);
+    assert.equal(started.length, 4);
+    assert.deepEqual(started.slice(0, 2), ["image-pretrain", "image-pretrain"], "both seeds' pre-trainings first: the COVER runs start from them");
+    const parallel = await runExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], out: tempDir("jobs-2-out"), runsRoot: parallelRoot, quiet: true });
+    const serial = await runExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], out: tempDir("jobs-1-out"), runsRoot: tempDir("jobs-1"), quiet: true });
+    assert.deepEqual(parallel.rows, serial.rows);
+  });
+
+  test("a failed run is named with its log's last line, and a run starting from it is not started", async () => {
+    const root = tempDir("jobs-fail");
+    const [pretrain, cover] = (await planExperiment("frame-reversal", { scale: "smoke", seeds: [0], runsRoot: root })).runs;
+    writeRunConfig(pretrain.dir, { ...pretrain.config, model: { ...pretrain.config.model, preset: "no-such-preset" } } as never);
+    const failed = await trainPool([pretrain, cover], { jobs: 2, log: () => undefined });
+    assert.equal(failed.length, 2);
+    assert.match(failed[0].why, /^exit 1 after \d+ s: .*no-such-preset.*local-job\.log\)$/);
+    assert.equal(failed[1].run.dir, cover.dir);
+    assert.match(failed[1].why, /the run it starts from \(.*\) failed/);
+    assert.ok(!existsSync(localJobLogPath(cover.dir)), "never started");
+  });
+
+  test("stopping checkpoints every training process; the same call then finishes the runs", async () => {
+    const root = tempDir("jobs-stop");
+    const [pretrain] = (await planExperiment("frame-reversal", { scale: "smoke", seeds: [0], runsRoot: root })).runs;
+    const controller = new AbortController();
+    const watch = setInterval(() => { if ((lastStep(pretrain.dir) ?? 0) >= 1) controller.abort("SIGINT"); }, 50);
+    const stopped = await trainPool([pretrain], { jobs: 2, log: () => undefined, signal: controller.signal }).catch((err: unknown) => err);
+    clearInterval(watch);
+    assert.ok(stopped instanceof InterruptedError, String(stopped));
+    assert.match(stopped.message, /1 run checkpointed \(image-pretrain\); the same command again resumes them/);
+    assert.ok(existsSync(runFiles(pretrain.dir).checkpoint), "checkpointed on SIGTERM");
+    assert.equal(readRunResults(pretrain.dir), null);
+    assert.deepEqual(await trainPool([pretrain], { jobs: 2, log: () => undefined }), []);
+    assert.ok(readRunResults(pretrain.dir));
+  });
+
+  test("--jobs takes a positive integer, for the local executor only", () => {
+    const flags = (args: string[]) => parseFlags(args, { ...EXECUTOR_OPTIONS });
+    assert.deepEqual(parseExecutor(flags(["--jobs", "2"])), { kind: "local", jobs: 2 });
+    assert.deepEqual(parseExecutor(flags([])), { kind: "local" });
+    assert.throws(() => parseExecutor(flags(["--jobs", "0"])), (e: unknown) => e instanceof UsageError && /positive integer/.test(e.message));
+    assert.throws(() => parseExecutor(flags(["--jobs", "2", "--executor", "slurm"])), (e: unknown) => e instanceof UsageError && /local executor/.test(e.message));
+  });
+});
