@@ -13,6 +13,8 @@
  * Options: --configs a,b (default all), --backends a,b (default: every available one but the plain-JS cpu),
  * the native backend is measured eagerly ("tensorflow") and with the recorded step the kit trains with ("tensorflow:graph");
  * --modes train,inference (default both), --out FILE (default bench/results/model.json),
+ * --threads N (default 1: N compute threads per process for every implementation; wasm's second thread is the kit's
+ * model worker; compare wall time then, default out bench/results/model-<N>threads.json),
  * --repeats N (alternating rounds, default 1; medians over the rounds), --steps-scale X (multiplies the timed steps),
  * --no-pytorch, --profile (instead: the kernels of one step of each config x mode x backend, counted by name, with
  * their summed kernel time; written to bench/results/model-profile.json), --soak N (instead: N training steps of
@@ -27,6 +29,7 @@ import { availableBackends, BackendName, useBackend } from "../src/backend";
 import { modelConfig, TimeSformerConfig } from "../src/model/config";
 import { allSpecs, countParams } from "../src/model/params";
 import { TimeSformer } from "../src/model/timesformer";
+import { ModelWorker } from "../src/train/model-worker";
 import { AdamW } from "../src/train/optimizer";
 import { CompileMode, graphSupport } from "../src/backend/graph";
 import { clipScores, compiledScores } from "../src/train/evaluate";
@@ -74,7 +77,7 @@ interface Measurement {
 
 interface Failure { implementation: string; error: string }
 
-interface ChildSpec { config: string; mode: Mode; backend: BackendName; compile?: CompileMode; stepsScale: number; profile?: boolean; soak?: number }
+interface ChildSpec { config: string; mode: Mode; backend: BackendName; compile?: CompileMode; stepsScale: number; threads: number; profile?: boolean; soak?: number }
 
 /** An implementation of the kit: a backend, with ":graph" or ":xla" for the recorded step and evaluation (backend/graph). */
 function childSpec(implementation: string, rest: Omit<ChildSpec, "backend" | "compile">): ChildSpec {
@@ -129,15 +132,17 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
   const compiled = compiledSteps(mode, () => {});
   if (mode !== "off" && !compiled) throw new Error(`compile '${mode}' is not available: ${JSON.stringify(graphSupport())}`);
   const optimizer = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }, model.params);
+  // wasm computes on one thread; its second thread is the kit's model worker (half of every batch's clips)
+  const worker = spec.threads >= 2 && spec.backend === "wasm" ? await ModelWorker.start(config, "wasm") : undefined;
   let seed = 0;
   const trainStep = () => {
     const { grads } = lossAndGradients(model, { groups: [{ dataset: "bench", x, shape, labels }] }, { bench: 1 },
-      { labelSmoothing: 0, seed: ++seed, trainable, compiled });
+      { labelSmoothing: 0, seed: ++seed, trainable, compiled, worker });
     optimizer.accumulate(grads);
     optimizer.step(1e-4);
   };
   const scorer = compiledScores(mode, () => {});
-  const inferStep = () => { clipScores(model, "bench", { x, shape, views: 1, labels }, false, scorer); };
+  const inferStep = () => { clipScores(model, "bench", { x, shape, views: 1, labels }, false, scorer, worker); };
   const step = spec.mode === "train" ? trainStep : inferStep;
   for (let i = 0; i < c.warmup; i++) step();
   if (spec.profile) return profileStep(implementationOf(spec), step);
@@ -154,6 +159,7 @@ async function measureKit(spec: ChildSpec): Promise<Measurement | StepProfile | 
     wall.push(performance.now() - w0);
     cpu.push(cpuMs() - c0);
   }
+  await worker?.stop();
   return {
     implementation: implementationOf(spec), params: countParams(allSpecs(config)), msPerStep: round(median(wall)), cpuMsPerStep: round(median(cpu)),
     peakRssMb: round(peakRssMb()), steps: n, tensorGrowth: tf.memory().numTensors - tensorsBefore,
@@ -199,13 +205,13 @@ function withGraphStep(backends: BackendName[]): string[] {
   return backends.flatMap((b) => (b === "tensorflow" ? [b, `${b}:graph`] : [b]));
 }
 
-/** One thread per process, for every implementation alike. */
-const ONE_THREAD = { OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", TF_NUM_INTRAOP_THREADS: "1", TF_NUM_INTEROP_THREADS: "1" };
+/** `threads` compute threads per process, for every implementation alike. */
+const threadEnv = (threads: number) => ({ OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: "1" });
 
 function lastLines(text: string, n = 3): string { return text.trim().split("\n").slice(-n).join(" | "); }
 
-function runChild<R = Measurement>(command: string, args: string[], implementation: string): R | Failure {
-  const run = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, ...ONE_THREAD }, maxBuffer: 64 * 2 ** 20 });
+function runChild<R = Measurement>(command: string, args: string[], implementation: string, threads = 1): R | Failure {
+  const run = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, ...threadEnv(threads) }, maxBuffer: 64 * 2 ** 20 });
   const line = run.stdout?.trim().split("\n").pop() ?? "";
   try {
     return JSON.parse(line) as R;
@@ -239,12 +245,12 @@ function checkReference(python: string): unknown {
   try { return JSON.parse(run.stdout.trim().split("\n").pop() ?? ""); } catch { return { ok: false, error: lastLines(run.stderr || run.stdout) }; }
 }
 
-function pytorchArgs(python: string, c: BenchConfig, mode: Mode, scale: number): [string, string[]] {
+function pytorchArgs(python: string, c: BenchConfig, mode: Mode, scale: number, threads: number): [string, string[]] {
   const m = modelFor(c);
   const spec = {
     imageSize: m.imageSize, patchSize: m.patchSize, frames: m.frames, dim: m.dim, depth: m.depth, numHeads: m.numHeads,
     mlpRatio: m.mlpRatio, classes: CLASSES, batch: c.batch, mode, steps: timedSteps(c, scale), warmup: c.warmup,
-    dropPath: DROP_PATH, lr: 1e-4, weightDecay: 0.05, threads: 1,
+    dropPath: DROP_PATH, lr: 1e-4, weightDecay: 0.05, threads,
   };
   return [python, ["-W", "ignore", join(__dirname, "reference", "timesformer_ref.py"), "bench", JSON.stringify(spec)]];
 }
@@ -287,6 +293,8 @@ async function main(): Promise<void> {
   const repeats = Number(option("repeats") ?? 1);
   const modes = (option("modes")?.split(",") ?? ["train", "inference"]) as Mode[];
   const scale = Number(option("steps-scale") ?? 1);
+  const threads = Number(option("threads") ?? 1);
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads takes a positive integer, got '${option("threads")}'`);
   if (process.argv.includes("--profile")) return profileAll(configs, backends);
   const soakSteps = option("soak");
   if (soakSteps) return soakAll(option("configs") ? configs : [benchConfig("tiny-b8")], backends, Number(soakSteps));
@@ -303,9 +311,9 @@ async function main(): Promise<void> {
         for (const impl of order) {
           console.error(`bench:model: ${c.name} ${mode} ${impl} (round ${round + 1}/${repeats}) ...`);
           const [command, args] = impl === "pytorch"
-            ? pytorchArgs(torch.python!, c, mode, scale)
-            : [process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(childSpec(impl, { config: c.name, mode, stepsScale: scale }))]];
-          const result = runChild(command, args, impl);
+            ? pytorchArgs(torch.python!, c, mode, scale, threads)
+            : [process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(childSpec(impl, { config: c.name, mode, stepsScale: scale, threads }))]];
+          const result = runChild(command, args, impl, threads);
           console.error(`  ${JSON.stringify(result)}`);
           runs.set(impl, [...(runs.get(impl) ?? []), result]);
         }
@@ -320,14 +328,17 @@ async function main(): Promise<void> {
   const report = {
     benchmark: "bench:model",
     date: new Date().toISOString(),
-    method: "each implementation in its own process, 1 thread (OMP/MKL/TF thread counts 1, torch.set_num_threads(1)), " +
+    method: threads === 1
+      ? "each implementation in its own process, 1 thread (OMP/MKL/TF thread counts 1, torch.set_num_threads(1)), "
+      : `each implementation in its own process, ${threads} threads (OMP/MKL/TF thread counts ${threads}, torch.set_num_threads(${threads}); ` +
+        "wasm, which computes on one thread, with the kit's model worker thread: half of every batch's clips; compare wall ms/step), " +
       "implementations of a cell alternating; medians of per-step wall and CPU time after warm-up steps; ratios = kit / PyTorch; " +
       "train = COVER loss + backward + AdamW step; inference = forward without gradients",
     configs: Object.fromEntries(configs.map((c) => [c.name, { ...pick(modelFor(c)), batch: c.batch, classes: CLASSES, dropPath: DROP_PATH }])),
     pytorch: torch.python ? { python: torch.why, referenceCheck } : { skipped: torch.why },
     cells,
   };
-  const out = resolve(option("out") ?? join(__dirname, "results", "model.json"));
+  const out = resolve(option("out") ?? join(__dirname, "results", threads === 1 ? "model.json" : `model-${threads}threads.json`));
   writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n");
   printTable(cells);
   console.error(`bench:model: wrote ${out}`);
@@ -339,7 +350,7 @@ function profileAll(configs: BenchConfig[], backends: string[]): void {
     for (const mode of c.modes) {
       for (const backend of backends) {
         console.error(`bench:model: profiling ${c.name} ${mode} ${backend} ...`);
-        const spec = childSpec(backend, { config: c.name, mode, stepsScale: 1, profile: true });
+        const spec = childSpec(backend, { config: c.name, mode, stepsScale: 1, threads: 1, profile: true });
         profiles[`${c.name} ${mode} ${backend}`] = runChild(process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(spec)], backend);
       }
     }
@@ -357,7 +368,7 @@ function soakAll(configs: BenchConfig[], backends: string[], steps: number): voi
   for (const c of configs) {
     for (const backend of backends) {
       console.error(`bench:model: soak ${c.name} train ${backend}, ${steps} steps ...`);
-      const spec = childSpec(backend, { config: c.name, mode: "train", stepsScale: 1, soak: steps });
+      const spec = childSpec(backend, { config: c.name, mode: "train", stepsScale: 1, threads: 1, soak: steps });
       const result = runChild<Soak>(process.execPath, ["--import", "tsx", __filename, "--child", JSON.stringify(spec)], backend);
       console.error(`  ${JSON.stringify(result)}`);
       soaks[`${c.name} train ${backend}`] = result;

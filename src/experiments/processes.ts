@@ -6,7 +6,8 @@
  * Why processes and not threads: a laptop-scale run is too small to keep two TensorFlow threads busy. Measured on 2
  * cores (native backend, one COVER epoch at cpu scale, 159 steps): 67 s with TensorFlow's default threads, 54 s with
  * one thread, and two one-thread runs side by side took 58 s each. So every process gets cores / jobs compute
- * threads (TF_NUM_INTRAOP_THREADS, unless the environment sets it); wasm computes on one thread anyway.
+ * threads (TF_NUM_INTRAOP_THREADS, unless the environment sets it); on wasm, which computes on one thread, a process
+ * gets its second thread (a model worker) only where cores / jobs leaves it one.
  *
  * Each process runs in its own process group, so that a Ctrl-C at the terminal reaches only this process, which
  * passes one SIGTERM to every training process: each checkpoints after its micro-batch, and the same command again
@@ -121,11 +122,13 @@ function launch(run: PlannedRun, threads: number, backend: string | undefined): 
   if (!existsSync(runFiles(run.dir).config)) writeRunConfig(run.dir, run.config);
   const log = openSync(localJobLogPath(run.dir), "a");
   const args = [join(PROJECT_ROOT, "bin", "cover.js"), "train", runFiles(run.dir).config, "--out", run.dir, "--resume", "--quiet", ...(backend ? ["--backend", backend] : [])];
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? String(threads),
     TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? "1",
   };
+  // wasm's second thread (model-worker.ts) only where the processes leave a core free for it
+  if (threads < 2) env.COVER_MODEL_WORKER ??= "off";
   const child = spawn(process.execPath, args, { stdio: ["ignore", log, log], env, detached: true });
   closeSync(log);
   const exited = new Promise<number | null>((resolve) => {

@@ -1,7 +1,9 @@
 /** Evaluating a finished run folder again, e.g. with reversed frames (Table 2) or other views. */
 import { existsSync, readFileSync } from "node:fs";
 import type { EvalViews } from "../data/augment";
+import * as tf from "@tensorflow/tfjs";
 import { loadModel } from "../model/weights";
+import { ModelWorker, modelWorkerWanted } from "../train/model-worker";
 import { writeFileAtomic } from "../util/atomic";
 import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
 import { RunData } from "./data";
@@ -27,11 +29,13 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
   const weights = runFiles(runDir).weights;
   if (!existsSync(weights)) throw new Error(`${runDir}: the run has not finished (no weights.safetensors); resume it with cover train --resume`);
   const model = loadModel(weights);
+  const worker = modelWorkerWanted(tf.getBackend(), config.optim.batchSize) ? await ModelWorker.start(model.config, "wasm") : undefined;
   try {
-    const results = await evaluateModel(model, data, options, quiet, signal);
+    const results = await evaluateModel(model, data, { ...options, worker }, quiet, signal);
     writeFileAtomic(out, JSON.stringify(results, null, 2) + "\n");
     return results;
   } finally {
+    await worker?.stop();
     model.dispose();
   }
 }

@@ -2,6 +2,7 @@
 import { compileModeFromEnv, graphSupport } from "../backend/graph";
 import { macsPerView } from "../model/flops";
 import { allSpecs, countParams } from "../model/params";
+import { modelWorkerWanted } from "../train/model-worker";
 import { duration } from "../util/progress";
 import { RunConfig, runModelConfig } from "./config";
 
@@ -19,14 +20,20 @@ export function runSchedule(config: RunConfig, microBatchesPerEpoch: number): Ru
  * machine: tensorflow op by op 22.4, wasm 9.1; cpu from its measured 22-25 s per step of the same model.
  * "tensorflow:graph" (the recorded step) is 22.4 times the ratio of op-by-op to recorded CPU time per step measured
  * side by side at the same config (333 / 161 ms; on a faster machine of the same kind later, 133 / 78 ms and wasm 573
- * ms, bench/results/model.json: machines differ, so these are rough). No GPU was measured.
+ * ms, bench/results/model.json: machines differ, so these are rough). "wasm+worker" (a model worker thread computing
+ * half of every batch) is wasm times 73.4 / 39.5 s, 64 COVER steps at cpu scale alone and with the worker, side by
+ * side. No GPU was measured.
  */
-export const TRAIN_GFLOPS_PER_SECOND: Readonly<Partial<Record<string, number>>> = { tensorflow: 22.4, "tensorflow:graph": 46.3, wasm: 9.1, cpu: 0.31 };
+export const TRAIN_GFLOPS_PER_SECOND: Readonly<Partial<Record<string, number>>> = { tensorflow: 22.4, "tensorflow:graph": 46.3, wasm: 9.1, "wasm+worker": 16.9, cpu: 0.31 };
 
-/** How the run's steps execute: "tensorflow:graph" where the native backend records them, else the backend's name. */
-export function executionOf(backend: string): string {
+/**
+ * How the run's steps execute: "tensorflow:graph" where the native backend records them, "wasm+worker" where wasm
+ * gets a model worker for micro-batches of `clips` clips, else the backend's name.
+ */
+export function executionOf(backend: string, clips: number): string {
   const mode = compileModeFromEnv();
-  return backend === "tensorflow" && mode !== "off" && graphSupport().available ? `${backend}:${mode}` : backend;
+  if (backend === "tensorflow" && mode !== "off" && graphSupport().available) return `${backend}:${mode}`;
+  return modelWorkerWanted(backend, clips) ? `${backend}+worker` : backend;
 }
 
 export interface PlanData {
@@ -61,14 +68,15 @@ export function describeRunPlan(config: RunConfig, data: PlanData, context: Plan
   const { stepsPerEpoch, totalSteps } = runSchedule(config, data.microBatchesPerEpoch);
   const datasets = Object.entries(data.trainClips).map(([name, d]) => `${name} ${d.clips} train / ${data.evalSize(name)} eval clips`);
   const evalOnly = (config.evaluate ?? []).filter((d) => !(d in data.trainClips)).map((d) => `${d} ${data.evalSize(d)} eval clips`);
-  const execution = executionOf(context.backend);
+  const execution = executionOf(context.backend, config.optim.batchSize);
   const estimate = estimateTrainingSeconds(config, data, execution);
   return [
     `run ${config.name} -> ${context.outDir}${context.resuming ? " (resuming from its checkpoint)" : ""}`,
     `  model:    ${config.model.preset} TimeSformer ${model.frames}x${model.imageSize}, patch ${model.patchSize}, dim ${model.dim}, depth ${model.depth}: ${params.toLocaleString("en-US")} parameters`,
     `  data:     ${[...datasets, ...evalOnly].join("; ")}`,
     `  backend:  ${context.backendLine}`,
-    `  compute:  ${execution.endsWith(":graph") || execution.endsWith(":xla") ? `recorded as TensorFlow graph functions (COVER_COMPILE=${execution.split(":")[1]}; off runs op by op)` : "op by op"}`,
+    `  compute:  ${execution.endsWith(":graph") || execution.endsWith(":xla") ? `recorded as TensorFlow graph functions (COVER_COMPILE=${execution.split(":")[1]}; off runs op by op)` : "op by op"}` +
+      (execution.endsWith("+worker") ? ", half of every batch's clips in a model worker thread (COVER_MODEL_WORKER=off: one thread)" : ""),
     `  steps:    ${config.optim.epochs} epochs x ${stepsPerEpoch} steps/epoch = ${totalSteps} steps of ${config.optim.accumulate} x ${config.optim.batchSize} clips`,
     `  checkpoints: every ${config.checkpointEvery} steps and at each epoch end (Ctrl-C or SIGTERM checkpoints and stops; --resume continues)`,
     estimate === undefined

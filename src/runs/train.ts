@@ -22,7 +22,7 @@ import { acquireRunLock, RunLock } from "./lock";
 import { learningRate } from "../train/schedule";
 import type { Batch } from "../data/batches";
 import { compiledSteps, lossAndGradients, StepLosses, trainableParams } from "../train/step";
-import { GradientWorker, gradientWorkerWanted } from "../train/gradient-worker";
+import { ModelWorker, modelWorkerWanted } from "../train/model-worker";
 import { CompileMode, compileModeFromEnv } from "../backend/graph";
 import type { BadMediaFile, RunData } from "./data";
 import {
@@ -87,9 +87,22 @@ interface TrainingRun {
 
 async function trainLocked(config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults | null> {
   const run = openRun(config, data, outDir, options);
-  await trainSteps(run, config, data, outDir, options, signal);
-  if (run.state.step < run.totalSteps) { writeBadFilesReport(outDir, data); disposeRun(run); return null; }
-  return finishRun(run, config, data, outDir, options, signal);
+  const worker = await startWorker(run.model, config, options);
+  try {
+    await trainSteps(run, config, data, outDir, options, signal, worker);
+    if (run.state.step < run.totalSteps) { writeBadFilesReport(outDir, data); disposeRun(run); return null; }
+    return await finishRun(run, config, data, outDir, options, signal, worker);
+  } finally {
+    await worker?.stop();
+  }
+}
+
+/** A model worker for the training and its evaluation where the backend computes on one thread (see model-worker.ts). */
+async function startWorker(model: TimeSformer, config: RunConfig, options: TrainOptions): Promise<ModelWorker | undefined> {
+  if (!modelWorkerWanted(tf.getBackend(), config.optim.batchSize)) return undefined; // wasm only: it never compiles steps
+  const worker = await ModelWorker.start(model.config, "wasm");
+  if (!options.quiet) console.error("model worker: a second thread computes half of every batch's clips (COVER_MODEL_WORKER=off: one thread)");
+  return worker;
 }
 
 /** Step 1: a fresh run (config.json written, model initialised), or the checkpoint a resume continues from. */
@@ -130,7 +143,7 @@ function createOptimizer(config: RunConfig, model: TimeSformer): Optimizer {
  * Step 2: optimiser steps until the schedule ends or `stopAfterSteps` ends this call, each recorded in metrics.jsonl,
  * checkpointed every `checkpointEvery` steps and at every epoch end. On the stop signal it checkpoints and throws.
  */
-async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<void> {
+async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal, worker: ModelWorker | undefined): Promise<void> {
   const { model, optimizer, stepsPerEpoch, totalSteps } = run;
   const heads = Object.keys(config.train);
   const trainable = trainableParams(model, { freezeBackbone: config.freezeBackbone === true, heads });
@@ -140,8 +153,6 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
   progress.tick(run.state.step);
   const batches = data.trainBatches(run.state.step * config.optim.accumulate);
   const compiled = compiledSteps(options.compile ?? compileModeFromEnv(), options.quiet ? () => {} : console.error);
-  const worker = !compiled && gradientWorkerWanted(tf.getBackend(), config.optim.batchSize) ? await GradientWorker.start(model.config, "wasm") : undefined;
-  if (worker && !options.quiet) console.error("gradient worker: a second thread computes half of every pass's clips (COVER_GRADIENT_WORKER=off: one thread)");
   let lastSavedStep = run.resumed ? run.state.step : -1;
   const stopAt = options.stopAfterSteps !== undefined ? Math.min(totalSteps, run.state.step + options.stopAfterSteps) : totalSteps;
   try {
@@ -182,18 +193,17 @@ async function trainSteps(run: TrainingRun, config: RunConfig, data: RunData, ou
     progress.done();
     if (compiled && !options.quiet) console.error(compiled.summary());
     compiled?.dispose();
-    await worker?.stop();
     await batches.return?.(undefined);
   }
 }
 
 /** Step 3: the final weights (with each head's class names), the evaluation, and results.json. */
-async function finishRun(run: TrainingRun, config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal): Promise<RunResults> {
+async function finishRun(run: TrainingRun, config: RunConfig, data: RunData, outDir: string, options: TrainOptions, signal: AbortSignal, worker: ModelWorker | undefined): Promise<RunResults> {
   try {
     saveWeights(run.model, runFiles(outDir).weights, { run: config.name }, headInfo(run.model, data));
     let datasets: Record<string, DatasetResult>;
     try {
-      datasets = await evaluateModel(run.model, data, { ...evalOptions(config), compile: options.compile }, options.quiet, signal);
+      datasets = await evaluateModel(run.model, data, { ...evalOptions(config), compile: options.compile, worker }, options.quiet, signal);
     } catch (err) {
       if (err instanceof InterruptedError) throw interruptedBy(signal, `the run finished training in ${outDir}; resuming it evaluates it`);
       throw err;

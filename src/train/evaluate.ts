@@ -13,6 +13,7 @@ import { TimeSformer } from "../model/timesformer";
 import { throwIfStopped, yieldToEventLoop } from "../util/interrupt";
 import { createProgress } from "../util/progress";
 import { ClassificationMeter, ClassificationResult } from "./metrics";
+import type { ModelWorker } from "./model-worker";
 
 /** Views of n clips: x is float32 [n * views, T, S, S, 3], clip-major (clip 0's views first). */
 
@@ -26,6 +27,8 @@ export interface EvalOptions {
   views: EvalViews; reverseFrames: boolean; datasets: string[];
   /** How the batches run on the native backend (default: $COVER_COMPILE, else "graph"). */
   compile?: CompileMode;
+  /** Scores the second half of every batch's clips in a worker thread (eager batches only; see model-worker.ts). */
+  worker?: ModelWorker;
 }
 
 export interface DatasetResult extends ClassificationResult {
@@ -74,7 +77,7 @@ async function evaluateDatasets(model: TimeSformer, source: EvalSource, options:
         await yieldToEventLoop(); // lets a SIGINT/SIGTERM handler run between batches
         throwIfStopped(signal, `evaluation of ${dataset} stopped`);
         if (batch.labels.length === 0) { skippedBatches++; continue; } // every clip of it failed to load (each counted as a bad file)
-        meter.add(clipScores(model, dataset, batch, options.reverseFrames, compiled), batch.labels);
+        meter.add(clipScores(model, dataset, batch, options.reverseFrames, compiled, options.worker), batch.labels);
         ids.push(...batch.ids);
         progress.tick(batch.labels.length);
       }
@@ -94,9 +97,32 @@ function skipped(clips: number, batches: number): Pick<DatasetResult, "skippedCl
   return { ...(clips > 0 && { skippedClips: clips }), ...(batches > 0 && { skippedBatches: batches }) };
 }
 
-/** Softmax scores averaged over each clip's views: [n, classes]. `compiled` runs them as a recorded graph function. */
-export function clipScores(model: TimeSformer, head: string, batch: Omit<EvalBatch, "ids">, reverseFrames: boolean, compiled?: CompiledScores): Float32Array {
+/**
+ * Softmax scores averaged over each clip's views: [n, classes]. `compiled` runs them as a recorded graph function;
+ * otherwise `worker` scores the second half of the clips meanwhile.
+ */
+export function clipScores(model: TimeSformer, head: string, batch: Omit<EvalBatch, "ids">, reverseFrames: boolean, compiled?: CompiledScores, worker?: ModelWorker): Float32Array {
   if (batch.labels.length === 0) return new Float32Array(0); // no clip of the batch could be loaded
+  const n = batch.labels.length;
+  if (!compiled && worker && n >= 2) {
+    const [rows, T, H, W, C] = batch.shape;
+    const half = Math.ceil(n / 2) * batch.views;
+    const rowSize = T * H * W * C;
+    worker.begin(model, { kind: "scores", head, views: batch.views, reverseFrames, shape: [rows - half, T, H, W, C], x: batch.x.subarray(half * rowSize) });
+    let mine: Float32Array;
+    let theirs: Float32Array;
+    const x = tf.tensor(batch.x.subarray(0, half * rowSize), [half, T, H, W, C]);
+    try {
+      mine = clipScoresOf(model, head, x, batch.views, reverseFrames);
+    } finally {
+      x.dispose();
+      theirs = worker.finishScores(); // also after an error here: the answer must not be left for the next batch
+    }
+    const scores = new Float32Array(mine.length + theirs.length);
+    scores.set(mine);
+    scores.set(theirs, mine.length);
+    return scores;
+  }
   const x = tf.tensor(batch.x, batch.shape);
   const compute = () => scoresOf(model, head, x, batch.views, reverseFrames);
   try {
@@ -107,6 +133,14 @@ export function clipScores(model: TimeSformer, head: string, batch: Omit<EvalBat
   } finally {
     x.dispose();
   }
+}
+
+/** clipScores of the views `x` ([clips * views, T, H, W, C]), computed eagerly. */
+export function clipScoresOf(model: TimeSformer, head: string, x: tf.Tensor, views: number, reverseFrames: boolean): Float32Array {
+  const scores = tf.tidy(() => scoresOf(model, head, x, views, reverseFrames));
+  const out = scores.dataSync() as Float32Array;
+  scores.dispose();
+  return out;
 }
 
 function scoresOf(model: TimeSformer, head: string, x: tf.Tensor, views: number, reverseFrames: boolean): tf.Tensor2D {

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { TimeSformer } from "../model/timesformer";
 import { CompileMode, compileAvailable, GraphCache } from "../backend/graph";
 import { dropPathSeed, randomUniform, UniformDraw } from "../model/layers";
-import { GradientWorker, gradTensors, PartData, WorkResult } from "./gradient-worker";
+import { GradientsResult, gradTensors, ModelWorker, PartData } from "./model-worker";
 
 /** The clips of one dataset within a batch: x is float32 [n, T, S, S, 3]. */
 
@@ -21,8 +21,8 @@ export interface StepOptions {
   trainable: Map<string, tf.Variable>;
   /** Runs the step as a recorded graph function where it can (native backend); eagerly otherwise. */
   compiled?: CompiledSteps;
-  /** Computes the second half of every pass's clips in a worker thread (eager steps only; see gradient-worker.ts). */
-  worker?: GradientWorker;
+  /** Computes the second half of every pass's clips in a worker thread (eager steps only; see model-worker.ts). */
+  worker?: ModelWorker;
 }
 
 /**
@@ -135,7 +135,7 @@ export function lossTensors(
  * lossTensors with the second half of every pass of two clips or more computed by the worker meanwhile, the halves'
  * sums added here (this half first); undefined when no pass has two clips.
  */
-function lossTensorsWithWorker(model: TimeSformer, passes: PassTensors[], lossWeights: Record<string, number>, options: StepOptions, worker: GradientWorker): StepTensors | undefined {
+function lossTensorsWithWorker(model: TimeSformer, passes: PassTensors[], lossWeights: Record<string, number>, options: StepOptions, worker: ModelWorker): StepTensors | undefined {
   if (!passes.some((p) => p.clips.shape[0] >= 2)) return undefined;
   const mine: PassTensors[] = [];
   const theirs: PartData[] = [];
@@ -151,14 +151,14 @@ function lossTensorsWithWorker(model: TimeSformer, passes: PassTensors[], lossWe
     });
     tf.dispose([part.clips, part.labels, ...part.weights]);
   });
-  worker.begin(model, { seed: options.seed, labelSmoothing: options.labelSmoothing, lossWeights, trainable: [...options.trainable.keys()], parts: theirs });
+  worker.begin(model, { kind: "gradients", seed: options.seed, labelSmoothing: options.labelSmoothing, lossWeights, trainable: [...options.trainable.keys()], parts: theirs });
   let step: StepTensors;
-  let answer: WorkResult;
+  let answer: GradientsResult;
   try {
     step = lossTensors(model, mine, lossWeights, options);
   } finally {
     tf.dispose(mine.filter((p, i) => p.clips !== passes[i].clips).flatMap((p) => [p.clips, p.labels, ...p.weights]));
-    answer = worker.finish(); // also after an error here: the answer must not be left for the next step to read
+    answer = worker.finishGradients(); // also after an error here: the answer must not be left for the next step to read
   }
   const offsets = passes.map((_, i) => passes.slice(0, i).reduce((n, p) => n + p.datasets.length, 0));
   const add = <T extends tf.Tensor>(a: T | undefined, b: tf.Tensor): T => { const sum = tf.keep(a ? tf.add(a, b) : b.clone()) as T; a?.dispose(); b.dispose(); return sum; };

@@ -90,23 +90,25 @@ describe("training runs", () => {
     assert.deepEqual(metrics(parts).map((r) => r.loss), metrics(whole).map((r) => r.loss));
   });
 
-  test("with a gradient worker thread (half of every pass's clips), a COVER run resumes exactly and differs from one thread by rounding only", async () => {
+  const onWasm = (process.env.COVER_TEST_BACKEND ?? "wasm") === "wasm";
+  test("with a model worker thread (half of every pass's clips), a COVER run resumes exactly and differs from one thread by rounding only",
+    { skip: !onWasm && "the model worker is wasm's second thread; other backends use their own threads" }, async () => {
     const config = smoke("cover");
     const alone = tempDir("worker-off");
     const whole = tempDir("worker-whole");
     const parts = tempDir("worker-parts");
     await run(config, alone);
-    process.env.COVER_GRADIENT_WORKER = "on";
+    process.env.COVER_MODEL_WORKER = "on";
     try {
       const shown: string[] = [];
       const log = console.error;
       console.error = (line: string) => shown.push(line);
       try { await run(config, whole, { quiet: false }); } finally { console.error = log; }
-      assert.ok(shown.some((l) => l.startsWith("gradient worker: ")), "the run says it uses one");
+      assert.ok(shown.some((l) => l.startsWith("model worker: ")), "the run says it uses one");
       assert.equal(await run(config, parts, { stopAfterSteps: 4 }), null);
       await run(config, parts, { resume: true });
     } finally {
-      delete process.env.COVER_GRADIENT_WORKER;
+      delete process.env.COVER_MODEL_WORKER;
     }
     for (const [name, t] of weights(whole)) assert.equal(maxAbsDiff(t.data, weights(parts).get(name)!.data), 0, name);
     const [a, b] = [metrics(alone), metrics(whole)];

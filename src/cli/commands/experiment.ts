@@ -46,7 +46,7 @@ export const command: Command = {
            text, and findings.json records them. Runs with other settings are other runs in the cache.
   Ctrl-C (or SIGTERM) checkpoints the run in progress and exits with 130 (143); a second one exits at once.
   --jobs N: trains N of the missing runs at once on this machine, each in its own \`cover train\` process with
-  cores/N compute threads (log in the run's folder, local-job.log), a run started from another run's weights once that
+  cores/N compute threads and no model worker (log in the run's folder, local-job.log), a run started from another run's weights once that
   one is done; then builds the tables here. On 2 cores at cpu scale, --jobs 2 trains about twice as many runs per hour.
   --executor slurm: every missing run becomes a task of an sbatch job array (\`cover train\` in the run's folder,
   --requeue, SIGTERM 60 s before the time limit; runs with the same dependency share one array, and runs started from

@@ -1,24 +1,28 @@
 /**
- * The worker thread of GradientWorker: a copy of the model that computes the loss and gradients of the parts of
- * micro-batches it is sent, with the parameter values sent along. Answers each request on its port, then raises the
- * shared flag the training thread waits on.
+ * The worker thread of ModelWorker: a copy of the model that computes what it is sent (the loss and gradients of
+ * parts of micro-batches, or clip scores) with the parameter values sent along. Answers each request on its port,
+ * then raises the shared flag the other thread waits on.
  */
 import { parentPort, workerData, MessagePort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend, BackendName } from "../backend";
 import type { TimeSformerConfig } from "../model/config";
 import { TimeSformer } from "../model/timesformer";
+import { clipScoresOf } from "./evaluate";
 import { lossTensors, PassTensors } from "./step";
-import type { WorkRequest, WorkResult } from "./gradient-worker";
+import type { GradientsRequest, GradientsResult, WorkAnswer, WorkRequest } from "./model-worker";
 
 const { config, backend, port, done } = workerData as { config: TimeSformerConfig; backend: BackendName; port: MessagePort; done: Int32Array };
 
-function compute(model: TimeSformer, request: WorkRequest): WorkResult {
-  for (const { name, values } of request.params) {
+function setParams(model: TimeSformer, params: WorkRequest["params"]): void {
+  for (const { name, values } of params) {
     const v = model.params.get(name);
     if (!v) throw new Error(`no parameter ${name} in the worker's model`);
     tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
   }
+}
+
+function gradients(model: TimeSformer, request: GradientsRequest): GradientsResult {
   const trainable = new Map(request.trainable.map((name) => [name, model.params.get(name)!]));
   const passes: PassTensors[] = request.parts.map((p) => ({
     shape: p.shape.slice(1).join("x"), datasets: p.datasets, index: p.pass, rows: { of: p.n, start: p.start },
@@ -40,7 +44,18 @@ function compute(model: TimeSformer, request: WorkRequest): WorkResult {
   }
 }
 
-function answer(result: WorkResult): void {
+function compute(model: TimeSformer, request: WorkRequest): WorkAnswer {
+  setParams(model, request.params);
+  if (request.kind === "gradients") return { gradients: gradients(model, request) };
+  const x = tf.tensor(request.x, request.shape);
+  try {
+    return { scores: clipScoresOf(model, request.head, x, request.views, request.reverseFrames) };
+  } finally {
+    x.dispose();
+  }
+}
+
+function answer(result: WorkAnswer): void {
   port.postMessage(result);
   Atomics.store(done, 0, 1);
   Atomics.notify(done, 0);
@@ -59,7 +74,7 @@ void (async () => {
     try {
       answer(compute(model, request));
     } catch (err) {
-      answer({ total: 0, perDataset: [], grads: [], error: (err as Error).stack ?? String(err) });
+      answer({ error: (err as Error).stack ?? String(err) });
     }
   });
   parentPort!.postMessage({ ready: true });

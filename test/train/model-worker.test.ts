@@ -1,7 +1,7 @@
 /**
  * Data parallelism in a worker thread: a micro-batch whose passes are split between this thread and the worker gives
  * the loss and gradients of the whole micro-batch (drop path included: each half draws its rows of the pass's
- * noise), the same numbers on every run, and no leaked tensors.
+ * noise), the same numbers on every run, and no leaked tensors; an evaluation batch split so gives its clips' scores.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,16 +10,17 @@ import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
 import type { Batch, BatchGroup } from "../../src/data/batches";
 import { activeBackendName } from "../../src/backend";
-import { GradientWorker } from "../../src/train/gradient-worker";
+import { ModelWorker } from "../../src/train/model-worker";
+import { clipScores } from "../../src/train/evaluate";
 import { lossAndGradients } from "../../src/train/step";
 import { maxAbsDiff, withBackend } from "../helpers/tf";
 
-let worker: GradientWorker;
+let worker: ModelWorker;
 const config = modelConfig("micro", { classifiers: { motion: 3, appearance: 4, images: 5 }, timeEmbedInit: "trunc_normal", dropPath: 0.2 });
 
 before(async () => {
   await withBackend();
-  worker = await GradientWorker.start(config, activeBackendName() ?? "wasm");
+  worker = await ModelWorker.start(config, activeBackendName() ?? "wasm");
 });
 after(() => worker.stop());
 
@@ -61,5 +62,18 @@ test("a micro-batch with no pass of two clips is computed here alone", () => {
   const b = lossAndGradients(model, batch, { motion: 1, images: 1 }, { ...options, worker });
   assert.deepEqual(b.losses, a.losses);
   tf.dispose([...a.grads.values(), ...b.grads.values()]);
+  model.dispose();
+});
+
+test("an evaluation batch split between the threads: every clip's scores, views averaged, frames reversed or not", () => {
+  const model = TimeSformer.create(config, 5);
+  const g = group("motion", 6, 4, 3, 3); // 3 clips x 2 views
+  const batch = { x: g.x, shape: g.shape, views: 2, labels: Int32Array.from([0, 1, 2]) };
+  for (const reverse of [false, true]) {
+    const alone = clipScores(model, "motion", batch, reverse);
+    const split = clipScores(model, "motion", batch, reverse, undefined, worker);
+    assert.equal(split.length, 3 * 3);
+    assert.ok(maxAbsDiff(split, alone) < 1e-6, `reverse ${reverse}: ${maxAbsDiff(split, alone)}`);
+  }
   model.dispose();
 });
