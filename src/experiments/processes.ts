@@ -50,7 +50,7 @@ export async function trainInProcesses(what: string, plan: () => Promise<Experim
     if (repeated) throw new Error(`${what}: run ${repeated.name} (${repeated.dir}) is still unfinished after it was trained`);
     const failed = await trainPool(planned.runs, options);
     if (failed.length) {
-      const lines = failed.map(({ run, why }) => `  ${run.name} (${run.dir}): ${why}`);
+      const lines = failed.map(({ run, why }) => `  ${label(run)} (${run.dir}): ${why}`);
       throw new Error(`${what}: ${failed.length} of ${planned.runs.length} runs failed; the same command again retrains only the unfinished ones:\n${lines.join("\n")}`);
     }
     for (const r of planned.runs) trained.add(r.dir);
@@ -88,24 +88,24 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
         if (!next) break;
         waiting.splice(waiting.indexOf(next), 1);
         running.set(next.dir, launch(next, threads, options.backend));
-        options.log(`${stamp()} ${next.name}: training (${running.size} running, ${waiting.length} waiting; log ${localJobLogPath(next.dir)})`);
+        options.log(`${stamp()} ${label(next)}: training (${running.size} running, ${waiting.length} waiting; log ${localJobLogPath(next.dir)})`);
       }
       if (!running.size) continue; // only runs whose dependency just failed are left: marked failed above
       const ended = await nextExit([...running.values()], options.signal, (options.reportSeconds ?? 60) * 1000);
       if (!ended) {
         if (Date.now() - lastReport >= (options.reportSeconds ?? 60) * 1000) {
           lastReport = Date.now();
-          options.log(`${stamp()} ${[...running.values()].map((r) => `${r.run.name} step ${lastStep(r.run.dir) ?? 0}`).join(", ")}`);
+          options.log(`${stamp()} ${[...running.values()].map((r) => `${label(r.run)} step ${lastStep(r.run.dir) ?? 0}`).join(", ")}`);
         }
         continue;
       }
       running.delete(ended.r.run.dir);
       const seconds = Math.round((Date.now() - ended.r.started) / 1000);
       if (readRunResults(ended.r.run.dir)) {
-        options.log(`${stamp()} ${ended.r.run.name}: done in ${seconds} s`);
+        options.log(`${stamp()} ${label(ended.r.run)}: done in ${seconds} s`);
       } else {
         const why = `exit ${ended.code ?? "by signal"} after ${seconds} s: ${lastLineOfFile(localJobLogPath(ended.r.run.dir)) ?? "no output"} (${localJobLogPath(ended.r.run.dir)})`;
-        options.log(`${stamp()} ${ended.r.run.name}: failed, ${why}`);
+        options.log(`${stamp()} ${label(ended.r.run)}: failed, ${why}`);
         failed.push({ run: ended.r.run, why });
         failedDirs.add(ended.r.run.dir);
       }
@@ -115,6 +115,9 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
     for (const r of running.values()) r.child.kill("SIGTERM"); // an error here: no training process outlives the pool
   }
 }
+
+/** A run as the log names it: its name and seed (an experiment over seeds trains each name once per seed). */
+function label(run: PlannedRun): string { return `${run.name} seed ${run.config.seed}`; }
 
 function launch(run: PlannedRun, threads: number, backend: string | undefined): Running {
   mkdirSync(run.dir, { recursive: true });
@@ -151,7 +154,7 @@ function nextExit(running: Running[], signal: AbortSignal | undefined, ms: numbe
 
 /** Asks every training process to checkpoint and stop (SIGTERM), waits for them, and returns the error to throw. */
 async function stopAll(running: Map<string, Running>, signal: AbortSignal): Promise<Error> {
-  const names = [...running.values()].map((r) => r.run.name);
+  const names = [...running.values()].map((r) => label(r.run));
   for (const r of running.values()) r.child.kill("SIGTERM");
   await Promise.all([...running.values()].map((r) => r.exited));
   running.clear();

@@ -35,7 +35,7 @@ describe("local executor with --jobs", () => {
     }
     const started = lines.filter((l) => / training \(/.test(l)).map((l) => l.replace(/^\[\d+ s\] /, "").split(":")[0]);
     assert.equal(started.length, 4);
-    assert.deepEqual(started.slice(0, 2), ["image-pretrain", "image-pretrain"], "both seeds' pre-trainings first: the COVER runs start from them");
+    assert.deepEqual(started.slice(0, 2).sort(), ["image-pretrain seed 0", "image-pretrain seed 1"], "both seeds' pre-trainings first: the COVER runs start from them");
     const parallel = await runExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], out: tempDir("jobs-2-out"), runsRoot: parallelRoot, quiet: true });
     const serial = await runExperiment("frame-reversal", { scale: "smoke", seeds: [0, 1], out: tempDir("jobs-1-out"), runsRoot: tempDir("jobs-1"), quiet: true });
     assert.deepEqual(parallel.rows, serial.rows);
@@ -61,7 +61,7 @@ describe("local executor with --jobs", () => {
     const stopped = await trainPool([pretrain], { jobs: 2, log: () => undefined, signal: controller.signal }).catch((err: unknown) => err);
     clearInterval(watch);
     assert.ok(stopped instanceof InterruptedError, String(stopped));
-    assert.match(stopped.message, /1 run checkpointed \(image-pretrain\); the same command again resumes them/);
+    assert.match(stopped.message, /1 run checkpointed \(image-pretrain seed 0\); the same command again resumes them/);
     assert.ok(existsSync(runFiles(pretrain.dir).checkpoint), "checkpointed on SIGTERM");
     assert.equal(readRunResults(pretrain.dir), null);
     assert.deepEqual(await trainPool([pretrain], { jobs: 2, log: () => undefined }), []);
