@@ -36,11 +36,11 @@ export interface SlurmExecutor extends SlurmOptions {
  */
 export async function trainMissingRuns(what: string, plan: Planner, executor: Executor | undefined, options: ClusterRunOptions): Promise<void> {
   if (executor?.kind === "slurm") return trainOnSlurm(what, plan, executor, options);
-  if ((executor?.jobs ?? 1) > 1) {
-    // The processes compute on this process's backend unless told otherwise: the same numbers as training here.
-    const backend = executor?.backend ?? activeBackendName() ?? undefined;
-    await trainInProcesses(what, plan, { jobs: executor?.jobs ?? 1, backend, log: options.log, signal: options.signal });
-  }
+  const jobs = executor?.jobs ?? 1;
+  if (jobs === 1) return;
+  // The processes compute on this process's backend unless told otherwise: the same numbers as training here.
+  const backend = executor?.backend ?? activeBackendName() ?? undefined;
+  await trainInProcesses(what, plan, { jobs, backend, log: options.log, signal: options.signal });
 }
 
 /** Plans the unfinished runs (of an experiment, of an ablation) against the run cache, training nothing. */

@@ -21,7 +21,7 @@ import { PROJECT_ROOT } from "../util/paths";
 import { interruptedBy } from "../util/interrupt";
 import { readRunResults, runFiles, writeRunConfig } from "../runs/folder";
 import type { ExperimentPlan, PlannedRun } from "./planning";
-import { lastLineOfFile, lastStep } from "./slurm";
+import { lastLogLine, lastStep } from "./slurm";
 
 export interface ProcessPoolOptions {
   /** Runs trained at once (at least 1). */
@@ -72,6 +72,7 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
   const planned = new Set(runs.map((r) => r.dir));
   const start = Date.now();
   const stamp = () => `[${Math.round((Date.now() - start) / 1000)} s]`;
+  const reportMs = (options.reportSeconds ?? 60) * 1000;
   let lastReport = Date.now();
   try {
     while (waiting.length || running.size) {
@@ -91,9 +92,9 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
         options.log(`${stamp()} ${label(next)}: training (${running.size} running, ${waiting.length} waiting; log ${localJobLogPath(next.dir)})`);
       }
       if (!running.size) continue; // only runs whose dependency just failed are left: marked failed above
-      const ended = await nextExit([...running.values()], options.signal, (options.reportSeconds ?? 60) * 1000);
+      const ended = await nextExit([...running.values()], options.signal, reportMs);
       if (!ended) {
-        if (Date.now() - lastReport >= (options.reportSeconds ?? 60) * 1000) {
+        if (Date.now() - lastReport >= reportMs) {
           lastReport = Date.now();
           options.log(`${stamp()} ${[...running.values()].map((r) => `${label(r.run)} step ${lastStep(r.run.dir) ?? 0}`).join(", ")}`);
         }
@@ -104,7 +105,8 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
       if (readRunResults(ended.r.run.dir)) {
         options.log(`${stamp()} ${label(ended.r.run)}: done in ${seconds} s`);
       } else {
-        const why = `exit ${ended.code ?? "by signal"} after ${seconds} s: ${lastLineOfFile(localJobLogPath(ended.r.run.dir)) ?? "no output"} (${localJobLogPath(ended.r.run.dir)})`;
+        const log = localJobLogPath(ended.r.run.dir);
+        const why = `exit ${ended.code ?? "by signal"} after ${seconds} s: ${lastLogLine(log) ?? `no output (${log})`}`;
         options.log(`${stamp()} ${label(ended.r.run)}: failed, ${why}`);
         failed.push({ run: ended.r.run, why });
         failedDirs.add(ended.r.run.dir);

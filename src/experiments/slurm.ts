@@ -267,18 +267,19 @@ export function runState(dir: string, jobId: string, queue: Map<string, QueuedJo
 
 /** The step of the last line of a run's metrics.jsonl, or null before the first step. */
 export function lastStep(dir: string): number | null {
-  const line = lastLineOfFile(runFiles(dir).metrics);
+  const line = lastLine(runFiles(dir).metrics);
   if (!line) return null;
   try { return (JSON.parse(line) as { step: number }).step; } catch { return null; }
 }
 
-function lastLogLine(path: string): string | null {
-  const line = lastLineOfFile(path);
+/** The last line of a log file with the file's path, e.g. for saying why a run failed; null for a missing or empty log. */
+export function lastLogLine(path: string): string | null {
+  const line = lastLine(path);
   return line ? `${line} (${path})` : null;
 }
 
 /** The last non-empty line of a file, reading only its end; null when the file is missing or empty. */
-export function lastLineOfFile(path: string): string | null {
+function lastLine(path: string): string | null {
   let fd: number;
   try { fd = openSync(path, "r"); } catch { return null; }
   try {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { EvalViews } from "../data/augment";
 import * as tf from "@tensorflow/tfjs";
 import { loadModel } from "../model/weights";
-import { ModelWorker, modelWorkerWanted } from "../train/model-worker";
+import { startModelWorker } from "../train/model-worker";
 import { writeFileAtomic } from "../util/atomic";
 import { clipScores, DatasetResult, evaluateModel, EvalOptions } from "../train/evaluate";
 import { RunData } from "./data";
@@ -29,7 +29,7 @@ export async function evaluateRun(runDir: string, data: RunData, overrides: Part
   const weights = runFiles(runDir).weights;
   if (!existsSync(weights)) throw new Error(`${runDir}: the run has not finished (no weights.safetensors); resume it with cover train --resume`);
   const model = loadModel(weights);
-  const worker = modelWorkerWanted(tf.getBackend(), config.optim.batchSize) ? await ModelWorker.start(model.config, "wasm") : undefined;
+  const worker = await startModelWorker(model.config, tf.getBackend(), config.optim.batchSize);
   try {
     const results = await evaluateModel(model, data, { ...options, worker }, quiet, signal);
     writeFileAtomic(out, JSON.stringify(results, null, 2) + "\n");

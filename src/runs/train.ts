@@ -22,7 +22,7 @@ import { acquireRunLock, RunLock } from "./lock";
 import { learningRate } from "../train/schedule";
 import type { Batch } from "../data/batches";
 import { compiledSteps, lossAndGradients, StepLosses, trainableParams } from "../train/step";
-import { ModelWorker, modelWorkerWanted } from "../train/model-worker";
+import { ModelWorker, startModelWorker } from "../train/model-worker";
 import { CompileMode, compileModeFromEnv } from "../backend/graph";
 import type { BadMediaFile, RunData } from "./data";
 import {
@@ -99,9 +99,8 @@ async function trainLocked(config: RunConfig, data: RunData, outDir: string, opt
 
 /** A model worker for the training and its evaluation where the backend computes on one thread (see model-worker.ts). */
 async function startWorker(model: TimeSformer, config: RunConfig, options: TrainOptions): Promise<ModelWorker | undefined> {
-  if (!modelWorkerWanted(tf.getBackend(), config.optim.batchSize)) return undefined; // wasm only: it never compiles steps
-  const worker = await ModelWorker.start(model.config, "wasm");
-  if (!options.quiet) console.error("model worker: a second thread computes half of every batch's clips (COVER_MODEL_WORKER=off: one thread)");
+  const worker = await startModelWorker(model.config, tf.getBackend(), config.optim.batchSize); // wasm only: it never compiles steps
+  if (worker && !options.quiet) console.error("model worker: a second thread computes half of every batch's clips (COVER_MODEL_WORKER=off: one thread)");
   return worker;
 }
 

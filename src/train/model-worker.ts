@@ -73,6 +73,14 @@ export function modelWorkerWanted(backend: string, clips: number): boolean {
   return value === "on" || (availableParallelism() >= 2 && clips >= WORKER_MIN_CLIPS);
 }
 
+/**
+ * A model worker for work on `backend` in batches of `clips` clips where modelWorkerWanted says so, else undefined.
+ * The one place that decides whether a run or an evaluation gets one.
+ */
+export async function startModelWorker(config: TimeSformerConfig, backend: string, clips: number): Promise<ModelWorker | undefined> {
+  return modelWorkerWanted(backend, clips) ? ModelWorker.start(config, "wasm") : undefined;
+}
+
 export class ModelWorker {
   private constructor(private readonly worker: Worker, private readonly port: MessagePort, private readonly done: Int32Array) {}
 

@@ -294,7 +294,7 @@ function referenceInChunks(model: TimeSformer, passes: PassTensors[], lossWeight
 }
 
 /** Rows [start, start + size) of pass number `pass`, as a pass of its own that draws the same noise for them. */
-export function passRows(p: PassTensors, pass: number, start: number, size: number): PassTensors {
+function passRows(p: PassTensors, pass: number, start: number, size: number): PassTensors {
   return {
     ...p, clips: tf.slice(p.clips, start, size), labels: tf.slice(p.labels, start, size), weights: p.weights.map((w) => tf.slice(w, start, size)),
     index: pass, rows: { of: p.rows?.of ?? p.clips.shape[0], start: (p.rows?.start ?? 0) + start },
@@ -302,7 +302,7 @@ export function passRows(p: PassTensors, pass: number, start: number, size: numb
 }
 
 /** Drop path noise for rows [start, start + size) of a pass of `n` clips: those rows of the whole pass's draw. */
-export function partUniform(stepSeed: number, pass: number, n: number, start: number, size: number): UniformDraw {
+function partUniform(stepSeed: number, pass: number, n: number, start: number, size: number): UniformDraw {
   return (shape, _seed, index) => {
     const rowsPerClip = shape[0] / size;
     const whole = randomUniform([rowsPerClip * n, 1], dropPathSeed(passSeed(stepSeed, pass), index), index);
