@@ -75,10 +75,24 @@ export function modelWorkerWanted(backend: string, clips: number): boolean {
 
 /**
  * A model worker for work on `backend` in batches of `clips` clips where modelWorkerWanted says so, else undefined.
- * The one place that decides whether a run or an evaluation gets one.
+ * The one place that decides whether a run or an evaluation gets one. A worker that cannot start (a thread that fails
+ * to load the backend, too little memory for a second copy of the model) costs speed, not the run: the work goes on in
+ * this thread and `warn` says why, unless COVER_MODEL_WORKER=on asked for the worker, which then fails.
  */
-export async function startModelWorker(config: TimeSformerConfig, backend: string, clips: number): Promise<ModelWorker | undefined> {
-  return modelWorkerWanted(backend, clips) ? ModelWorker.start(config, "wasm") : undefined;
+export async function startModelWorker(
+  config: TimeSformerConfig, backend: string, clips: number,
+  options: { warn?: (line: string) => void; start?: typeof ModelWorker.start } = {},
+): Promise<ModelWorker | undefined> {
+  if (!modelWorkerWanted(backend, clips)) return undefined;
+  const start = options.start ?? ((c: TimeSformerConfig, b: BackendName) => ModelWorker.start(c, b));
+  try {
+    return await start(config, "wasm");
+  } catch (err) {
+    if (process.env.COVER_MODEL_WORKER === "on") throw err;
+    const warn = options.warn ?? ((line: string) => console.error(line));
+    warn(`model worker: could not start (${(err as Error).message}); computing on one thread`);
+    return undefined;
+  }
 }
 
 export class ModelWorker {

@@ -10,7 +10,7 @@ import { modelConfig } from "../../src/model/config";
 import { TimeSformer } from "../../src/model/timesformer";
 import type { Batch, BatchGroup } from "../../src/data/batches";
 import { activeBackendName } from "../../src/backend";
-import { ModelWorker } from "../../src/train/model-worker";
+import { ModelWorker, modelWorkerWanted, startModelWorker } from "../../src/train/model-worker";
 import { clipScores } from "../../src/train/evaluate";
 import { lossAndGradients } from "../../src/train/step";
 import { maxAbsDiff, withBackend } from "../helpers/tf";
@@ -76,4 +76,21 @@ test("an evaluation batch split between the threads: every clip's scores, views 
     assert.ok(maxAbsDiff(split, alone) < 1e-6, `reverse ${reverse}: ${maxAbsDiff(split, alone)}`);
   }
   model.dispose();
+});
+
+test("a worker that cannot start: the work goes on in one thread with a warning, unless COVER_MODEL_WORKER=on asked for it", async () => {
+  const failing = () => Promise.reject(new Error("no memory for a second model"));
+  const saved = process.env.COVER_MODEL_WORKER;
+  try {
+    delete process.env.COVER_MODEL_WORKER;
+    const warnings: string[] = [];
+    const none = await startModelWorker(config, "wasm", 32, { start: failing, warn: (line) => warnings.push(line) });
+    assert.equal(none, undefined);
+    // Where the machine has one core no worker is wanted and none is tried.
+    assert.deepEqual(warnings, modelWorkerWanted("wasm", 32) ? ["model worker: could not start (no memory for a second model); computing on one thread"] : []);
+    process.env.COVER_MODEL_WORKER = "on";
+    await assert.rejects(startModelWorker(config, "wasm", 32, { start: failing, warn: () => assert.fail("no warning when asked for") }), /no memory for a second model/);
+  } finally {
+    if (saved === undefined) delete process.env.COVER_MODEL_WORKER; else process.env.COVER_MODEL_WORKER = saved;
+  }
 });
