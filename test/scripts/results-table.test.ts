@@ -1,0 +1,38 @@
+/**
+ * The README's results table marks an experiment whose findings came from runs the current recipe would not train
+ * (the recipe changed since), so a table mixing recipes says so instead of passing old numbers off as current.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { claimsTable } from "../../scripts/results-table";
+import { planExperiment } from "../../src/experiments/planning";
+import type { Claim } from "../../src/experiments/claims";
+
+const claim: Claim = {
+  id: "reversal-motion", claim: "reversing the frames costs the motion dataset", paper: { effect: -36.2 }, expect: "negative",
+  roles: ["motion"], kit: { effect: -40, low: -50, high: -30, seeds: [0], perSeed: [-40], evalNoise: "paired" }, verdict: "holds",
+};
+
+test("findings from the current recipe's runs are listed as they are; from other runs, as an earlier recipe's", async () => {
+  const root = mkdtempSync(join(tmpdir(), "cover-table-"));
+  try {
+    const plan = await planExperiment("frame-reversal", { scale: "smoke", seeds: [0], runsRoot: join(root, "empty") });
+    const cover = plan.runs.find((r) => r.name === "cover");
+    assert.ok(cover, "frame-reversal trains a COVER run");
+    const write = (runDir: string) => {
+      mkdirSync(join(root, "results", "frame-reversal"), { recursive: true });
+      const findings = { experiment: "frame-reversal", scale: "smoke", seeds: [0], claims: [claim], runs: { "cover (seed 0)": join("/elsewhere/runs", runDir) } };
+      writeFileSync(join(root, "results", "frame-reversal", "findings.json"), JSON.stringify(findings));
+    };
+    const rowOf = async () => (await claimsTable(join(root, "results"), "", "smoke")).split("\n").find((l) => l.startsWith("| [frame-reversal]"))!;
+    write(basename(cover.dir));
+    assert.match(await rowOf(), /\| -40\.0 \[-50\.0, -30\.0\] \| 0 \| \*\*holds\*\* \|/);
+    write("cover-0000000000");
+    assert.match(await rowOf(), /\*\*holds\*\* \(an earlier recipe's runs: not rerun since the recipe changed\) \|/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
