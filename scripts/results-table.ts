@@ -51,7 +51,7 @@ export async function claimsTable(resultsDir: string, linkPrefix: string, scale:
       lines.push(`| ${link} | not yet run with the current recipe${findings ? " (its folder holds the previous recipe's one-seed numbers)" : ""} | | | | | |`);
       continue;
     }
-    const earlier = (await fromCurrentRecipe(findings, scale)) ? "" : " (an earlier recipe's runs: not rerun since the recipe changed)";
+    const earlier = (await fromCurrentRecipe(findings, scale)) ? "" : " (earlier recipe)";
     for (const c of findings.claims) {
       lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${c.kit.seeds.join(",")} | **${c.verdict}**${earlier} | ${resolutionText(c)} |`);
     }
