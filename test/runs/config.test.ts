@@ -14,7 +14,8 @@ test("cache keys stay as they were: runs already trained are found by their conf
   const cache = new RunCache("/nowhere", noData);
   assert.equal(basename(cache.dirOf(resolveRunConfig("image-pretrain", "cpu", 0))), "image-pretrain-3200a28579");
   assert.equal(basename(cache.dirOf(resolveRunConfig("image-pretrain", "cpu", 1))), "image-pretrain-491a11a5cd");
-  assert.equal(basename(cache.dirOf(resolveRunConfig("cover", "cpu", 0))), "cover-0eb05c62c3");
+  // The cpu recipe of 2026-12-03 (12 epochs, w_motion 2) is a new config, so a new key; image pre-training kept its own.
+  assert.equal(basename(cache.dirOf(resolveRunConfig("cover", "cpu", 0))), "cover-24ec96f283");
 });
 
 test("validateRunConfig returns the config itself (key order kept for the hash)", () => {
