@@ -18,6 +18,11 @@ const END = "<!-- claims:end -->";
 
 interface Findings { experiment: string; seeds?: number[]; claims?: Claim[]; runs?: Record<string, string>; set?: Record<string, SettingValue> }
 
+function readFindings(resultsDir: string, name: string): Findings | null {
+  const path = join(resultsDir, name, "findings.json");
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Findings) : null;
+}
+
 /**
  * Whether an experiment's findings came from today's recipe: of the runs the experiment would train now (planned
  * against an empty run cache, for the findings' seeds and `set`; the plan stops at the first evaluation it needs), some
@@ -35,25 +40,34 @@ async function fromCurrentRecipe(findings: Findings, scale: Scale): Promise<bool
   }
 }
 
+/** The experiments under `resultsDir` whose findings came from an earlier recipe (planned once for both tables). */
+export async function earlierRecipes(resultsDir: string, scale: Scale): Promise<Set<string>> {
+  const earlier = new Set<string>();
+  for (const e of Object.values(EXPERIMENTS)) {
+    const findings = readFindings(resultsDir, e.name);
+    if (findings?.claims?.length && !(await fromCurrentRecipe(findings, scale))) earlier.add(e.name);
+  }
+  return earlier;
+}
+
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
 
 function paperText(c: Claim): string {
   return "effect" in c.paper ? signed(c.paper.effect) : `${signed(c.paper.range[0])} to ${signed(c.paper.range[1])}`;
 }
 
-export async function claimsTable(resultsDir: string, linkPrefix: string, scale: Scale): Promise<string> {
+export function claimsTable(resultsDir: string, linkPrefix: string, earlier: Set<string>): string {
   const lines = ["| experiment | claim | paper | kit (95% interval) | seeds | verdict | if inconclusive: could it decide an effect the paper's size? |", "|---|---|---|---|---|---|---|"];
   for (const e of Object.values(EXPERIMENTS)) {
-    const path = join(resultsDir, e.name, "findings.json");
-    const findings = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Findings) : null;
+    const findings = readFindings(resultsDir, e.name);
     const link = `[${e.name}](${linkPrefix}${e.name}/findings.json) (${e.paper})`;
     if (!findings?.claims?.length) {
       lines.push(`| ${link} | not yet run with the current recipe${findings ? " (its folder holds the previous recipe's one-seed numbers)" : ""} | | | | | |`);
       continue;
     }
-    const earlier = (await fromCurrentRecipe(findings, scale)) ? "" : " (earlier recipe)";
+    const mark = earlier.has(e.name) ? " (earlier recipe)" : "";
     for (const c of findings.claims) {
-      lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${c.kit.seeds.join(",")} | **${c.verdict}**${earlier} | ${resolutionText(c)} |`);
+      lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${c.kit.seeds.join(",")} | **${c.verdict}**${mark} | ${resolutionText(c)} |`);
     }
   }
   return lines.join("\n");
@@ -75,9 +89,10 @@ async function main(): Promise<void> {
   const resultsDir = join(PROJECT_ROOT, "results", scale);
   if (!existsSync(resultsDir) || readdirSync(resultsDir).length === 0) throw new Error(`${resultsDir}: no results`);
   const targets: [string, string][] = [[join(PROJECT_ROOT, "README.md"), `results/${scale}/`], [join(resultsDir, "README.md"), ""]];
+  const earlier = await earlierRecipes(resultsDir, scale as Scale);
   let stale = 0;
   for (const [file, prefix] of targets) {
-    const { changed, text } = replaceBetweenMarkers(file, await claimsTable(resultsDir, prefix, scale as Scale));
+    const { changed, text } = replaceBetweenMarkers(file, claimsTable(resultsDir, prefix, earlier));
     if (!changed) continue;
     if (check) { console.error(`${file}: the claims table is out of date (npm run results:table)`); stale++; }
     else { writeFileSync(file, text); console.error(`updated ${file}`); }

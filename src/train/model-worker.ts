@@ -84,7 +84,7 @@ export async function startModelWorker(
   options: { warn?: (line: string) => void; start?: typeof ModelWorker.start } = {},
 ): Promise<ModelWorker | undefined> {
   if (!modelWorkerWanted(backend, clips)) return undefined;
-  const start = options.start ?? ((c: TimeSformerConfig, b: BackendName) => ModelWorker.start(c, b));
+  const start = options.start ?? ModelWorker.start; // a static method that names its class, never `this`
   try {
     return await start(config, "wasm");
   } catch (err) {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { claimsTable } from "../../scripts/results-table";
+import { claimsTable, earlierRecipes } from "../../scripts/results-table";
 import { planExperiment } from "../../src/experiments/planning";
 import type { Claim } from "../../src/experiments/claims";
 
@@ -27,7 +27,8 @@ test("findings from the current recipe's runs are listed as they are; from other
       const findings = { experiment: "frame-reversal", scale: "smoke", seeds: [0], claims: [claim], runs: { "cover (seed 0)": join("/elsewhere/runs", runDir) } };
       writeFileSync(join(root, "results", "frame-reversal", "findings.json"), JSON.stringify(findings));
     };
-    const rowOf = async () => (await claimsTable(join(root, "results"), "", "smoke")).split("\n").find((l) => l.startsWith("| [frame-reversal]"))!;
+    const results = join(root, "results");
+    const rowOf = async () => claimsTable(results, "", await earlierRecipes(results, "smoke")).split("\n").find((l) => l.startsWith("| [frame-reversal]"))!;
     write(basename(cover.dir));
     assert.match(await rowOf(), /\| -40\.0 \[-50\.0, -30\.0\] \| 0 \| \*\*holds\*\* \|/);
     write("cover-0000000000");
