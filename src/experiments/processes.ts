@@ -61,7 +61,7 @@ interface Running { run: PlannedRun; child: ChildProcess; started: number; exite
 
 export interface FailedRun { run: PlannedRun; why: string }
 
-/** Trains `runs` (in plan order: a run after the one it starts from), `jobs` at a time; returns the runs that failed. */
+/** Trains `runs` (a run after the one it starts from; see nextRun), `jobs` at a time; returns the runs that failed. */
 export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions): Promise<FailedRun[]> {
   const jobs = Math.max(1, Math.floor(options.jobs));
   const threads = Math.max(1, Math.floor(availableParallelism() / jobs));
@@ -85,7 +85,7 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
         failedDirs.add(run.dir);
       }
       while (running.size < jobs) {
-        const next = waiting.find((r) => !r.after || readRunResults(r.after) !== null);
+        const next = nextRun(waiting, (r) => !r.after || readRunResults(r.after) !== null);
         if (!next) break;
         waiting.splice(waiting.indexOf(next), 1);
         running.set(next.dir, launch(next, threads, options.backend));
@@ -116,6 +116,26 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
   } finally {
     for (const r of running.values()) r.child.kill("SIGTERM"); // an error here: no training process outlives the pool
   }
+}
+
+/**
+ * The next run to start among the waiting runs that are ready: the one most waiting runs start from, directly or
+ * through others, ties in plan order. Pre-trainings go first, so the runs that start from them are not left to train
+ * alone at the end while the other cores idle.
+ */
+export function nextRun(waiting: PlannedRun[], isReady: (run: PlannedRun) => boolean): PlannedRun | undefined {
+  const byDir = new Map(waiting.map((r) => [r.dir, r]));
+  const dependents = new Map<string, number>();
+  for (const run of waiting) {
+    for (let from = run.after && byDir.get(run.after); from; from = from.after && byDir.get(from.after)) {
+      dependents.set(from.dir, (dependents.get(from.dir) ?? 0) + 1);
+    }
+  }
+  let best: PlannedRun | undefined;
+  for (const run of waiting.filter(isReady)) {
+    if (!best || (dependents.get(run.dir) ?? 0) > (dependents.get(best.dir) ?? 0)) best = run;
+  }
+  return best;
 }
 
 /** A run as the log names it: its name and seed (an experiment over seeds trains each name once per seed). */

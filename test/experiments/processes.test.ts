@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { parseFlags, UsageError } from "../../src/cli/args";
 import { EXECUTOR_OPTIONS, parseExecutor } from "../../src/cli/commands/experiment";
 import { planExperiment } from "../../src/experiments/planning";
-import { localJobLogPath, trainPool } from "../../src/experiments/processes";
+import { localJobLogPath, nextRun, trainPool } from "../../src/experiments/processes";
 import { runExperiment } from "../../src/experiments/run-experiment";
 import { InterruptedError } from "../../src/util/interrupt";
 import { readRunResults, runFiles, writeRunConfig } from "../../src/runs/folder";
@@ -66,6 +66,21 @@ describe("local executor with --jobs", () => {
     assert.equal(readRunResults(pretrain.dir), null);
     assert.deepEqual(await trainPool([pretrain], { jobs: 2, log: () => undefined }), []);
     assert.ok(readRunResults(pretrain.dir));
+  });
+
+  test("the next run is the ready one most waiting runs start from, ties in plan order", () => {
+    const run = (dir: string, after?: string) => ({ name: dir, dir, config: {} as never, ...(after && { after }) });
+    // base-vs-large resumed with seed 2's pre-training left: the two resumes have nothing after them.
+    const resumeA = run("cover-large-0"), resumeB = run("cover-large-1");
+    const pretrain = run("image-pretrain-large-2"), cover = run("cover-large-2", "image-pretrain-large-2");
+    const waiting = [resumeA, resumeB, pretrain, cover];
+    const ready = (r: { after?: string }) => !r.after;
+    assert.equal(nextRun(waiting, ready), pretrain, "a pre-training with a run after it goes first");
+    assert.equal(nextRun([resumeA, resumeB, cover], ready), resumeA, "plan order among equals");
+    // a chain of two counts both: the run two others wait for beats one that one waits for
+    const chainRoot = run("a"), chainMid = run("b", "a"), chainEnd = run("c", "b"), other = run("d"), afterOther = run("e", "d");
+    assert.equal(nextRun([other, afterOther, chainRoot, chainMid, chainEnd], ready), chainRoot);
+    assert.equal(nextRun([cover], ready), undefined, "nothing ready");
   });
 
   test("--jobs takes a positive integer, for the local executor only", () => {
