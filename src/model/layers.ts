@@ -10,26 +10,49 @@
 import * as tf from "@tensorflow/tfjs";
 import { nativeKernelsActive } from "../backend/active";
 
+/** dy [m, n] -> (dx [m, k], dw [k, n]) of y = x w, as plain 2-D matmuls. */
+function matMulGrads(x: tf.Tensor2D, w: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+  // TensorFlow's matmul reads transposed operands in place; elsewhere an explicit transpose keeps XNNPACK's fast path
+  if (nativeKernelsActive()) return [tf.matMul(dy, w, false, true), tf.matMul(x, dy, true, false)];
+  return [tf.matMul(dy, tf.transpose(w)), tf.matMul(tf.transpose(x), dy)];
+}
+
+/**
+ * The column sums of a [m, n] matrix, [n]. On wasm as a [1, m] x [m, n] matmul: tfjs-backend-wasm reduces only over
+ * the innermost axis, so a sum over rows first transposes the whole matrix.
+ */
+export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+  if (nativeKernelsActive()) return tf.sum(x, 0);
+  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]);
+}
+
 /** a [m, k] x b [k, n], with a gradient made of plain 2-D matmuls (no transpose flags). */
 const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
-      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
-      // TensorFlow's matmul reads transposed operands in place; elsewhere an explicit transpose keeps XNNPACK's fast path
-      if (nativeKernelsActive()) return [tf.matMul(g, sb, false, true), tf.matMul(sa, g, true, false)];
-      return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
-    }),
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+      tf.tidy(() => matMulGrads(saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D, dy as tf.Tensor2D)),
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
+/** x [m, k] w [k, n] + bias [n], its gradient written out as matMul2d's plus the bias's column sums. */
+const affine2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.add(tf.matMul(x, w), bias),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
+      const g = dy as tf.Tensor2D;
+      return [...matMulGrads(saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D, g), tf.reshape(sumRows(g), bias.shape)];
+    }),
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor) => tf.Tensor2D;
+
 /** y = x W + b with W stored as [in, out] (the transpose of PyTorch's Linear.weight). */
 export function linear(x: tf.Tensor2D, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor2D {
-  const y = matMul2d(x, weight as tf.Tensor2D);
-  return bias ? tf.add(y, bias) : y;
+  return bias ? affine2d(x, weight as tf.Tensor2D, bias) : matMul2d(x, weight as tf.Tensor2D);
 }
 
 /**
@@ -53,7 +76,7 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps
         const meanG = tf.mean(dxhat, -1, true);
         const meanGx = tf.mean(tf.mul(dxhat, xhat), -1, true);
         const dx = tf.mul(tf.sub(tf.sub(dxhat, meanG), tf.mul(xhat, meanGx)), r);
-        return [dx, tf.reshape(tf.sum(tf.mul(d, xhat), 0), gammaSaved.shape), tf.reshape(tf.sum(d, 0), b.shape)];
+        return [dx, tf.reshape(sumRows(tf.mul(d, xhat)), gammaSaved.shape), tf.reshape(sumRows(d), b.shape)];
       }),
     };
   });
@@ -88,8 +111,9 @@ export function multiHeadAttention(
 ): tf.Tensor2D {
   const dim = x.shape[1];
   const headDim = dim / numHeads;
-  const qkv = linear(x, qkvWeight, qkvBias); // [G*L, 3D], laid out (3, heads, headDim) as PyTorch's reshape
-  const [q, k, v] = splitQkv(qkv, groups, length, numHeads, headDim);
+  const [q, k, v] = nativeKernelsActive()
+    ? splitQkv(linear(x, qkvWeight, qkvBias), groups, length, numHeads, headDim)
+    : qkvByThreeMatmuls(x, qkvWeight, qkvBias, groups, length, numHeads, headDim);
   const attended = scaledDotProductAttention(q, k, v, headDim ** -0.5); // [G*H, L, hd]
   return linear(mergeHeads(attended, groups, length, numHeads, headDim), projWeight, projBias);
 }
@@ -118,16 +142,25 @@ function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
 }
 
 /**
- * [G*L, 3D] -> q, k, v as [G*H, L, hd]. Native: one transpose for all three ([G, L, 3H, hd] -> [G, 3H, L, hd]) and a
- * split. wasm: split first, then a transpose each; its split of a transposed rank-4 tensor is slow (measured, tiny
- * batch 32: 11.3 vs 6.8 CPU-ms on wasm, 5.4 vs 6.7 on native).
+ * Native: qkv [G*L, 3D] -> q, k, v as [G*H, L, hd] with one transpose for all three ([G, L, 3H, hd] -> [G, 3H, L, hd])
+ * and a split.
  */
 function splitQkv(qkv: tf.Tensor2D, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D[] {
-  const toHeads = (t: tf.Tensor) => tf.reshape(t, [groups * numHeads, length, headDim]) as tf.Tensor3D;
-  if (nativeKernelsActive()) {
-    return tf.split(tf.transpose(tf.reshape(qkv, [groups, length, 3 * numHeads, headDim]), [0, 2, 1, 3]), 3, 1).map(toHeads);
-  }
-  return tf.split(qkv, 3, 1).map((t) => toHeads(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3])));
+  return tf.split(tf.transpose(tf.reshape(qkv, [groups, length, 3 * numHeads, headDim]), [0, 2, 1, 3]), 3, 1)
+    .map((t) => tf.reshape(t, [groups * numHeads, length, headDim]) as tf.Tensor3D);
+}
+
+/**
+ * wasm: q, k, v as [G*H, L, hd], each from its own third of the qkv weight (columns laid out (3, heads, headDim) as
+ * PyTorch's reshape). Splitting the [G*L, 3D] activations' columns instead took 35-45% of the kernel time of a
+ * wasm inference step (tiny, batch 32: more than all its matmuls); slicing the [D, 3D] weight costs next to nothing.
+ */
+function qkvByThreeMatmuls(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, groups: number, length: number, numHeads: number, headDim: number): tf.Tensor3D[] {
+  const dim = numHeads * headDim;
+  return [0, 1, 2].map((i) => {
+    const t = linear(x, tf.slice(w, [0, i * dim], [w.shape[0], dim]), tf.slice(tf.reshape(b, [-1]), [i * dim], [dim]));
+    return tf.reshape(tf.transpose(tf.reshape(t, [groups, length, numHeads, headDim]), [0, 2, 1, 3]), [groups * numHeads, length, headDim]) as tf.Tensor3D;
+  });
 }
 
 /** [G*H, L, hd] -> [G*L, H*hd] */
