@@ -2,10 +2,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { InterruptedError, throwIfStopped, watchInterrupts, withStopSignal, yieldToEventLoop } from "../../src/util/interrupt";
 
-/** Delivers `signal` to this process and lets its listeners run. */
+/**
+ * Delivers `signal` to this process and returns once its listeners have run: listeners are called in the order they
+ * were added, so the one added here runs last. (A fixed wait was too short on a loaded machine.) The timer keeps the
+ * event loop alive until the signal arrives, and fails the test if it never does.
+ */
 async function deliver(signal: NodeJS.Signals): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const delivered = new Promise<void>((resolve, reject) => {
+    process.once(signal, () => resolve());
+    timer = setTimeout(() => reject(new Error(`${signal} not delivered within 10 s`)), 10_000);
+  });
   process.kill(process.pid, signal);
-  await new Promise((r) => setTimeout(r, 50)); // signals reach listeners through the event loop
+  try { await delivered; } finally { clearTimeout(timer); }
 }
 
 test("the first SIGINT/SIGTERM aborts the watch's signal with the signal's name; dispose removes the listeners", async () => {
