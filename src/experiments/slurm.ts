@@ -275,7 +275,7 @@ export function lastStep(dir: string): number | null {
 /** The last line of a log file with the file's path, e.g. for saying why a run failed; null for a missing or empty log. */
 export function lastLogLine(path: string): string | null {
   const line = lastLine(path);
-  return line ? `${line} (${path})` : null;
+  return line ? `${line} (log: ${path})` : null;
 }
 
 /** The last non-empty line of a file, reading only its end; null when the file is missing or empty. */

@@ -43,6 +43,31 @@ describe("experiment settings by dotted path", () => {
     assert.deepEqual(imageWeights, [[2, undefined], [2, 0.5], [2, 1]], "w_image from the sweep, w_motion from the scale");
   });
 
+  test("the larger model of base-vs-large trains at its own peak rate in every run of it; the rest of its recipe follows --set", async () => {
+    const root = tempDir("set-large");
+    const cpu = scaleSettings("cpu");
+    const plan = async (set: Record<string, number>) =>
+      (await planExperiment("base-vs-large", { scale: "cpu", seeds: [0], runsRoot: root, set })).runs;
+    const runs = await plan({});
+    const large = runs.filter((r) => r.name.endsWith("-large"));
+    const base = runs.filter((r) => !r.name.endsWith("-large"));
+    assert.deepEqual(large.map((r) => r.name), ["image-pretrain-large", "cover-large"]);
+    assert.deepEqual(large.map((r) => r.config.model.preset), [cpu.largeModel.preset, cpu.largeModel.preset]);
+    assert.equal(large[0].config.model.attention, "space_only", "its image pre-training stays space-only");
+    for (const r of large) {
+      assert.equal(r.config.optim.schedule.baseLr, cpu.largeBaseLr);
+      assert.deepEqual({ ...r.config.optim, schedule: { ...r.config.optim.schedule, baseLr: 0 } },
+        { ...base.find((b) => `${b.name}-large` === r.name)!.config.optim, schedule: { ...r.config.optim.schedule, baseLr: 0 } },
+        "everything but the rate is the smaller model's");
+    }
+    assert.ok(base.every((r) => r.config.optim.schedule.baseLr === cpu.optim.schedule.baseLr));
+    const screened = await plan({ largeBaseLr: 2.5e-4, "optim.epochs": 3 });
+    const coverLarge = screened.find((r) => r.name === "cover-large")!;
+    assert.equal(coverLarge.config.optim.schedule.baseLr, 2.5e-4);
+    assert.equal(coverLarge.config.optim.epochs, 3, "--set optim.* reaches the larger model too");
+    assert.equal(screened.find((r) => r.name === "cover")!.config.optim.schedule.baseLr, cpu.optim.schedule.baseLr);
+  });
+
   test("unknown paths, wrong types and malformed flags are errors that say what there is", () => {
     const smoke = scaleSettings("smoke");
     assert.throws(() => withSettings(smoke, { "optim.epoch": 3 }), /experiment: 'optim.epoch' is not a field of the scale's settings \(optim has: .*epochs/);
