@@ -88,6 +88,10 @@ export async function trainPool(runs: PlannedRun[], options: ProcessPoolOptions)
         const next = nextRun(waiting, (r) => !r.after || readRunResults(r.after) !== null);
         if (!next) break;
         waiting.splice(waiting.indexOf(next), 1);
+        if (readRunResults(next.dir)) { // e.g. by another experiment sharing the run cache
+          options.log(`${stamp()} ${label(next)}: finished elsewhere since it was planned`);
+          continue;
+        }
         running.set(next.dir, launch(next, threads, options.backend));
         options.log(`${stamp()} ${label(next)}: training (${running.size} running, ${waiting.length} waiting; log ${localJobLogPath(next.dir)})`);
       }

@@ -5,7 +5,7 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { parseFlags, UsageError } from "../../src/cli/args";
 import { EXECUTOR_OPTIONS, parseExecutor } from "../../src/cli/commands/experiment";
 import { planExperiment } from "../../src/experiments/planning";
@@ -66,6 +66,11 @@ describe("local executor with --jobs", () => {
     assert.equal(readRunResults(pretrain.dir), null);
     assert.deepEqual(await trainPool([pretrain], { jobs: 2, log: () => undefined }), []);
     assert.ok(readRunResults(pretrain.dir));
+    const lines: string[] = [];
+    const logBefore = readFileSync(localJobLogPath(pretrain.dir), "utf8");
+    assert.deepEqual(await trainPool([pretrain], { jobs: 2, log: (l) => lines.push(l) }), [], "a run finished since it was planned");
+    assert.match(lines.join("\n"), /image-pretrain seed 0: finished elsewhere since it was planned/);
+    assert.equal(readFileSync(localJobLogPath(pretrain.dir), "utf8"), logBefore, "is not started again");
   });
 
   test("the next run is the ready one most waiting runs start from, ties in plan order", () => {
