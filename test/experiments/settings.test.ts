@@ -40,7 +40,7 @@ describe("experiment settings by dotted path", () => {
     assert.deepEqual(weighted.filter((t) => Object.keys(t).length === 1), plain.filter((t) => Object.keys(t).length === 1), "standard runs are unweighted");
     const sweep = await trainOf("loss-weight-sweep", { "lossWeights.motion": 2, "lossWeights.images": 3 });
     const imageWeights = sweep.filter((t) => Object.keys(t).length > 1).map((t) => [t[motion], t[images]]);
-    assert.deepEqual(imageWeights, [[2, undefined], [2, 0.5], [2, 1]], "w_image from the sweep, w_motion from the scale");
+    assert.deepEqual(imageWeights, [[2, undefined], [2, 0.5], [2, 1], [2, 4]], "w_image from the sweep, w_motion from the scale");
   });
 
   test("the larger model of base-vs-large trains at its own peak rate in every run of it; the rest of its recipe follows --set", async () => {
