@@ -27,8 +27,8 @@ import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
 import { defaultRunsRoot } from "../util/paths";
 import { RunCache } from "../runs/cache";
-import { fromRun, imagePretrainRun } from "../runs/factories";
-import { Scale, scaleSettings } from "../runs/scales";
+import { fromRun, imagePretrainFor } from "../runs/factories";
+import { Scale } from "../runs/scales";
 import { PathContext, SettingValue, setPath } from "../util/dotted-path";
 
 /** Dotted path into a RunConfig -> the values it takes. */
@@ -157,7 +157,7 @@ async function trainPlanned(name: string, planned: Planned[], cache: RunCache, p
     log(`${name} ${i + 1}/${planned.length}: ${settingLabel(setting)}, seed ${seed}`);
     setProgressContext(`${name} ${i + 1}/${planned.length}`);
     try {
-      const init = pretrainScale ? fromRun((await cache.get(pretrainConfig(config, pretrainScale))).dir) : config.init;
+      const init = pretrainScale ? fromRun((await cache.get(imagePretrainFor(config, pretrainScale))).dir) : config.init;
       const run = await cache.get({ ...config, init });
       runs.push({ setting, seed, dir: run.dir, results: run.results });
     } finally {
@@ -230,12 +230,6 @@ function isImagePretrainInit(init: InitSpec): boolean {
   if (init.from !== "run") return false;
   const config = readStoredConfig(init.dir) as Partial<RunConfig> | null | undefined;
   return config?.model?.attention === "space_only" && typeof config.name === "string" && config.name.startsWith("image-pretrain");
-}
-
-/** The scale's image pre-training for this run's seed and model: the same run the experiments use when the model is the scale's. */
-function pretrainConfig(run: RunConfig, scale: Scale): RunConfig {
-  const config = imagePretrainRun(scaleSettings(scale), run.seed);
-  return { ...config, model: { ...run.model, attention: "space_only" } };
 }
 
 type Row = Record<string, Cell>;

@@ -3,7 +3,7 @@
  * standard fine-tuning on one video dataset, COVER co-training, a frozen-feature probe and full fine-tuning transfer.
  */
 import { InitSpec, RunConfig } from "./config";
-import { Role, ScaleSettings } from "./scales";
+import { Role, Scale, ScaleSettings, scaleSettings } from "./scales";
 
 function base(s: ScaleSettings, name: string, seed: number): Omit<RunConfig, "train" | "init"> {
   return {
@@ -21,6 +21,12 @@ export function imagePretrainRun(s: ScaleSettings, seed: number): RunConfig {
     init: { from: "scratch" },
     optim: { ...s.optim, epochs: s.pretrainEpochs },
   };
+}
+
+/** The scale's image pre-training for a run's seed and model: the run the experiments use when the model is the scale's. */
+export function imagePretrainFor(run: RunConfig, scale: Scale): RunConfig {
+  const config = imagePretrainRun(scaleSettings(scale), run.seed);
+  return { ...config, model: { ...run.model, attention: "space_only" } };
 }
 
 /** The standard paradigm: image-pretrained spatial weights, then every parameter on one video dataset. */

@@ -90,6 +90,7 @@ test("unknown commands, subcommands, options and names are usage errors (exit 2)
     [["train", "cover", "--resum", "--out", "x"], /unknown option '--resum' \(did you mean --resume\?\)/],
     [["train", "covr", "--out", "x"], /'covr' is neither a named run nor a config file \(did you mean cover\?\)/],
     [["train", "cover", "--out", "x", "--scale", "smok"], /--scale must be one of smoke, cpu, paper, got 'smok' \(did you mean smoke\?\)/],
+    [["train", "cover", "--out", "x", "--pretrain", "--init-run", "y"], /--pretrain, --init and --init-run exclude each other/],
     [["experiment", "frame-reversl", "--out", "x"], /unknown experiment 'frame-reversl' \(did you mean frame-reversal\?\)/],
     [["model", "inf"], /unknown subcommand 'inf' \(did you mean info\?\)/],
     [["data", "inspct", "x"], /unknown subcommand 'inspct' \(did you mean inspect\?\)/],

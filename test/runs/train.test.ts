@@ -19,6 +19,8 @@ import type { Batch } from "../../src/data/batches";
 import { lossAndGradients } from "../../src/train/step";
 import { DivergenceError, trainRun } from "../../src/runs/train";
 import { RunResults } from "../../src/runs/folder";
+import { RunCache } from "../../src/runs/cache";
+import { imagePretrainFor } from "../../src/runs/factories";
 import { setProgressDisplay } from "../../src/util/progress";
 import { maxAbsDiff, tempDir, withBackend } from "../helpers/tf";
 
@@ -139,6 +141,22 @@ describe("training runs", () => {
     const wa = weights(whole);
     const wb = weights(killed);
     for (const [name, t] of wa) assert.equal(maxAbsDiff(t.data, wb.get(name)!.data), 0, name);
+  });
+
+  test("cover train --pretrain starts from the scale's image pre-training, trained into the run cache the experiments share", async () => {
+    const out = tempDir("cli-pretrain");
+    const runs = tempDir("cli-pretrain-cache");
+    const argv = [join(ROOT, "bin", "cover.js"), "train", "cover", "--scale", "smoke", "--epochs", "1", "--pretrain", "--out", out, "--backend", "wasm", "--quiet"];
+    const code = await new Promise<number>((resolve) => {
+      spawn(process.execPath, argv, { stdio: "ignore", env: { ...process.env, COVER_RUNS: runs } }).on("exit", (c) => resolve(c ?? -1));
+    });
+    assert.equal(code, 0);
+    const expected = new RunCache(runs, openRunData).dirOf(imagePretrainFor(resolveRunConfig("cover", "smoke", 0), "smoke"));
+    const stored = JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as RunConfig;
+    assert.deepEqual(stored.init, { from: "run", dir: expected });
+    const pretrain = JSON.parse(readFileSync(join(expected, "config.json"), "utf8")) as RunConfig;
+    assert.equal(pretrain.model.attention, "space_only");
+    assert.ok(existsSync(join(expected, "results.json")) && existsSync(join(out, "results.json")));
   });
 
   test("a diverging run stops with a clear message and keeps its last good checkpoint", async () => {
