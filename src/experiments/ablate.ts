@@ -27,7 +27,6 @@ import { resolveRunConfig } from "../runs/named";
 import { ExperimentPlan, PlanningRunCache } from "./planning";
 import { defaultRunsRoot } from "../util/paths";
 import { RunCache } from "../runs/cache";
-import { fromRun, imagePretrainFor } from "../runs/factories";
 import { Scale } from "../runs/scales";
 import { PathContext, SettingValue, setPath } from "../util/dotted-path";
 
@@ -157,8 +156,7 @@ async function trainPlanned(name: string, planned: Planned[], cache: RunCache, p
     log(`${name} ${i + 1}/${planned.length}: ${settingLabel(setting)}, seed ${seed}`);
     setProgressContext(`${name} ${i + 1}/${planned.length}`);
     try {
-      const init = pretrainScale ? fromRun((await cache.get(imagePretrainFor(config, pretrainScale))).dir) : config.init;
-      const run = await cache.get({ ...config, init });
+      const run = await cache.get(pretrainScale ? await cache.fromImagePretrain(config, pretrainScale) : config);
       runs.push({ setting, seed, dir: run.dir, results: run.results });
     } finally {
       setProgressContext("");

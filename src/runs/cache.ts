@@ -15,6 +15,8 @@ import { acquireRunLock } from "./lock";
 import { trainRun } from "./train";
 import { addClipHits, datasetsWithoutHits } from "./evaluate";
 import { readRunResults, runFiles, runFoldersIn, RunResults } from "./folder";
+import { fromRun, imagePretrainFor } from "./factories";
+import type { Scale } from "./scales";
 
 export interface CachedRun { dir: string; config: RunConfig; results: RunResults }
 
@@ -33,6 +35,11 @@ export class RunCache {
     const current = this.folderFor(comparableRunConfig(config));
     const legacy = this.folderFor(config); // hashed with absolute init paths, before they were left out
     return !existsSync(current) && existsSync(legacy) ? legacy : current;
+  }
+
+  /** `run` starting from the scale's image pre-training of its model and seed, which is trained here if missing. */
+  async fromImagePretrain(run: RunConfig, scale: Scale): Promise<RunConfig> {
+    return { ...run, init: fromRun((await this.get(imagePretrainFor(run, scale))).dir) };
   }
 
   async get(config: RunConfig): Promise<CachedRun> {

@@ -22,8 +22,8 @@ export const command: Command = {
   --resume continues from DIR's last checkpoint (after a crash, kill or Ctrl-C) to the same result.
   --pretrain starts from the scale's space-only image pre-training of the run's model and seed, as every
   experiment's runs do; it is trained first if the run cache (runs/cache, or $COVER_RUNS) lacks it, and shared there
-  with the experiments. From scratch the cpu-scale COVER run ends far lower (measured, seed 0: appearance 48.7
-  against 92.8 from the pre-training).
+  with the experiments. From scratch the cpu-scale COVER run ends far lower (measured on wasm, seed 0:
+  appearance 48.7 against 92.6 from the pre-training).
   --init takes cover-kit or official TimeSformer weights, or an image ViT (timm names; inflated to space-time),
   as safetensors or as a PyTorch checkpoint (.pyth/.pt/.pth); --init-partial accepts weights that fill only part
   of the model's backbone (the rest keeps its initial value).
@@ -68,9 +68,9 @@ export const command: Command = {
   },
 };
 
-/** The heavy part, after every flag is known to be good: lock, backend, data, plan, training. */
 interface TrainOptions { resume: boolean; quiet: boolean; backend: ReturnType<typeof backendRequest>; lrScale?: number; pretrainScale?: Scale }
 
+/** The heavy part, after every flag is known to be good: lock, backend, data, plan, training. */
 async function train(runConfig: RunConfig, out: string, options: TrainOptions): Promise<number> {
   const { acquireRunLock } = require("../../runs/lock") as typeof import("../../runs/lock");
   const { openRunData } = require("../../runs/pipeline") as typeof import("../../runs/pipeline");
@@ -107,10 +107,9 @@ async function train(runConfig: RunConfig, out: string, options: TrainOptions): 
 async function fromImagePretrain(config: RunConfig, scale: Scale, quiet: boolean, signal: AbortSignal): Promise<RunConfig> {
   const { RunCache } = require("../../runs/cache") as typeof import("../../runs/cache");
   const { openRunData } = require("../../runs/pipeline") as typeof import("../../runs/pipeline");
-  const { fromRun, imagePretrainFor } = require("../../runs/factories") as typeof import("../../runs/factories");
+  const { imagePretrainFor } = require("../../runs/factories") as typeof import("../../runs/factories");
   const { defaultRunsRoot } = require("../../util/paths") as typeof import("../../util/paths");
   const cache = new RunCache(defaultRunsRoot(), openRunData, { quiet, signal });
-  const pretrain = imagePretrainFor(config, scale);
-  if (!quiet) console.error(`image pre-training: ${cache.dirOf(pretrain)}`);
-  return { ...config, init: fromRun((await cache.get(pretrain)).dir) };
+  if (!quiet) console.error(`image pre-training: ${cache.dirOf(imagePretrainFor(config, scale))}`);
+  return cache.fromImagePretrain(config, scale);
 }
