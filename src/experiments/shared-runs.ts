@@ -7,9 +7,11 @@ import type { ExperimentContext } from "./experiment";
 
 /**
  * Another model than the scale's (a larger one, another input setting): its runs carry `suffix` in their names and,
- * with `baseLr`, train at that peak learning rate instead of the scale's.
+ * with `baseLr`, train at that peak learning rate instead of the scale's. With `scalePretraining` they start from the
+ * scale's model's image pre-training (the same architecture at another input; pos_embed resized on loading) instead of
+ * pre-training their own.
  */
-export interface ModelVariant { suffix: string; model: ModelSpec; baseLr?: number }
+export interface ModelVariant { suffix: string; model: ModelSpec; baseLr?: number; scalePretraining?: boolean }
 
 /** The scale's larger model at its own learning rate (base-vs-large, Fig. 4). */
 export const largeVariant = (ctx: ExperimentContext): ModelVariant =>
@@ -25,7 +27,7 @@ function asVariant(config: RunConfig, variant: ModelVariant | undefined): RunCon
 
 /** Space-only pre-training on the images (Eq. 1), for the scale's model or a variant. */
 export function imagePretrain(ctx: ExperimentContext, variant?: ModelVariant): Promise<CachedRun> {
-  return ctx.cache.get(asVariant(imagePretrainRun(ctx.settings, ctx.seed), variant));
+  return ctx.cache.get(asVariant(imagePretrainRun(ctx.settings, ctx.seed), variant?.scalePretraining ? undefined : variant));
 }
 
 /** The standard paradigm on one video dataset, from the image-pretrained spatial weights. */

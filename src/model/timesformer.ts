@@ -237,13 +237,21 @@ function concatCls(cls: tf.Tensor, patches: tf.Tensor2D, groups: number, n: numb
 export function resizePosEmbed(pos: tf.Tensor, n0: number, n: number, D: number): tf.Tensor2D {
   const flat = tf.reshape(pos, [n0 + 1, D]) as tf.Tensor2D;
   if (n === n0) return flat;
+  return selectRows(flat, posEmbedRows(n0, n));
+}
+
+/**
+ * The pos_embed rows (cls first) that a square grid of n patches takes from one of n0 patches: nearest neighbour on
+ * the 2-D grid, as the official forward pass does for an input of another size.
+ */
+export function posEmbedRows(n0: number, n: number): number[] {
   const side0 = Math.round(Math.sqrt(n0));
   const side = Math.round(Math.sqrt(n));
   const index: number[] = [0];
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) index.push(1 + nearest(y, side0, side) * side0 + nearest(x, side0, side));
   }
-  return selectRows(flat, index);
+  return index;
 }
 
 /** Nearest-neighbour resizing of time_embed [1, t0, d] to t frames (t = 1 for images); returns [t, d]. */

@@ -4,7 +4,8 @@
  * - An official TimeSformer checkpoint (keys `model.*`, one `model.head`) loads with its architecture inferred
  *   from the tensor shapes; `model.head` goes into a named head.
  * - An image ViT checkpoint (timm names, no `model.` prefix, no temporal keys) loads into a divided model with the
- *   official TimeSformer recipe: temporal attention and its norm copied from the spatial ones, pos_embed resized.
+ *   official TimeSformer recipe: temporal attention and its norm copied from the spatial ones.
+ * - Weights of another resolution load with pos_embed resized to the model's patch grid.
  * - Each of these may also be a PyTorch checkpoint (.pyth/.pt/.pth, torch.save's zip format), read natively; a
  *   `module.` prefix (DistributedDataParallel) is dropped.
  */
@@ -12,11 +13,11 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { NamedTensor, readSafetensors, SafetensorsFile, writeSafetensors } from "../io/safetensors";
 import { isTorchPath, readTorchCheckpoint } from "../io/torch";
 import { ZipReader } from "../io/zip";
-import { ATTENTION, attentionWith, TIMESFORMER_CONFIG, TimeSformerConfig, validateConfig } from "./config";
+import { ATTENTION, attentionWith, patchesPerFrame, TIMESFORMER_CONFIG, TimeSformerConfig, validateConfig } from "./config";
 import { checkSchema } from "../util/schema";
 import { HeadInfo, headMetadata, readHeadInfo } from "./head-info";
 import { allSpecs, headParamName, ParamSpec, PREFIX, toInternal, toOfficial } from "./params";
-import { TimeSformer } from "./timesformer";
+import { posEmbedRows, TimeSformer } from "./timesformer";
 
 /** The safetensors metadata key holding the model's TimeSformerConfig (weights files and checkpoints). */
 export const CONFIG_KEY = "cover.config";
@@ -84,7 +85,31 @@ export function loadInto(model: TimeSformer, path: string, options: { strict?: b
   if (isImageCheckpoint(tensors) && ATTENTION[model.config.attention].temporalBranch) {
     tensors = inflateImageCheckpoint(tensors, model.config);
   }
-  return assignTensors(model, tensors, path, { strict: options.strict ?? true });
+  const resized = resizePositions(tensors, model.config);
+  const report = assignTensors(model, resized.tensors, path, { strict: options.strict ?? true });
+  return { ...report, resized: resized.names };
+}
+
+/**
+ * Weights trained at another resolution (a square grid of other size) start a model at this one: pos_embed is
+ * resized to the model's grid as the forward pass would resize it for such an input (2-D nearest neighbour), so the
+ * loaded model computes on the new input exactly what the old one did. The official loader instead takes nearest rows
+ * of the flattened sequence, which for a grid of another side moves patches to other rows; timm resamples in 2-D.
+ */
+function resizePositions(tensors: Map<string, NamedTensor>, config: TimeSformerConfig): { tensors: Map<string, NamedTensor>; names: string[] } {
+  const key = `${PREFIX}pos_embed`;
+  const pos = tensors.get(key);
+  const n = patchesPerFrame(config);
+  if (!pos || pos.shape.length !== 3 || pos.shape[1] === n + 1 || pos.shape[2] !== config.dim) return { tensors, names: [] };
+  const n0 = pos.shape[1] - 1;
+  if (!Number.isInteger(Math.sqrt(n0)) || n0 < 1) return { tensors, names: [] };
+  const D = config.dim;
+  const rows = posEmbedRows(n0, n);
+  const data = new Float32Array(rows.length * D);
+  rows.forEach((src, i) => data.set(toFloat32(pos.data.subarray(src * D, (src + 1) * D)), i * D));
+  const out = new Map(tensors);
+  out.set(key, { shape: [1, n + 1, D], data });
+  return { tensors: out, names: [`${key}: [${pos.shape}] -> [1,${n + 1},${D}]`] };
 }
 
 /** Tensors and metadata of a weights file: safetensors, or a PyTorch zip checkpoint (no metadata), told apart by content. */
@@ -107,7 +132,11 @@ function fileHead(path: string): Uint8Array {
   }
 }
 
-export interface LoadReport { loaded: string[]; missing: string[]; unexpected: string[]; misshaped: string[] }
+export interface LoadReport {
+  loaded: string[]; missing: string[]; unexpected: string[]; misshaped: string[];
+  /** Tensors fitted to the model's shape before loading (pos_embed of another resolution). */
+  resized?: string[];
+}
 
 /** Which parameters the file's tensors fill (shapes only; nothing is allocated). */
 function matchTensors(specs: ParamSpec[], tensors: Map<string, NamedTensor>): { report: LoadReport; assignments: [ParamSpec, NamedTensor][] } {
@@ -173,8 +202,8 @@ export function isImageCheckpoint(tensors: Map<string, NamedTensor>): boolean {
 
 /**
  * The official recipe for starting a divided TimeSformer from an image ViT: temporal_attn and temporal_norm1 copied
- * from each block's attn and norm1; pos_embed resized (nearest, over the flattened patch sequence) when the patch
- * count differs; a head whose class count differs is dropped. time_embed and temporal_fc keep their initial values.
+ * from each block's attn and norm1; a head whose class count differs is dropped. time_embed and temporal_fc keep their
+ * initial values. (pos_embed of another resolution is resized for every file alike, in `loadInto`.)
  */
 export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config: TimeSformerConfig): Map<string, NamedTensor> {
   const out = new Map(tensors);
@@ -183,9 +212,6 @@ export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config
     if (key.includes(".attn.")) out.set(key.replace(".attn.", ".temporal_attn."), t);
     if (key.includes(".norm1.")) out.set(key.replace(".norm1.", ".temporal_norm1."), t);
   }
-  const pos = tensors.get(`${PREFIX}pos_embed`);
-  const n = (config.imageSize / config.patchSize) ** 2;
-  if (pos && pos.shape[1] !== n + 1) out.set(`${PREFIX}pos_embed`, resizeSequenceNearest(pos, n + 1));
   for (const head of Object.keys(config.classifiers)) {
     const w = out.get(headParamName(head, "weight"));
     if (w && w.shape[0] !== config.classifiers[head]) {
@@ -194,20 +220,6 @@ export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config
     }
   }
   return out;
-}
-
-/** [1, 1 + n0, d] -> [1, 1 + n, d] keeping the cls row, nearest over the patch rows. */
-function resizeSequenceNearest(pos: NamedTensor, length: number): NamedTensor {
-  const [, n0p1, D] = pos.shape;
-  const n0 = n0p1 - 1;
-  const n = length - 1;
-  const data = new Float32Array(length * D);
-  data.set(pos.data.subarray(0, D) as Float32Array, 0);
-  for (let i = 0; i < n; i++) {
-    const src = 1 + Math.min(n0 - 1, Math.floor((i * n0) / n));
-    data.set(toFloat32(pos.data.subarray(src * D, (src + 1) * D)), (1 + i) * D);
-  }
-  return { shape: [1, length, D], data };
 }
 
 /** Our metadata's config, else the architecture read off the tensor shapes. */

@@ -20,7 +20,8 @@ export function initModel(config: RunConfig, classCounts: Record<string, number>
     model.dispose();
     throw new Error(describeUnmatched(path, backboneLoaded, unmatched));
   }
-  log(`init: ${report.loaded.length} tensors from ${path}; new: ${report.missing.length}, skipped: ${report.unexpected.length + report.misshaped.length}`);
+  const resized = report.resized?.length ? `; resized: ${report.resized.join(", ")}` : "";
+  log(`init: ${report.loaded.length} tensors from ${path}; new: ${report.missing.length}, skipped: ${report.unexpected.length + report.misshaped.length}${resized}`);
   return model;
 }
 
