@@ -4,8 +4,8 @@
  * - An official TimeSformer checkpoint (keys `model.*`, one `model.head`) loads with its architecture inferred
  *   from the tensor shapes; `model.head` goes into a named head.
  * - An image ViT checkpoint (timm names, no `model.` prefix, no temporal keys) loads into a divided model with the
- *   official TimeSformer recipe: temporal attention and its norm copied from the spatial ones.
- * - Weights of another resolution load with pos_embed resized to the model's patch grid.
+ *   official TimeSformer recipe: temporal attention and its norm copied from the spatial ones, pos_embed resized.
+ * - Our weights of another resolution load with pos_embed resized to the model's patch grid.
  * - Each of these may also be a PyTorch checkpoint (.pyth/.pt/.pth, torch.save's zip format), read natively; a
  *   `module.` prefix (DistributedDataParallel) is dropped.
  */
@@ -82,19 +82,20 @@ export function modelFromFile(file: SafetensorsFile, path: string, options: Load
 export function loadInto(model: TimeSformer, path: string, options: { strict?: boolean; headName?: string } = {}): LoadReport {
   const file = readWeightsFile(path);
   let tensors = normaliseNames(file.tensors, options.headName ?? model.headNames[0]);
+  const resized = CONFIG_KEY in file.metadata ? resizePositions(tensors, model.config) : { tensors, names: [] };
+  tensors = resized.tensors;
   if (isImageCheckpoint(tensors) && ATTENTION[model.config.attention].temporalBranch) {
     tensors = inflateImageCheckpoint(tensors, model.config);
   }
-  const resized = resizePositions(tensors, model.config);
-  const report = assignTensors(model, resized.tensors, path, { strict: options.strict ?? true });
+  const report = assignTensors(model, tensors, path, { strict: options.strict ?? true });
   return { ...report, resized: resized.names };
 }
 
 /**
- * Weights trained at another resolution (a square grid of other size) start a model at this one: pos_embed is
- * resized to the model's grid as the forward pass would resize it for such an input (2-D nearest neighbour), so the
- * loaded model computes on the new input exactly what the old one did. The official loader instead takes nearest rows
- * of the flattened sequence, which for a grid of another side moves patches to other rows; timm resamples in 2-D.
+ * The kit's own weights trained at another resolution (a square grid of other size) start a model at this one:
+ * pos_embed is resized to the model's grid as the forward pass would resize it for such an input (2-D nearest
+ * neighbour), so the loaded model computes on the new input exactly what the old one did. Foreign image ViTs keep the
+ * official loader's resize (see `inflateImageCheckpoint`) so that they load as the official code loads them.
  */
 function resizePositions(tensors: Map<string, NamedTensor>, config: TimeSformerConfig): { tensors: Map<string, NamedTensor>; names: string[] } {
   const key = `${PREFIX}pos_embed`;
@@ -103,13 +104,17 @@ function resizePositions(tensors: Map<string, NamedTensor>, config: TimeSformerC
   if (!pos || pos.shape.length !== 3 || pos.shape[1] === n + 1 || pos.shape[2] !== config.dim) return { tensors, names: [] };
   const n0 = pos.shape[1] - 1;
   if (!Number.isInteger(Math.sqrt(n0)) || n0 < 1) return { tensors, names: [] };
-  const D = config.dim;
-  const rows = posEmbedRows(n0, n);
-  const data = new Float32Array(rows.length * D);
-  rows.forEach((src, i) => data.set(toFloat32(pos.data.subarray(src * D, (src + 1) * D)), i * D));
   const out = new Map(tensors);
-  out.set(key, { shape: [1, n + 1, D], data });
-  return { tensors: out, names: [`${key}: [${pos.shape}] -> [1,${n + 1},${D}]`] };
+  out.set(key, takeRows(pos, posEmbedRows(n0, n)));
+  return { tensors: out, names: [`${key}: [${pos.shape}] -> [1,${n + 1},${pos.shape[2]}]`] };
+}
+
+/** [1, m, d] -> [1, rows.length, d]: row i is the input's row rows[i]. */
+function takeRows(t: NamedTensor, rows: number[]): NamedTensor {
+  const D = t.shape[2];
+  const data = new Float32Array(rows.length * D);
+  rows.forEach((src, i) => data.set(toFloat32(t.data.subarray(src * D, (src + 1) * D)), i * D));
+  return { shape: [1, rows.length, D], data };
 }
 
 /** Tensors and metadata of a weights file: safetensors, or a PyTorch zip checkpoint (no metadata), told apart by content. */
@@ -202,8 +207,9 @@ export function isImageCheckpoint(tensors: Map<string, NamedTensor>): boolean {
 
 /**
  * The official recipe for starting a divided TimeSformer from an image ViT: temporal_attn and temporal_norm1 copied
- * from each block's attn and norm1; a head whose class count differs is dropped. time_embed and temporal_fc keep their
- * initial values. (pos_embed of another resolution is resized for every file alike, in `loadInto`.)
+ * from each block's attn and norm1; pos_embed resized when the patch count differs, as the official loader does it
+ * (nearest over the flattened patch sequence, not the 2-D grid); a head whose class count differs is dropped.
+ * time_embed and temporal_fc keep their initial values.
  */
 export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config: TimeSformerConfig): Map<string, NamedTensor> {
   const out = new Map(tensors);
@@ -211,6 +217,12 @@ export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config
     if (!key.includes(".blocks.")) continue;
     if (key.includes(".attn.")) out.set(key.replace(".attn.", ".temporal_attn."), t);
     if (key.includes(".norm1.")) out.set(key.replace(".norm1.", ".temporal_norm1."), t);
+  }
+  const pos = tensors.get(`${PREFIX}pos_embed`);
+  const n = patchesPerFrame(config);
+  if (pos && pos.shape[1] !== n + 1) {
+    const n0 = pos.shape[1] - 1;
+    out.set(`${PREFIX}pos_embed`, takeRows(pos, [0, ...Array.from({ length: n }, (_, i) => 1 + Math.min(n0 - 1, Math.floor((i * n0) / n)))]));
   }
   for (const head of Object.keys(config.classifiers)) {
     const w = out.get(headParamName(head, "weight"));

@@ -68,6 +68,14 @@ describe("experiment settings by dotted path", () => {
     assert.equal(screened.find((r) => r.name === "cover")!.config.optim.schedule.baseLr, cpu.optim.schedule.baseLr);
   });
 
+  test("input-setting's higher input starts from the scale's image pre-training, not one at its own resolution", async () => {
+    const runs = (await planExperiment("input-setting", { scale: "smoke", seeds: [0], runsRoot: tempDir("set-input") })).runs;
+    assert.deepEqual(runs.map((r) => r.name), ["image-pretrain", "cover", "cover-input-8x24"]);
+    const [pre, , high] = runs;
+    assert.deepEqual(high.config.init, { from: "run", dir: pre.dir });
+    assert.deepEqual([high.config.model.frames, high.config.model.imageSize], [8, 24]);
+  });
+
   test("unknown paths, wrong types and malformed flags are errors that say what there is", () => {
     const smoke = scaleSettings("smoke");
     assert.throws(() => withSettings(smoke, { "optim.epoch": 3 }), /experiment: 'optim.epoch' is not a field of the scale's settings \(optim has: .*epochs/);

@@ -140,6 +140,22 @@ describe("weights", () => {
     model.dispose(); loaded.dispose();
   });
 
+  test("weights of another resolution load with pos_embed resized: the new model computes what the old one does at its input", () => {
+    const dir = tempDir("weights-resize");
+    const low = TimeSformer.create(micro(), 4); // 16 px: a 2x2 patch grid
+    const path = join(dir, "low.safetensors");
+    saveWeights(low, path);
+    const high = TimeSformer.create(micro({ imageSize: 24 }), 5); // 3x3
+    const report = loadInto(high, path);
+    assert.deepEqual(report.resized, ["model.pos_embed: [1,5,32] -> [1,10,32]"]);
+    const x = video(2, 4, 24);
+    assert.equal(maxAbsDiff(low.logits(x, "a").dataSync(), high.logits(x, "a").dataSync()), 0, "same logits on a 24-px clip");
+    const pos = (m: TimeSformer) => m.params.get("model.pos_embed")!.arraySync() as number[][][];
+    // Row y, column x of the 3x3 grid takes row floor(2y/3), column floor(2x/3) of the 2x2 one (cls stays first).
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => pos(high)[0][i]), [0, 1, 1, 2, 1, 1, 2, 3, 3, 4].map((i) => pos(low)[0][i]));
+    low.dispose(); high.dispose(); x.dispose();
+  });
+
   test("load errors name the missing, unexpected and mis-shaped keys", () => {
     const dir = tempDir("weights-bad");
     const model = TimeSformer.create(micro(), 4);
