@@ -254,6 +254,14 @@ export function posEmbedRows(n0: number, n: number): number[] {
   return index;
 }
 
+/**
+ * The pos_embed rows (cls first) that n patches take from n0 by nearest neighbour over the flattened patch sequence:
+ * the official loader's resize of an image ViT's pos_embed (for a grid of another side it moves patches across rows).
+ */
+export function sequenceRows(n0: number, n: number): number[] {
+  return [0, ...Array.from({ length: n }, (_, i) => 1 + nearest(i, n0, n))];
+}
+
 /** Nearest-neighbour resizing of time_embed [1, t0, d] to t frames (t = 1 for images); returns [t, d]. */
 export function resizeTimeEmbed(time: tf.Tensor, t: number, D: number): tf.Tensor2D {
   const t0 = time.shape[1] as number;

@@ -17,7 +17,7 @@ import { ATTENTION, attentionWith, patchesPerFrame, TIMESFORMER_CONFIG, TimeSfor
 import { checkSchema } from "../util/schema";
 import { HeadInfo, headMetadata, readHeadInfo } from "./head-info";
 import { allSpecs, headParamName, ParamSpec, PREFIX, toInternal, toOfficial } from "./params";
-import { posEmbedRows, TimeSformer } from "./timesformer";
+import { posEmbedRows, sequenceRows, TimeSformer } from "./timesformer";
 
 /** The safetensors metadata key holding the model's TimeSformerConfig (weights files and checkpoints). */
 export const CONFIG_KEY = "cover.config";
@@ -220,10 +220,7 @@ export function inflateImageCheckpoint(tensors: Map<string, NamedTensor>, config
   }
   const pos = tensors.get(`${PREFIX}pos_embed`);
   const n = patchesPerFrame(config);
-  if (pos && pos.shape[1] !== n + 1) {
-    const n0 = pos.shape[1] - 1;
-    out.set(`${PREFIX}pos_embed`, takeRows(pos, [0, ...Array.from({ length: n }, (_, i) => 1 + Math.min(n0 - 1, Math.floor((i * n0) / n)))]));
-  }
+  if (pos && pos.shape[1] !== n + 1) out.set(`${PREFIX}pos_embed`, takeRows(pos, sequenceRows(pos.shape[1] - 1, n)));
   for (const head of Object.keys(config.classifiers)) {
     const w = out.get(headParamName(head, "weight"));
     if (w && w.shape[0] !== config.classifiers[head]) {
