@@ -10,6 +10,7 @@ import type { Frames } from "./types";
 import { ffmpegCommand, lastLine } from "./ffmpeg";
 import { ProbedStream, ProbeFailure, ProbeOutput, runFfprobe } from "./ffprobe";
 import { resizeShortSide } from "./frame-size";
+import { readMp4VideoIndex } from "./mp4-index";
 import { fsErrorReason } from "../util/fs-errors";
 
 /**
@@ -108,12 +109,17 @@ function rate(text: string | undefined): number {
 /**
  * Probes the file. `countFrames` decodes everything to count frames (slow; only used when the packet count
  * turned out to be wrong). Packet counts are used because header frame counts are often wrong or missing
- * (VP9 in WebM has none).
+ * (VP9 in WebM has none). A plain MP4's sample index gives the same count without an ffprobe process.
  */
 export async function probeVideo(path: string, countFrames = false): Promise<VideoInfo> {
   checkReadable(path);
   const png = pngHeader(path);
   if (png) return { path, frameCount: 1, ...png, fps: 0, rotation: 0, codec: "png", hasAudio: false, isImage: true };
+  const mp4 = countFrames ? undefined : readMp4VideoIndex(path);
+  if (mp4) {
+    const { sampleCount, ...rest } = mp4;
+    return { path, frameCount: sampleCount, ...rest, rotation: 0, isImage: false };
+  }
   const data = await ffprobe(path, countFrames ? ["-count_frames"] : ["-count_packets"]);
   const video = data.streams.find((s) => s.codec_type === "video" && !(s.disposition?.attached_pic));
   if (!video) throw new MediaError(path, "no video stream");
