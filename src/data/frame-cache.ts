@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import type { Frames, Sample } from "./types";
-import { decodeClip, MediaError } from "./video";
+import { decodeClip, decodeImageBatch, MediaError, pngBatchKey } from "./video";
 import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
 import { throwIfStopped } from "../util/interrupt";
@@ -104,6 +104,39 @@ export class FrameCache {
     return frames;
   }
 
+  /** Whether the clip still has to be decoded: not cached, and not remembered as bad. */
+  needsDecoding(source: Source): boolean {
+    try {
+      const file = this.entryFile(source);
+      return !existsSync(file) && !existsSync(`${file}.bad`);
+    } catch {
+      return false; // missing: build() says so
+    }
+  }
+
+  /**
+   * Decodes and stores PNG images of one pngBatchKey with one ffmpeg process (images are cached as 1 frame). Returns
+   * false, having stored nothing, where the batch does not decode as one (a bad image among them): build each on its
+   * own then, which names the bad one and remembers it.
+   */
+  async buildImageBatch(sources: Source[]): Promise<boolean> {
+    if (this.frames !== 1) return false;
+    let decoded: Frames[];
+    try {
+      decoded = await decodeImageBatch(sources.map(pathOf), { size: this.cacheSize, maxLongSide: this.maxLongSide() });
+    } catch (err) {
+      if (err instanceof MediaError) return false;
+      throw err;
+    }
+    decoded.forEach((frames, i) => this.store(this.entryFile(sources[i]), frames));
+    return true;
+  }
+
+  private store(file: string, frames: Frames): void {
+    // No fsync: an entry lost or cut short by a crash is unreadable and simply decoded again.
+    writeFileAtomic(file, encodeNpy({ dtype: "uint8", shape: [frames.frames, frames.height, frames.width, 3], data: frames.data }), { fsync: false });
+  }
+
   private async decodeAndStore(source: Source, file: string, threads?: number, signal?: AbortSignal): Promise<Frames> {
     const path = pathOf(source);
     let frames: Frames;
@@ -119,8 +152,7 @@ export class FrameCache {
       if (err instanceof MediaError && !err.transient) writeFileAtomic(`${file}.bad`, err.reason, { fsync: false });
       throw err;
     }
-    // No fsync: an entry lost or cut short by a crash is unreadable and simply decoded again.
-    writeFileAtomic(file, encodeNpy({ dtype: "uint8", shape: [frames.frames, frames.height, frames.width, 3], data: frames.data }), { fsync: false });
+    this.store(file, frames);
     return frames;
   }
 
@@ -165,6 +197,9 @@ function readEntry(file: string): Frames {
   return { data: array.data as Uint8Array, frames: t, height: h, width: w };
 }
 
+/** Images per ffmpeg process when PNGs are decoded in batches. */
+const IMAGE_BATCH = 64;
+
 export interface BadFile { path: string; reason: string }
 
 export interface PrepareReport {
@@ -204,18 +239,34 @@ export async function prepareCache(cache: FrameCache, samples: Source[], options
   const report: PrepareReport = { total: samples.length, built: 0, cached: 0, bad: [], seconds: 0, jobs };
   const started = Date.now();
   let next = 0;
+  // Consecutive PNG images of one size and layout still to decode go through one ffmpeg process.
+  const takeBatch = (): Source[] => {
+    const batch = [samples[next++]];
+    const key = cache.frames === 1 && cache.needsDecoding(batch[0]) ? pngBatchKey(pathOf(batch[0])) : undefined;
+    while (key && batch.length < IMAGE_BATCH && next < samples.length && cache.needsDecoding(samples[next]) && pngBatchKey(pathOf(samples[next])) === key) {
+      batch.push(samples[next++]);
+    }
+    return batch;
+  };
   const worker = async () => {
     while (next < samples.length) {
       throwIfStopped(options.signal, `${options.label ?? "frame cache"} stopped; what is decoded stays cached`);
-      const sample = samples[next++];
-      try {
-        const result = await cache.build(sample, jobs > 1 ? 1 : undefined, options.signal);
-        report[result]++;
-      } catch (err) {
-        if (!(err instanceof MediaError)) throw err;
-        report.bad.push({ path: err.path, reason: err.reason });
+      const batch = takeBatch();
+      if (batch.length > 1 && await cache.buildImageBatch(batch)) {
+        report.built += batch.length;
+        progress.tick(batch.length, { bad: report.bad.length });
+        continue;
       }
-      progress.tick(1, { bad: report.bad.length });
+      for (const sample of batch) {
+        try {
+          const result = await cache.build(sample, jobs > 1 ? 1 : undefined, options.signal);
+          report[result]++;
+        } catch (err) {
+          if (!(err instanceof MediaError)) throw err;
+          report.bad.push({ path: err.path, reason: err.reason });
+        }
+        progress.tick(1, { bad: report.bad.length });
+      }
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));
