@@ -3,9 +3,12 @@
  *  - realClips: decode + sample 8 frames (short side 224, centre crop) from the real SSv2 demo clips in
  *    ../shared/data/videos (427x240 to 1920x1080 VP9), one process at a time and with defaultJobs() in parallel;
  *  - builtinClips: the same for the built-in digits-motion clips (40x40 lossless mp4, 8 of 16 frames, short side 37);
+ *  - builtinImages: filling a frame cache with the built-in PNG images, one decoder per image against 64 images per
+ *    decoder (prepareCache's batches), alternating, `--rounds` times each;
  *  - frameCache: batches/s of `--batch` clips read from the frame cache (uint8 .npy entries, from disk, no memory cache),
  *    plus the one-time cost of filling it.
- * Options: --batch B (default 16), --builtin N (built-in clips to decode, default 256), --repeat R (passes over the real clips, default 2).
+ * Options: --batch B (default 16), --builtin N (built-in clips and images to decode, default 256), --repeat R (passes over
+ * the real clips, default 2), --rounds R (alternating rounds of the image comparison, default 2).
  */
 import { readdirSync, statSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
@@ -41,10 +44,11 @@ async function decodeAll(files: string[], jobs: number, frames: number, size: nu
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), { batch: "string", builtin: "string", repeat: "string" });
+  const flags = parseFlags(process.argv.slice(2), { batch: "string", builtin: "string", repeat: "string", rounds: "string" });
   const batch = flags.int("batch", 16);
   const builtinCount = flags.int("builtin", 256);
   const repeat = flags.int("repeat", 2);
+  const rounds = flags.int("rounds", 2);
   flags.rejectUnknown();
   const cores = availableParallelism();
 
@@ -69,6 +73,18 @@ async function main(): Promise<void> {
     parallel: { jobs: defaultJobs(builtinFiles), ...(await decodeAll(builtinFiles, defaultJobs(builtinFiles), 8, cacheSizeForCrop(32), false)) },
   };
   console.error(`built-in clips: ${builtinClips.oneProcess.clipsPerSec} clips/s (1 process), ${builtinClips.parallel.clipsPerSec} clips/s (${builtinClips.parallel.jobs} processes)`);
+
+  const images = (await openSplit("builtin-digits-images", "train", { silent: true })).samples.slice(0, builtinCount).map((s) => s.path);
+  const imageRounds: { onePerImage: number; batched: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const onePerImage = await decodeAll(images, defaultJobs(images), 1, cacheSizeForCrop(32), false);
+    const batchDir = mkdtempSync(join(tmpdir(), "cover-bench-images-"));
+    const batched = await prepareCache(new FrameCache({ dir: batchDir, frames: 1, cacheSize: cacheSizeForCrop(32) }), images, { silent: true });
+    rmSync(batchDir, { recursive: true, force: true });
+    imageRounds.push({ onePerImage: onePerImage.clipsPerSec, batched: round(images.length / batched.seconds) });
+  }
+  const builtinImages = { dataset: "digits-images", images: images.length, size: cacheSizeForCrop(32), jobs: defaultJobs(images), clipsPerSecByRound: imageRounds };
+  console.error(`built-in images: ${imageRounds.map((r) => `${r.onePerImage} -> ${r.batched}`).join(", ")} images/s (one decoder per image -> batches of 64)`);
 
   const dir = mkdtempSync(join(tmpdir(), "cover-bench-cache-"));
   const cacheSamples = motion.samples.slice(0, builtinCount);
@@ -97,7 +113,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, availableParallelism: cores, loadAverage1m: round(loadavg()[0]), node: process.version },
     ffmpeg: ffmpegBinaries(),
-    realClips, builtinClips, frameCache,
+    realClips, builtinClips, builtinImages, frameCache,
   };
   const json = JSON.stringify(result, null, 2);
   writeFileAtomic(resolve(__dirname, "results/data.json"), json + "\n");

@@ -12,7 +12,7 @@ export const usage = `usage: cover data prepare <manifest name or path> [--split
 Decodes every clip of the split (default: all splits) once into the frame cache: T frames (default 8) sampled
 uniformly over the whole video, short side resized to N = ceil(1.15 * C) (default crop 224 -> 258), stored as
 uint8 .npy under --cache-dir (default env COVER_CACHE_DIR or <repo>/.cache/frames). Runs N parallel ffmpeg
-processes (default: the cores, twice the cores for small files). Bad files are skipped, counted and listed at the end; clips cached
+processes (default: the cores, twice the cores for small files); PNG images of one size go 64 to a process. Bad files are skipped, counted and listed at the end; clips cached
 already are not decoded again (a bad file is remembered until it changes). Built-in datasets are generated first
 when needed. --strict: exit status 1 when a file was bad.`;
 
