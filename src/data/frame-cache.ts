@@ -117,7 +117,7 @@ export class FrameCache {
   /**
    * Decodes and stores PNG images of one pngBatchKey with one ffmpeg process (images are cached as 1 frame). Returns
    * false, having stored nothing, where the batch does not decode as one (a bad image among them): build each on its
-   * own then, which names the bad one and remembers it.
+   * own then, which names the bad one.
    */
   async buildImageBatch(sources: Source[]): Promise<boolean> {
     if (this.frames !== 1) return false;

@@ -2,7 +2,8 @@
  * Video (and image) decoding through ffmpeg: probe the number of decodable frames, pick T frame indices
  * uniformly over the whole video as in the paper, and decode exactly those frames in one ffmpeg process
  * (`select` by frame index, `-vsync 0`, rawvideo rgb24 to a pipe), resized by the short side and
- * optionally centre-cropped. Images are 1-frame clips through the same path.
+ * optionally centre-cropped. Images are 1-frame clips through the same path; many PNGs of one size can also go
+ * through one process together (decodeImageBatch).
  */
 import { spawn } from "node:child_process";
 import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from "node:fs";
