@@ -36,22 +36,31 @@ class NotPlain extends Error {}
 
 interface Box { type: string; start: number; end: number }
 
-/** The boxes inside bytes[start, end), each with its content range; throws NotPlain where sizes do not add up. */
+/**
+ * The box whose header starts at head[offset] and, in the file or buffer it belongs to, at position `at`, which may
+ * extend to `end`: its type and content range in those positions. NotPlain where the sizes do not add up.
+ */
+function boxAt(head: Buffer, offset: number, at: number, end: number): Box {
+  if (end - at < 8 || head.length - offset < 8) throw new NotPlain();
+  let size = head.readUInt32BE(offset), header = 8;
+  if (size === 1) {
+    if (end - at < 16 || head.length - offset < 16) throw new NotPlain();
+    size = Number(head.readBigUInt64BE(offset + 8));
+    header = 16;
+  } else if (size === 0) {
+    size = end - at; // to the end of its parent (or of the file)
+  }
+  if (size < header || at + size > end) throw new NotPlain();
+  return { type: head.toString("latin1", offset + 4, offset + 8), start: at + header, end: at + size };
+}
+
+/** The boxes inside bytes[start, end), each with its content range. */
 function boxesIn(bytes: Buffer, start: number, end: number): Box[] {
   const boxes: Box[] = [];
   for (let at = start; at < end;) {
-    if (end - at < 8) throw new NotPlain();
-    let size = bytes.readUInt32BE(at), header = 8;
-    if (size === 1) {
-      if (end - at < 16) throw new NotPlain();
-      size = Number(bytes.readBigUInt64BE(at + 8));
-      header = 16;
-    } else if (size === 0) {
-      size = end - at;
-    }
-    if (size < header || at + size > end) throw new NotPlain();
-    boxes.push({ type: bytes.toString("latin1", at + 4, at + 8), start: at + header, end: at + size });
-    at += size;
+    const box = boxAt(bytes, at, at, end);
+    boxes.push(box);
+    at = box.end;
   }
   return boxes;
 }
@@ -169,20 +178,10 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return buffer;
 }
 
-/** The top-level box starting at `at` (content range in file offsets); NotPlain where its size does not fit the file. */
+/** The top-level box starting at `at`, read from the file (content range in file offsets). */
 function topLevelBox(fd: number, at: number, fileSize: number): Box {
   if (fileSize - at < 8) throw new NotPlain();
-  const head = readAt(fd, at, Math.min(16, fileSize - at));
-  let size = head.readUInt32BE(0), header = 8;
-  if (size === 1) {
-    if (head.length < 16) throw new NotPlain();
-    size = Number(head.readBigUInt64BE(8));
-    header = 16;
-  } else if (size === 0) {
-    size = fileSize - at;
-  }
-  if (size < header || at + size > fileSize) throw new NotPlain();
-  return { type: head.toString("latin1", 4, 8), start: at + header, end: at + size };
+  return boxAt(readAt(fd, at, Math.min(16, fileSize - at)), 0, at, fileSize);
 }
 
 /** The file's one moov box; NotPlain for a file that is not MP4, a fragmented one (moof), none or two moov. */
