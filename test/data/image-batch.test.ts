@@ -1,15 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { decodeClip, decodeImageBatch, pngBatchKey } from "../../src/data/video";
-import { ffmpegBinaries } from "../../src/data/ffmpeg";
 import { FrameCache, prepareCache } from "../../src/data/frame-cache";
 import { readNpy } from "../../src/io/npy";
 import { writePng } from "../../src/data/image";
 import { Rng } from "../../src/util/rng";
 import { tempDir } from "../helpers/tf";
+import { mediaCallsOf } from "../helpers/media-calls";
 
 const dir = tempDir("image-batch");
 
@@ -60,14 +59,8 @@ test("a bad image in a batch: the others are cached, the bad one is named and co
 
 test("preparing 130 same-size PNGs runs 3 decoders, not 130", () => {
   const images = pngs("many", 130, 12, 12, 5);
-  const calls = join(dir, "ffmpeg-calls.txt");
-  const fake = join(dir, "ffmpeg");
-  writeFileSync(fake, `#!/bin/sh\necho x >> '${calls}'\nexec '${ffmpegBinaries().ffmpeg}' "$@"\n`);
-  chmodSync(fake, 0o755);
-  writeFileSync(calls, "");
   const script = `const { FrameCache, prepareCache } = require(${JSON.stringify(resolve("src/data/frame-cache.ts"))});
     prepareCache(new FrameCache({ dir: ${JSON.stringify(join(dir, "cache-many"))}, frames: 1, cacheSize: 8 }), ${JSON.stringify(images)}, { jobs: 2, silent: true })
       .then((r) => { if (r.built !== 130) throw new Error(JSON.stringify(r)); }).catch((e) => { console.error(e); process.exit(1); });`;
-  execFileSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, COVER_FFMPEG: fake, COVER_FFPROBE: ffmpegBinaries().ffprobe } });
-  assert.equal(readFileSync(calls, "utf8").trim().split("\n").length, 3);
+  assert.equal(mediaCallsOf(script, dir).ffmpeg.length, 3);
 });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readMp4VideoIndex } from "../../src/data/mp4-index";
 import { runFfprobe } from "../../src/data/ffprobe";
@@ -10,6 +10,7 @@ import { decodeClip, probeVideo } from "../../src/data/video";
 import { encodeLosslessMp4s } from "../../src/data/builtin/encode";
 import { Rng } from "../../src/util/rng";
 import { tempDir } from "../helpers/tf";
+import { mediaCallsOf } from "../helpers/media-calls";
 
 const dir = tempDir("mp4-index");
 const SOURCE = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10"];
@@ -128,16 +129,10 @@ test("rotated, truncated and corrupted MP4s are left to ffprobe, and reading the
 
 test("preparing plain MP4 clips runs no ffprobe process", async () => {
   const files = await variants();
-  const calls = join(dir, "ffprobe-calls.txt");
-  const fake = join(dir, "ffprobe");
-  writeFileSync(fake, `#!/bin/sh\necho "$@" >> '${calls}'\nexec '${ffmpegBinaries().ffprobe}' "$@"\n`);
-  chmodSync(fake, 0o755);
-  writeFileSync(calls, "");
   const script = `const { decodeClip } = require(${JSON.stringify(resolve("src/data/video.ts"))});
     (async () => { for (const f of ${JSON.stringify([files["baseline.mp4"], files["audio.mp4"], files["video.webm"]])}) await decodeClip(f, { frames: 4, size: 16 }); })()
       .catch((e) => { console.error(e); process.exit(1); });`;
-  execFileSync(process.execPath, ["--import", "tsx", "-e", script], { env: { ...process.env, COVER_FFPROBE: fake, COVER_FFMPEG: ffmpegBinaries().ffmpeg } });
-  const probed = readFileSync(calls, "utf8").trim().split("\n");
+  const probed = mediaCallsOf(script, dir).ffprobe;
   assert.equal(probed.length, 1, `ffprobe ran for: ${probed.join(" | ")}`);
   assert.match(probed[0], /video\.webm$/);
 });
