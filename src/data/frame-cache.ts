@@ -16,7 +16,7 @@ import { encodeNpy, readNpy } from "../io/npy";
 import { writeFileAtomic } from "../util/atomic";
 import { throwIfStopped } from "../util/interrupt";
 import { fsErrorReason } from "../util/fs-errors";
-import { createProgress } from "../util/progress";
+import { createProgress, Progress } from "../util/progress";
 import { defaultFrameCacheDir } from "../util/paths";
 
 const CACHE_VERSION = 1;
@@ -218,6 +218,8 @@ export interface PrepareOptions {
   silent?: boolean;
   /** Stops the preparation (InterruptedError) when aborted; what is decoded stays in the cache. */
   signal?: AbortSignal;
+  /** Where progress goes (default: a progress line labelled `label`, unless silent). */
+  progress?: Progress;
 }
 
 /**
@@ -235,7 +237,7 @@ export function defaultJobs(samples: Source[] = []): number {
 /** Fills the cache for all samples with parallel decoders; bad files are skipped, counted and returned, never fatal. */
 export async function prepareCache(cache: FrameCache, samples: Source[], options: PrepareOptions = {}): Promise<PrepareReport> {
   const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(samples), samples.length || 1));
-  const progress = createProgress({ label: options.label ?? "frame cache", total: samples.length, unit: "clip", silent: options.silent });
+  const progress = options.progress ?? createProgress({ label: options.label ?? "frame cache", total: samples.length, unit: "clip", silent: options.silent });
   const report: PrepareReport = { total: samples.length, built: 0, cached: 0, bad: [], seconds: 0, jobs };
   const started = Date.now();
   let next = 0;

@@ -4,12 +4,15 @@
  */
 import { RunConfig, runModelConfig } from "./config";
 import type { BadMediaFile, RunData } from "./data";
-import { BackgroundPrepare } from "../data/background-prepare";
+import { availableParallelism } from "node:os";
 import { BatchSource } from "../data/batches";
 import { openSplit } from "../data/builtin";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../data/frame-cache";
+import { PrepareInChild, PrepareTask } from "../data/prepare-in-child";
 import { subsetSplit } from "../data/manifest";
 import type { DatasetSplit, Sample } from "../data/types";
+import { throwIfStopped } from "../util/interrupt";
+import { createProgress } from "../util/progress";
 
 /** Decoded clips kept in memory (LRU) on top of the on-disk cache. */
 const MEMORY_BYTES = 1 << 30;
@@ -19,7 +22,7 @@ export interface RunDataOptions {
   /** Stops decoding into the frame cache (InterruptedError) when aborted. */
   signal?: AbortSignal;
   /**
-   * Decode the evaluation clips in a background process while the run trains (BackgroundPrepare), instead of all
+   * Decode the evaluation clips in a background process while the run trains (PrepareInChild), instead of all
    * clips before the first step; the first evaluation stops it and decodes what is left with every core. Splits
    * capped by maxSamples (small runs) are decoded first as before.
    */
@@ -63,16 +66,22 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   const bad = new BadFileList(splits);
   bad.addMissing();
   const inBackground = (name: string, split: DatasetSplit) => options.decodeEvalWhileTraining === true && evaluation[name] === split && config.maxSamples?.eval === undefined;
-  const prepare = async (name: string, split: DatasetSplit) => {
-    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${name}/${split.split}`, silent, signal: options.signal });
+  const prepare = async (name: string, split: DatasetSplit, quietly = silent) => {
+    const report = await prepareCache(cacheFor(split), split.samples, { label: `decode ${name}/${split.split}`, silent: quietly, signal: options.signal });
     for (const b of report.bad) bad.add(name, b.path, "undecodable", b.reason, split);
   };
-  for (const [name, split] of splits) if (!inBackground(name, split)) await prepare(name, split);
-  const later = splits.filter(([name, split]) => inBackground(name, split));
-  const background = later.length ? new BackgroundPrepare(later.map(([name, split]) => {
+  const taskOf = (name: string, split: DatasetSplit): PrepareTask => {
     const cache = cacheFor(split);
     return { dataset: name, split: split.split, frames: cache.frames, cacheSize: cache.cacheSize, cacheDir: cache.dir };
-  })) : undefined;
+  };
+  // Decoded before the first step: in a child process where it is worth one (the splits a child can open as they are,
+  // i.e. not capped to a subset), then here, which finds those clips cached, reports the bad ones and decodes the rest.
+  const now = splits.filter(([name, split]) => !inBackground(name, split));
+  const childCanOpen = ([name, split]: readonly [string, DatasetSplit]) => config.maxSamples?.[evaluation[name] === split ? "eval" : "train"] === undefined;
+  const decodedInChild = await decodeInChild(now.filter(childCanOpen).map(([name, split]) => ({ label: `decode ${name}/${split.split}`, samples: split.samples, cache: cacheFor(split), task: taskOf(name, split) })), silent, options.signal);
+  for (const part of now) await prepare(part[0], part[1], silent || (decodedInChild && childCanOpen(part)));
+  const later = splits.filter(([name, split]) => inBackground(name, split));
+  const background = later.length ? new PrepareInChild(later.map(([name, split]) => taskOf(name, split)), { lowPriority: true, jobs: Math.max(1, availableParallelism() - 1) }) : undefined;
   if (background && !silent) console.error(`data: decoding the evaluation clips of ${later.map(([name]) => name).join(", ")} in the background while training`);
   // Before the first evaluation: stop the background (if still at work) and decode what it left with every core; the
   // clips it cached are skipped, and its bad files are reported here as in the foreground.
@@ -110,6 +119,34 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
     badFiles,
     trainClips: Object.fromEntries(Object.entries(train).map(([name, split]) => [name, { clips: split.samples.length, frames: cacheFor(split).frames }])),
   };
+}
+
+/** Fewer clips to decode than this are decoded in this process: a child costs about a second to start. */
+const CHILD_MIN_CLIPS = 64;
+
+interface ChildPart { label: string; samples: Sample[]; cache: FrameCache; task: PrepareTask }
+
+/**
+ * Decodes the clips of `parts` still missing from the frame cache in a small child process (PrepareInChild: spawning
+ * ffmpeg from this process, which may hold TensorFlow and a model, costs about four times as much), its progress shown
+ * here. True when the child finished every part; false when there was too little to decode or the child failed (said
+ * unless silent), and the caller decodes here. Stopped with `signal` (InterruptedError; what is decoded stays cached).
+ */
+async function decodeInChild(parts: ChildPart[], silent: boolean, signal?: AbortSignal): Promise<boolean> {
+  const missing = parts.reduce((n, p) => n + p.samples.filter((s) => p.cache.needsDecoding(s)).length, 0);
+  if (missing < CHILD_MIN_CLIPS) return false;
+  const progress = parts.map((p) => createProgress({ label: p.label, total: p.samples.length, unit: "clip", silent }));
+  const shown = parts.map(() => 0);
+  const child = new PrepareInChild(parts.map((p) => p.task), {
+    onProgress: (task, done, bad) => { progress[task].tick(done - shown[task], { bad }); shown[task] = done; },
+  });
+  const stop = () => { void child.stop(); };
+  signal?.addEventListener("abort", stop, { once: true });
+  const outcome = await child.done().finally(() => signal?.removeEventListener("abort", stop));
+  for (const p of progress) p.done();
+  throwIfStopped(signal, "decoding stopped; what is decoded stays cached");
+  if (!outcome.ok && !silent) console.error(`data: decoding in a child process failed (${outcome.reason}); decoding here instead`);
+  return outcome.ok;
 }
 
 /**

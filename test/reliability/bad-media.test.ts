@@ -182,12 +182,17 @@ describe("wrong frame counts and undecodable batches", () => {
 });
 
 describe("a run lists every bad or missing file", () => {
-  for (const background of [false, true]) test(`missing, corrupt, escaping and undecodable files in results.json and bad-files.json, with their lines${background ? " (evaluation clips decoded in the background)" : ""}`, async () => {
+  const cases = [
+    { background: false, trainCount: 12, how: "" },
+    { background: true, trainCount: 12, how: " (evaluation clips decoded in the background)" },
+    { background: false, trainCount: 70, how: " (training clips decoded in a child process: 64 or more to decode)" },
+  ];
+  for (const { background, trainCount, how } of cases) test(`missing, corrupt, escaping and undecodable files in results.json and bad-files.json, with their lines${how}`, async () => {
     const dir = tempDir("run-bad");
     const media = join(dir, "media");
-    const train = Array.from({ length: 12 }, (_, i) => `t${i}.png ${i % 2}`);
+    const train = Array.from({ length: trainCount }, (_, i) => `t${i}.png ${i % 2}`);
     const val = ["v0.png 0", "v1.png 1", "v2.png 0", "v3.png 1", "v4.png 0", "v5.png 1", "v6.png 0", "v7.png 1"];
-    for (let i = 0; i < 12; i++) if (i !== 3) image(join(media, `t${i}.png`), 16, 16, 40 + 15 * i);
+    for (let i = 0; i < trainCount; i++) if (i !== 3) image(join(media, `t${i}.png`), 16, 16, (40 + 15 * i) % 256);
     writeFileSync(join(media, "t5.png"), "not an image at all");
     for (let i = 0; i < 4; i++) image(join(media, `v${i}.png`), 16, 16, 60 + 30 * i);
     for (let i = 4; i < 8; i++) writeFileSync(join(media, `v${i}.png`), Buffer.alloc(200, i)); // the second eval batch: nothing decodes
@@ -216,7 +221,7 @@ describe("a run lists every bad or missing file", () => {
     assert.equal(byPath.get("v6.png")!.source, `${join(dir, "val.txt")}:7`);
     assert.equal(byPath.get("v6.png")!.split, "val");
     const escape = listed.find((f) => f.reason.includes("leads outside the media root"));
-    assert.ok(escape && escape.source === `${join(dir, "train.txt")}:13`);
+    assert.ok(escape && escape.source === `${join(dir, "train.txt")}:${trainCount + 1}`);
     const report = JSON.parse(readFileSync(join(dir, "run", "bad-files.json"), "utf8")) as { count: number; byKind: Record<string, number>; files: unknown[] };
     assert.equal(report.count, 7);
     assert.deepEqual(report.byKind, { missing: 2, undecodable: 5 });
