@@ -138,7 +138,11 @@ async function decodeInChild(parts: ChildPart[], silent: boolean, signal?: Abort
   const progress = parts.map((p) => createProgress({ label: p.label, total: p.samples.length, unit: "clip", silent }));
   const shown = parts.map(() => 0);
   const child = new PrepareInChild(parts.map((p) => p.task), {
-    onProgress: (task, done, bad) => { progress[task].tick(done - shown[task], { bad }); shown[task] = done; },
+    onProgress: (task, done, bad) => {
+      progress[task].tick(done - shown[task], { bad });
+      shown[task] = done;
+      if (done === parts[task].samples.length) progress[task].done();
+    },
   });
   const stop = () => { void child.stop(); };
   signal?.addEventListener("abort", stop, { once: true });
