@@ -4,6 +4,7 @@
  * @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe (no download, ~4 ms process start),
  * then `ffmpeg` / `ffprobe` on PATH (e.g. Debian's, ~120 ms start).
  */
+import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import ffmpeg from "fluent-ffmpeg";
@@ -80,6 +81,35 @@ export function ffmpegCommand(input?: string): ffmpeg.FfmpegCommand {
     ? spawnFfmpeg.call(command, args, MEDIA_PROCESS_OPTIONS, options, ...callbacks)
     : spawnFfmpeg.call(command, args, { ...options, ...MEDIA_PROCESS_OPTIONS }, ...callbacks);
   return command;
+}
+
+export interface MediaProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs ffmpeg or ffprobe (spawned with MEDIA_PROCESS_OPTIONS) to its end: `input` written to its stdin (none: stdin
+ * closed), its stdout and stderr collected. Rejects only when it cannot be started, naming `where` (what it was run
+ * for) and the binary; how it ended (code, signal, message) is for the caller to judge.
+ */
+export function runMediaProcess(tool: "ffmpeg" | "ffprobe", args: string[], where: string, input?: Buffer[]): Promise<MediaProcessResult> {
+  const binary = ffmpegBinaries()[tool];
+  return new Promise((resolve, reject) => {
+    const proc = spawn(binary, args, { ...MEDIA_PROCESS_OPTIONS, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [], stderr: Buffer[] = [];
+    proc.stdout!.on("data", (d: Buffer) => stdout.push(d));
+    proc.stderr!.on("data", (d: Buffer) => stderr.push(d));
+    proc.on("error", (err) => reject(new Error(`${where}: cannot start ${tool} ${binary} (${err.message})`)));
+    proc.on("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString("utf8") }));
+    if (input) {
+      proc.stdin!.on("error", () => { /* a process that stops reading ends with a code the caller judges */ });
+      for (const chunk of input) proc.stdin!.write(chunk);
+      proc.stdin!.end();
+    }
+  });
 }
 
 /** The last non-empty line of a decoder's message (ffmpeg and ffprobe end with the one that says what failed). */

@@ -4,9 +4,8 @@
  * spawn options: a probe in the kit's process group gets the terminal's Ctrl-C and exits half way, printing a partial
  * probe of a good file (seen as "no frame size"), which the frame cache would then remember as bad for good.
  */
-import { spawn } from "node:child_process";
 import { z } from "zod";
-import { ffmpegBinaries, lastLine, MEDIA_PROCESS_OPTIONS } from "./ffmpeg";
+import { lastLine, runMediaProcess } from "./ffmpeg";
 import { checkSchema } from "../util/schema";
 
 const STREAM = z.object({
@@ -41,25 +40,17 @@ export class ProbeFailure extends Error {
 }
 
 /** ffprobe's streams and format for `path`, with the extra options (e.g. -count_packets). */
-export function runFfprobe(path: string, options: string[]): Promise<ProbeOutput> {
+export async function runFfprobe(path: string, options: string[]): Promise<ProbeOutput> {
   const args = ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", ...options, path];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(ffmpegBinaries().ffprobe, args, { ...MEDIA_PROCESS_OPTIONS, stdio: ["ignore", "pipe", "pipe"] });
-    const stdout: Buffer[] = [], stderr: Buffer[] = [];
-    proc.stdout.on("data", (d: Buffer) => stdout.push(d));
-    proc.stderr.on("data", (d: Buffer) => stderr.push(d));
-    proc.on("error", (err) => reject(new Error(`${path}: cannot start ffprobe ${ffmpegBinaries().ffprobe} (${err.message})`)));
-    proc.on("close", (code, signal) => {
-      const message = lastLine(Buffer.concat(stderr).toString("utf8")).split(`${path}: `).join("").trim();
-      if (signal) return reject(new ProbeFailure(path, `ffprobe was killed with signal ${signal}`, signal));
-      if (code !== 0) return reject(new ProbeFailure(path, message || `ffprobe exited with code ${code}`, null));
-      let json: unknown;
-      try { json = JSON.parse(Buffer.concat(stdout).toString("utf8")); } catch {
-        return reject(new ProbeFailure(path, "ffprobe printed no readable probe", null));
-      }
-      try { resolve(checkSchema(FFPROBE_OUTPUT, json, `ffprobe output for ${path}`)); } catch (err) {
-        reject(new ProbeFailure(path, (err as Error).message, null));
-      }
-    });
-  });
+  const { code, signal, stdout, stderr } = await runMediaProcess("ffprobe", args, path);
+  const message = lastLine(stderr).split(`${path}: `).join("").trim();
+  if (signal) throw new ProbeFailure(path, `ffprobe was killed with signal ${signal}`, signal);
+  if (code !== 0) throw new ProbeFailure(path, message || `ffprobe exited with code ${code}`, null);
+  let json: unknown;
+  try { json = JSON.parse(stdout.toString("utf8")); } catch {
+    throw new ProbeFailure(path, "ffprobe printed no readable probe", null);
+  }
+  try { return checkSchema(FFPROBE_OUTPUT, json, `ffprobe output for ${path}`); } catch (err) {
+    throw new ProbeFailure(path, (err as Error).message, null);
+  }
 }

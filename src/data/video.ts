@@ -5,11 +5,10 @@
  * optionally centre-cropped. Images are 1-frame clips through the same path; many PNGs of one size can also go
  * through one process together (decodeImageBatch).
  */
-import { spawn } from "node:child_process";
 import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { extname } from "node:path";
 import type { Frames } from "./types";
-import { ffmpegBinaries, ffmpegCommand, lastLine, MEDIA_PROCESS_OPTIONS } from "./ffmpeg";
+import { ffmpegCommand, lastLine, runMediaProcess } from "./ffmpeg";
 import { ProbedStream, ProbeFailure, ProbeOutput, runFfprobe } from "./ffprobe";
 import { FrameSize, resizeShortSide } from "./frame-size";
 import { readMp4VideoIndex } from "./mp4-index";
@@ -264,25 +263,12 @@ export async function decodeImageBatch(paths: string[], options: Pick<DecodeOpti
   const out = options.crop ? { width: options.size, height: options.size } : scale;
   const frameBytes = out.width * out.height * 3;
   const where = `${paths[0]}${paths.length > 1 ? ` (and ${paths.length - 1} more in its batch)` : ""}`;
-  const input = Buffer.concat(paths.map((p) => readFileSync(p)));
   const args = [
     "-v", "error", "-threads", "1", "-f", "png_pipe", "-i", "pipe:0",
     "-vf", resizeFilters(first, scale, out, options.crop === true).join(","), "-vsync", "0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
   ];
-  const data = await new Promise<Buffer>((resolve, reject) => {
-    const proc = spawn(ffmpegBinaries().ffmpeg, args, { ...MEDIA_PROCESS_OPTIONS, stdio: ["pipe", "pipe", "pipe"] });
-    const chunks: Buffer[] = [];
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => chunks.push(d));
-    proc.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-    proc.on("error", (err) => reject(new Error(`${where}: cannot start ffmpeg (${err.message})`)));
-    proc.on("close", (code, signal) => {
-      if (code !== 0) return reject(new MediaError(where, `ffmpeg could not decode the batch (${signal ?? `exit ${code}`}: ${lastLine(stderr)})`, true));
-      resolve(Buffer.concat(chunks));
-    });
-    proc.stdin.on("error", () => { /* reported by close */ });
-    proc.stdin.end(input);
-  });
+  const { code, signal, stdout: data, stderr } = await runMediaProcess("ffmpeg", args, where, paths.map((p) => readFileSync(p)));
+  if (code !== 0) throw new MediaError(where, `ffmpeg could not decode the batch (${signal ?? `exit ${code}`}: ${lastLine(stderr)})`, true);
   if (data.length !== paths.length * frameBytes) {
     throw new MediaError(where, `ffmpeg decoded ${data.length / frameBytes} frames from ${paths.length} images`, true);
   }

@@ -5,17 +5,16 @@
  * A clip's bytes depend on its place in the batch, so callers keep batches fixed for determinism.
  * Segments are written to a temporary folder, then renamed into place.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ffmpegBinaries, MEDIA_PROCESS_OPTIONS } from "../ffmpeg";
+import { runMediaProcess } from "../ffmpeg";
 
 export interface ClipToEncode { path: string; clip: Uint8Array }
 
 let batchCounter = 0;
 
-export function encodeLosslessMp4s(items: ClipToEncode[], frames: number, width: number, height: number, fps = 8): Promise<void> {
-  if (items.length === 0) return Promise.resolve();
+export async function encodeLosslessMp4s(items: ClipToEncode[], frames: number, width: number, height: number, fps = 8): Promise<void> {
+  if (items.length === 0) return;
   const clipBytes = frames * width * height * 3;
   for (const item of items) {
     if (item.clip.length !== clipBytes) throw new Error(`${item.path}: ${frames}x${height}x${width}x3 needs ${clipBytes} bytes, got ${item.clip.length}`);
@@ -33,25 +32,17 @@ export function encodeLosslessMp4s(items: ClipToEncode[], frames: number, width:
     join(tmp, "%06d.mp4"),
   ];
   const where = `${items[0].path}${items.length > 1 ? ` (and ${items.length - 1} more)` : ""}`;
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error) => { rmSync(tmp, { recursive: true, force: true }); reject(err); };
-    const proc = spawn(ffmpegBinaries().ffmpeg, args, { ...MEDIA_PROCESS_OPTIONS, stdio: ["pipe", "ignore", "pipe"] });
-    let stderr = "";
-    proc.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-    proc.on("error", (err) => fail(new Error(`${where}: cannot start ffmpeg (${err.message})`)));
-    proc.on("close", (code) => {
-      if (code !== 0) return fail(new Error(`${where}: ffmpeg encoding failed (exit ${code}): ${stderr.trim()}`));
-      const written = readdirSync(tmp).sort();
-      if (written.length !== items.length) return fail(new Error(`${where}: ffmpeg wrote ${written.length} clips, expected ${items.length}`));
-      items.forEach((item, i) => {
-        mkdirSync(dirname(item.path), { recursive: true });
-        renameSync(join(tmp, written[i]), item.path);
-      });
-      rmSync(tmp, { recursive: true, force: true });
-      resolve();
+  try {
+    const clips = items.map((item) => Buffer.from(item.clip.buffer, item.clip.byteOffset, item.clip.byteLength));
+    const { code, stderr } = await runMediaProcess("ffmpeg", args, where, clips);
+    if (code !== 0) throw new Error(`${where}: ffmpeg encoding failed (exit ${code}): ${stderr.trim()}`);
+    const written = readdirSync(tmp).sort();
+    if (written.length !== items.length) throw new Error(`${where}: ffmpeg wrote ${written.length} clips, expected ${items.length}`);
+    items.forEach((item, i) => {
+      mkdirSync(dirname(item.path), { recursive: true });
+      renameSync(join(tmp, written[i]), item.path);
     });
-    proc.stdin.on("error", () => { /* reported by close */ });
-    for (const item of items) proc.stdin.write(Buffer.from(item.clip.buffer, item.clip.byteOffset, item.clip.byteLength));
-    proc.stdin.end();
-  });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
