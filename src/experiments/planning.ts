@@ -101,3 +101,15 @@ export async function planExperiment(name: string, options: PlanOptions): Promis
   }
   return { runs: cache.planned, complete: stoppedBy === undefined, ...(stoppedBy !== undefined && { stoppedBy }) };
 }
+
+/** The unfinished runs of several experiments, each run once (experiments share runs through the run cache). */
+export async function planExperiments(names: string[], options: PlanOptions): Promise<ExperimentPlan> {
+  const runs: PlannedRun[] = [];
+  let stoppedBy: string | undefined;
+  for (const name of names) {
+    const plan = await planExperiment(name, options);
+    for (const run of plan.runs) if (!runs.some((r) => r.dir === run.dir)) runs.push(run);
+    if (plan.stoppedBy !== undefined) stoppedBy ??= `${name}: ${plan.stoppedBy}`;
+  }
+  return { runs, complete: stoppedBy === undefined, ...(stoppedBy !== undefined && { stoppedBy }) };
+}

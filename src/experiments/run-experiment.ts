@@ -16,7 +16,7 @@ import { claimLine, combineClaims, intervalOverSeeds, top1Variance } from "./cla
 import { mean } from "../util/stats";
 import { evaluationNoiseFinding, ExperimentOutput, roleLabel, SeedOutput } from "./experiment";
 import { Executor, trainMissingRuns } from "./executor";
-import { planExperiment } from "./planning";
+import { planExperiment, planExperiments } from "./planning";
 import { experiment } from "./registry";
 import { RunCache } from "../runs/cache";
 import { Role, Scale, scaleSettings, withSettings } from "../runs/scales";
@@ -51,12 +51,36 @@ export async function runExperiment(name: string, options: ExperimentOptions): P
   return withStopSignal(options.signal, (signal) => runWithSignal(name, options, signal));
 }
 
+/**
+ * Several experiments over the same seeds: the missing runs of all of them trained first as one set (with `jobs` > 1
+ * or on Slurm, no slot then waits on one experiment's last runs while another experiment's could start), then each
+ * experiment's claims, tables and figures in `<out>/<name>`, as runExperiment writes them.
+ */
+export async function runExperiments(names: string[], options: ExperimentOptions): Promise<ExperimentOutput[]> {
+  if (names.length === 0 || new Set(names).size !== names.length) throw new Error(`experiments: give distinct names, got [${names.join(", ")}]`);
+  for (const name of names) experiment(name); // an unknown name fails before anything trains
+  return withStopSignal(options.signal, async (signal) => {
+    const scale = options.scale ?? "cpu";
+    const seeds = checkedSeeds(names.join(", "), options.seeds);
+    const runsRoot = options.runsRoot ?? defaultRunsRoot();
+    const log = (line: string) => { if (!options.quiet) console.error(line); };
+    await trainMissingRuns(names.join(", "), () => planExperiments(names, { scale, seeds, runsRoot, set: options.set }), options.executor, { runsRoot, signal, log });
+    const outputs: ExperimentOutput[] = [];
+    for (const name of names) outputs.push(await runWithSignal(name, { ...options, out: join(options.out, name) }, signal));
+    return outputs;
+  });
+}
+
+function checkedSeeds(what: string, seeds: number[] = [0]): number[] {
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    throw new Error(`experiment ${what}: seeds must be distinct non-negative integers, got [${seeds.join(", ")}]`);
+  }
+  return seeds;
+}
+
 async function runWithSignal(name: string, options: ExperimentOptions, signal: AbortSignal): Promise<ExperimentOutput> {
   const scale = options.scale ?? "cpu";
-  const seeds = options.seeds ?? [0];
-  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
-    throw new Error(`experiment ${name}: seeds must be distinct non-negative integers, got [${seeds.join(", ")}]`);
-  }
+  const seeds = checkedSeeds(name, options.seeds);
   const e = experiment(name);
   const settings = withSettings(scaleSettings(scale), options.set ?? {});
   const quiet = options.quiet ?? false;

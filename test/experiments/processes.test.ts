@@ -6,11 +6,12 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseFlags, UsageError } from "../../src/cli/args";
-import { EXECUTOR_OPTIONS, parseExecutor } from "../../src/cli/commands/experiment";
-import { planExperiment } from "../../src/experiments/planning";
+import { EXECUTOR_OPTIONS, EXPERIMENT_NAMES, parseExecutor, parseExperimentNames } from "../../src/cli/commands/experiment";
+import { planExperiment, planExperiments } from "../../src/experiments/planning";
 import { localJobLogPath, nextRun, trainPool } from "../../src/experiments/processes";
-import { runExperiment } from "../../src/experiments/run-experiment";
+import { runExperiment, runExperiments } from "../../src/experiments/run-experiment";
 import { InterruptedError } from "../../src/util/interrupt";
 import { readRunResults, runFiles, writeRunConfig } from "../../src/runs/folder";
 import { lastStep } from "../../src/experiments/slurm";
@@ -86,6 +87,33 @@ describe("local executor with --jobs", () => {
     const chainRoot = run("a"), chainMid = run("b", "a"), chainEnd = run("c", "b"), other = run("d"), afterOther = run("e", "d");
     assert.equal(nextRun([other, afterOther, chainRoot, chainMid, chainEnd], ready), chainRoot);
     assert.equal(nextRun([cover], ready), undefined, "nothing ready");
+  });
+
+  test("several experiments: their runs trained as one set, each once, then each experiment's exports in its own folder", async () => {
+    const root = tempDir("jobs-several");
+    const names = ["frame-reversal", "standard-vs-cover"];
+    const separate = await Promise.all(names.map((name) => planExperiment(name, { scale: "smoke", seeds: [0], runsRoot: root })));
+    const together = await planExperiments(names, { scale: "smoke", seeds: [0], runsRoot: root });
+    const dirs = together.runs.map((r) => r.dir);
+    assert.deepEqual([...new Set(separate.flatMap((p) => p.runs.map((r) => r.dir)))].sort(), [...dirs].sort(), "the union of the two plans");
+    assert.ok(dirs.length < separate[0].runs.length + separate[1].runs.length, "the shared pre-training and COVER run planned once");
+    const out = tempDir("jobs-several-out");
+    const outputs = await runExperiments(names, { scale: "smoke", seeds: [0], out, runsRoot: root, quiet: true,
+      executor: { kind: "local", jobs: 2, backend: process.env.COVER_TEST_BACKEND ?? "wasm" } });
+    assert.deepEqual(outputs.map((o) => o.name), names);
+    for (const name of names) assert.ok(existsSync(join(out, name, "findings.json")), `${name}'s exports in ${name}/`);
+    for (const dir of dirs) assert.ok(existsSync(localJobLogPath(dir)), "every run trained in the pool, none left to train here");
+    assert.equal((await planExperiments(names, { scale: "smoke", seeds: [0], runsRoot: root })).runs.length, 0);
+    await assert.rejects(runExperiments(["frame-reversal", "no-such-experiment"], { out, runsRoot: root, quiet: true }), /no-such-experiment/);
+  });
+
+  test("experiment names: one, several separated by commas, or all; unknown or repeated names refused", () => {
+    assert.deepEqual(parseExperimentNames("frame-reversal"), ["frame-reversal"]);
+    assert.deepEqual(parseExperimentNames("base-vs-large,input-setting"), ["base-vs-large", "input-setting"]);
+    assert.deepEqual(parseExperimentNames("all"), EXPERIMENT_NAMES);
+    assert.equal(EXPERIMENT_NAMES.length, 7);
+    assert.throws(() => parseExperimentNames("frame-reversal,input-seting"), (e: unknown) => e instanceof UsageError && /unknown experiment 'input-seting' \(did you mean input-setting\?\)/.test(e.message));
+    assert.throws(() => parseExperimentNames("frame-reversal,frame-reversal"), (e: unknown) => e instanceof UsageError && /named twice/.test(e.message));
   });
 
   test("--jobs takes a positive integer, for the local executor only", () => {

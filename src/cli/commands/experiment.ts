@@ -34,10 +34,12 @@ export const EXECUTOR_OPTIONS = {
 } as const;
 
 export const command: Command = {
-  usage: `usage: cover experiment <name> --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--set PATH=V ...] [--runs DIR] [--backend B] [--quiet]
+  usage: `usage: cover experiment <name>[,<name>...] | all --out DIR [--scale ${SCALES.join("|")}] [--seeds 0,1,2 | --seed N] [--set PATH=V ...] [--runs DIR] [--backend B] [--quiet]
                         [--jobs N | --executor slurm [--partition P] [--gpus-per-run N] [--time HH:MM:SS] [--poll S] [--no-wait]]
   names: ${Object.entries(EXPERIMENT_TITLES).map(([name, title]) => `\n    ${name.padEnd(20)} ${title}`).join("")}
-  Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json. Training runs go to
+  Writes DIR/tables/*.{csv,md,tex,json}, DIR/figures/*.{html,png}, DIR/findings.json; with several names (or all),
+  DIR/<name>/ for each, their missing runs trained first as one set (with --jobs or slurm, no slot waits on one
+  experiment's last runs while another's could start). Training runs go to
   <runs>/runs/ (--runs, else $COVER_RUNS, else <project>/runs/cache), named by their config's hash and shared by
   all experiments: a rerun reuses finished runs and resumes interrupted ones. With several seeds, each claim of the
   paper is reported as an effect with a 95% interval over the seeds and evaluation noise, and a verdict.
@@ -55,10 +57,10 @@ export const command: Command = {
   the runs still missing. The runs folder must be on a file system every node sees (see docs/cluster.md).`,
   options: { out: "string", scale: "string", seed: "string", seeds: "string", set: "strings", runs: "string", backend: "string", quiet: "boolean", ...EXECUTOR_OPTIONS },
   async run(flags: Flags): Promise<number> {
-    const [name, extra] = flags.positionals;
-    if (!name) throw new UsageError("an experiment name is needed");
+    const [nameList, extra] = flags.positionals;
+    if (!nameList) throw new UsageError("an experiment name is needed");
     if (extra) throw new UsageError(`unexpected argument '${extra}'`);
-    if (!EXPERIMENT_TITLES[name]) throw new UsageError(`unknown experiment '${name}'${didYouMean(name, EXPERIMENT_NAMES)}`);
+    const names = parseExperimentNames(nameList);
     const out = flags.requiredString("out");
     const scale = (flags.string("scale") ?? "cpu") as Scale;
     if (!SCALES.includes(scale)) throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, got '${scale}'${didYouMean(scale, SCALES)}`);
@@ -69,21 +71,25 @@ export const command: Command = {
     const backend = backendRequest(flags);
     const { executor, noWait } = executorFlags(flags, backend);
     flags.rejectUnknown();
-    const { runExperiment } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
+    const { runExperiment, runExperiments } = require("../../experiments/run-experiment") as typeof import("../../experiments/run-experiment");
     const { defaultRunsRoot } = require("../../util/paths") as typeof import("../../util/paths");
     const interrupts = cliInterrupts();
     try {
       if (noWait && executor.kind === "slurm") {
-        const { planExperiment } = require("../../experiments/planning") as typeof import("../../experiments/planning");
+        const { planExperiments } = require("../../experiments/planning") as typeof import("../../experiments/planning");
         const root = runsRoot ?? defaultRunsRoot();
-        return await submitOnly(name, () => planExperiment(name, { scale, seeds, runsRoot: root, set }), executor, root);
+        return await submitOnly(names.join(", "), () => planExperiments(names, { scale, seeds, runsRoot: root, set }), executor, root);
       }
       const choice = await selectBackend(backend);
       if (!quiet) console.error(`backend: ${describeBackend(choice)}`);
-      const output = await runExperiment(name, { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal, executor, set });
-      for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
-      console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
-      console.error(`\nexports in ${out}`);
+      const options = { scale, seeds, out, quiet, runsRoot, signal: interrupts.signal, executor, set };
+      const outputs = names.length === 1 ? [await runExperiment(names[0], options)] : await runExperiments(names, options);
+      for (const output of outputs) {
+        if (outputs.length > 1) console.log(`\n## ${output.name}`);
+        for (const table of output.tables) console.log(`\n${table.toMarkdown()}`);
+        console.log(`\nfindings:\n${output.findings.map((f) => `- ${f}`).join("\n")}`);
+      }
+      console.error(`\nexports in ${names.length === 1 ? out : names.map((name) => `${out}/${name}`).join(", ")}`);
       return 0;
     } finally {
       interrupts.dispose();
@@ -141,6 +147,17 @@ export async function submitOnly(what: string, plan: Planner, executor: SlurmExe
   for (const r of submission.runs) console.log(`${r.jobId}\t${r.run.name}\t${r.run.dir}`);
   if (submission.runs.length === 0) console.error(`${what}: every run is finished; run the command without --no-wait to build the tables`);
   return 0;
+}
+
+/** `frame-reversal`, `frame-reversal,base-vs-large` or `all` -> the experiments' names, each known and once. */
+export function parseExperimentNames(text: string): string[] {
+  if (text === "all") return [...EXPERIMENT_NAMES];
+  const names = text.split(",").map((n) => n.trim());
+  for (const name of names) {
+    if (!EXPERIMENT_TITLES[name]) throw new UsageError(`unknown experiment '${name}'${didYouMean(name, [...EXPERIMENT_NAMES, "all"])}`);
+  }
+  if (new Set(names).size !== names.length) throw new UsageError(`an experiment is named twice: '${text}'`);
+  return names;
 }
 
 /** `--seeds 0,1,2` or `--seed N` (not both); default seed 0. */
