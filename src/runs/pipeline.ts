@@ -78,7 +78,8 @@ export async function openRunData(config: RunConfig, options: RunDataOptions = {
   // i.e. not capped to a subset), then here, which finds those clips cached, reports the bad ones and decodes the rest.
   const now = splits.filter(([name, split]) => !inBackground(name, split));
   const childCanOpen = ([name, split]: readonly [string, DatasetSplit]) => config.maxSamples?.[evaluation[name] === split ? "eval" : "train"] === undefined;
-  const decodedInChild = await decodeInChild(now.filter(childCanOpen).map(([name, split]) => ({ label: `decode ${name}/${split.split}`, samples: split.samples, cache: cacheFor(split), task: taskOf(name, split) })), silent, options.signal);
+  const childParts = now.filter(childCanOpen).map(([name, split]) => ({ label: `decode ${name}/${split.split}`, samples: split.samples, cache: cacheFor(split), task: taskOf(name, split) }));
+  const decodedInChild = await decodeInChild(childParts, silent, options.signal);
   for (const part of now) await prepare(part[0], part[1], silent || (decodedInChild && childCanOpen(part)));
   const later = splits.filter(([name, split]) => inBackground(name, split));
   const background = later.length ? new PrepareInChild(later.map(([name, split]) => taskOf(name, split)), { lowPriority: true, jobs: Math.max(1, availableParallelism() - 1) }) : undefined;
@@ -135,6 +136,7 @@ interface ChildPart { label: string; samples: Sample[]; cache: FrameCache; task:
 async function decodeInChild(parts: ChildPart[], silent: boolean, signal?: AbortSignal): Promise<boolean> {
   const missing = parts.reduce((n, p) => n + p.samples.filter((s) => p.cache.needsDecoding(s)).length, 0);
   if (missing < CHILD_MIN_CLIPS) return false;
+  throwIfStopped(signal, "decoding stopped; what is decoded stays cached");
   const progress = parts.map((p) => createProgress({ label: p.label, total: p.samples.length, unit: "clip", silent }));
   const shown = parts.map(() => 0);
   const child = new PrepareInChild(parts.map((p) => p.task), {
