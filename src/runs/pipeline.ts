@@ -12,7 +12,7 @@ import { PrepareInChild, PrepareTask } from "../data/prepare-in-child";
 import { subsetSplit } from "../data/manifest";
 import type { DatasetSplit, Sample } from "../data/types";
 import { throwIfStopped } from "../util/interrupt";
-import { createProgress } from "../util/progress";
+import { createProgress, Progress } from "../util/progress";
 
 /** Decoded clips kept in memory (LRU) on top of the on-disk cache. */
 const MEMORY_BYTES = 1 << 30;
@@ -137,19 +137,22 @@ async function decodeInChild(parts: ChildPart[], silent: boolean, signal?: Abort
   const missing = parts.reduce((n, p) => n + p.samples.filter((s) => p.cache.needsDecoding(s)).length, 0);
   if (missing < CHILD_MIN_CLIPS) return false;
   throwIfStopped(signal, "decoding stopped; what is decoded stays cached");
-  const progress = parts.map((p) => createProgress({ label: p.label, total: p.samples.length, unit: "clip", silent }));
+  // A part's progress line starts when the child starts that part (they are decoded one after another).
+  const progress = new Map<number, Progress>();
   const shown = parts.map(() => 0);
   const child = new PrepareInChild(parts.map((p) => p.task), {
     onProgress: (task, done, bad) => {
-      progress[task].tick(done - shown[task], { bad });
+      let line = progress.get(task);
+      if (!line) progress.set(task, line = createProgress({ label: parts[task].label, total: parts[task].samples.length, unit: "clip", silent }));
+      line.tick(done - shown[task], { bad });
       shown[task] = done;
-      if (done === parts[task].samples.length) progress[task].done();
+      if (done === parts[task].samples.length) line.done();
     },
   });
   const stop = () => { void child.stop(); };
   signal?.addEventListener("abort", stop, { once: true });
   const outcome = await child.done().finally(() => signal?.removeEventListener("abort", stop));
-  for (const p of progress) p.done();
+  for (const line of progress.values()) line.done();
   throwIfStopped(signal, "decoding stopped; what is decoded stays cached");
   if (!outcome.ok && !silent) console.error(`data: decoding in a child process failed (${outcome.reason}); decoding here instead`);
   return outcome.ok;
