@@ -18,15 +18,25 @@ import { resolveRunConfig } from "../../src/runs/named";
 import { openRunData } from "../../src/runs/pipeline";
 import { InterruptedError } from "../../src/util/interrupt";
 
-/** A manifest of `count` 16x16 PNGs in each of `splits` (default "val"; the ones in `corrupt` are not images). */
-function imageManifest(dir: string, count: number, corrupt: number[] = [], splits = ["val"]): string {
+interface ManifestOptions {
+  /** Indices written as files that are not images. */
+  corrupt?: number[];
+  /** Splits, each with its own `count` images (default ["val"]). */
+  splits?: string[];
+  /** Height of image i (default 16; width 16): images of one size are decoded 64 to an ffmpeg, of alternating sizes one each. */
+  height?: (i: number) => number;
+}
+
+/** A manifest (manifest.json in `dir`) of `count` PNGs in each split. */
+function imageManifest(dir: string, count: number, options: ManifestOptions = {}): string {
+  const { corrupt = [], splits = ["val"], height = () => 16 } = options;
   mkdirSync(join(dir, "media"), { recursive: true });
   for (const split of splits) {
     const lines: string[] = [];
     for (let i = 0; i < count; i++) {
       const file = join(dir, "media", `${split}${i}.png`);
       if (corrupt.includes(i)) writeFileSync(file, "not an image");
-      else writePng(file, new Uint8Array(16 * 16 * 3).fill((i * 37) % 256), 16, 16, { fsync: false });
+      else writePng(file, new Uint8Array(16 * height(i) * 3).fill((i * 37) % 256), 16, height(i), { fsync: false });
       lines.push(`${split}${i}.png ${i % 2}`);
     }
     writeFileSync(join(dir, `${split}.txt`), lines.join("\n") + "\n");
@@ -42,7 +52,7 @@ const entries = (dir: string) => (readdirSync(dir, { recursive: true }) as strin
 describe("frame-cache preparation in a child process", () => {
   test("fills the cache with the entries a foreground decode would read, and remembers a bad file as bad", async () => {
     const dir = tempDir("bg-fill");
-    const path = imageManifest(dir, 6, [4]);
+    const path = imageManifest(dir, 6, { corrupt: [4] });
     const cacheDir = join(dir, "cache");
     const job = new PrepareInChild([{ dataset: path, split: "val", frames: 1, cacheSize: 12, cacheDir }]);
     assert.deepEqual(await job.done(), { ok: true });
@@ -64,7 +74,7 @@ describe("frame-cache preparation in a child process", () => {
 
   test("reports each task's progress, bad files counted, ending at the task's size", async () => {
     const dir = tempDir("child-progress");
-    const first = imageManifest(join(dir, "a"), 5, [1]);
+    const first = imageManifest(join(dir, "a"), 5, { corrupt: [1] });
     const second = imageManifest(join(dir, "b"), 3);
     const cacheDir = join(dir, "cache");
     const seen: [number, number, number][] = [];
@@ -80,7 +90,7 @@ describe("frame-cache preparation in a child process", () => {
   test("a run's data: 64 clips or more to decode (train and val) go to a child, fewer are decoded in the run's own process", () => {
     for (const [count, inChild] of [[20, false], [70, true]] as const) {
       const dir = tempDir(`child-run-${count}`);
-      imageManifest(dir, count, [], ["train", "val"]);
+      imageManifest(dir, count, { splits: ["train", "val"] });
       const script = `process.chdir(${JSON.stringify(dir)});
         const { openRunData } = require(${JSON.stringify(resolve("src/runs/pipeline.ts"))});
         const { resolveRunConfig } = require(${JSON.stringify(resolve("src/runs/named.ts"))});
@@ -100,17 +110,10 @@ describe("frame-cache preparation in a child process", () => {
 
   test("a run's data stopped while its child decodes: InterruptedError, the child ended, what it decoded kept", async () => {
     const dir = tempDir("child-interrupt");
-    mkdirSync(join(dir, "media"));
     // Images of two sizes in turn: one ffmpeg each (no batches), so that decoding lasts long enough to be stopped.
-    const lines = Array.from({ length: 300 }, (_, i) => {
-      writePng(join(dir, "media", `t${i}.png`), new Uint8Array(16 * (16 + (i % 2)) * 3).fill(i % 256), 16, 16 + (i % 2), { fsync: false });
-      return `t${i}.png ${i % 2}`;
-    });
-    for (const split of ["train", "val"]) writeFileSync(join(dir, `${split}.txt`), lines.join("\n") + "\n");
-    writeFileSync(join(dir, "interrupted"), JSON.stringify({ name: "interrupted", kind: "image", mediaRoot: "media", classes: ["a", "b"], flip: "allowed",
-      splits: { train: { format: "list", files: ["train.txt"] }, val: { format: "list", files: ["val.txt"] } } }));
+    imageManifest(dir, 300, { splits: ["train", "val"], height: (i) => 16 + (i % 2) });
     const cacheDir = join(dir, "cache");
-    const config = { ...resolveRunConfig("standard-motion", "smoke", 0), train: { interrupted: 1 }, maxSamples: undefined };
+    const config = { ...resolveRunConfig("standard-motion", "smoke", 0), train: { "manifest.json": 1 }, maxSamples: undefined };
     const stop = new AbortController();
     const cwd = process.cwd();
     const previousCache = process.env.COVER_CACHE_DIR;
