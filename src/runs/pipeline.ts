@@ -2,9 +2,9 @@
  * A run's data: the splits of every dataset the run trains or evaluates on (built-in data generated on first use),
  * capped to the run's sample budget, decoded once into the frame cache, and served as deterministic mixed batches.
  */
+import { availableParallelism } from "node:os";
 import { RunConfig, runModelConfig } from "./config";
 import type { BadMediaFile, RunData } from "./data";
-import { availableParallelism } from "node:os";
 import { BatchSource } from "../data/batches";
 import { openSplit } from "../data/builtin";
 import { cacheSizeForCrop, FrameCache, prepareCache } from "../data/frame-cache";
