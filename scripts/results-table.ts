@@ -52,6 +52,18 @@ export async function earlierRecipes(resultsDir: string, scale: Scale): Promise<
 
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
 
+/** Seeds as the table shows them: three or more consecutive seeds as a range ("0-23"), the others listed ("0,2"). */
+export function seedsText(seeds: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < seeds.length;) {
+    let j = i;
+    while (j + 1 < seeds.length && seeds[j + 1] === seeds[j] + 1) j++;
+    parts.push(j - i >= 2 ? `${seeds[i]}-${seeds[j]}` : seeds.slice(i, j + 1).join(","));
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
 function paperText(c: Claim): string {
   return "effect" in c.paper ? signed(c.paper.effect) : `${signed(c.paper.range[0])} to ${signed(c.paper.range[1])}`;
 }
@@ -67,7 +79,7 @@ export function claimsTable(resultsDir: string, linkPrefix: string, earlier: Set
     }
     const mark = earlier.has(e.name) ? " (earlier recipe)" : "";
     for (const c of findings.claims) {
-      lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${c.kit.seeds.join(",")} | **${c.verdict}**${mark} | ${resolutionText(c)} |`);
+      lines.push(`| ${link} | ${c.claim} | ${paperText(c)} | ${signed(c.kit.effect)} [${signed(c.kit.low)}, ${signed(c.kit.high)}] | ${seedsText(c.kit.seeds)} | **${c.verdict}**${mark} | ${resolutionText(c)} |`);
     }
   }
   return lines.join("\n");

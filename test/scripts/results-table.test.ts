@@ -1,13 +1,14 @@
 /**
  * The README's results table marks an experiment whose findings came from runs the current recipe would not train
- * (the recipe changed since), so a table mixing recipes says so instead of passing old numbers off as current.
+ * (the recipe changed since), so a table mixing recipes says so instead of passing old numbers off as current; and it
+ * writes a long run of seeds as a range.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { claimsTable, earlierRecipes } from "../../scripts/results-table";
+import { claimsTable, earlierRecipes, seedsText } from "../../scripts/results-table";
 import { planExperiment } from "../../src/experiments/planning";
 import type { Claim } from "../../src/experiments/claims";
 
@@ -36,4 +37,11 @@ test("findings from the current recipe's runs are listed as they are; from other
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("seeds: three or more consecutive as a range, the others listed", () => {
+  assert.equal(seedsText([0]), "0");
+  assert.equal(seedsText([0, 1]), "0,1");
+  assert.equal(seedsText([0, 1, 2, 3, 4, 5, 6, 7, 8]), "0-8");
+  assert.equal(seedsText([0, 2, 3, 4, 9, 10]), "0,2-4,9,10");
 });
